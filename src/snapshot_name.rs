@@ -1,0 +1,117 @@
+//! The names we give snapshots: `raft_snapshot-<unix nanoseconds>.snap`.
+//!
+//! This is the original Go agent's name, so the backups it left behind stay under our
+//! retention. The time a snapshot was taken comes from its name, never from a file's mtime
+//! or an object's `LastModified` (copies and restores change those). A name is ours only if
+//! it is exactly what [`SnapshotName`] would have written, so a file like `raft_snapshot-01.snap`
+//! or `raft_snapshot-1.snap.bak` is never touched.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const PREFIX: &str = "raft_snapshot-";
+const SUFFIX: &str = ".snap";
+
+/// The name of one snapshot, which carries the time it was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SnapshotName {
+    unix_nanos: u128,
+}
+
+impl SnapshotName {
+    /// The name for a snapshot taken at `time`.
+    #[must_use]
+    pub fn at(time: SystemTime) -> Self {
+        let unix_nanos = time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos());
+        Self { unix_nanos }
+    }
+
+    /// Parses a file or object name. Returns `None` for anything we did not generate.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        let digits = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        if !canonical {
+            return None;
+        }
+        digits.parse().ok().map(|unix_nanos| Self { unix_nanos })
+    }
+
+    /// The time the snapshot was taken, from its name.
+    #[must_use]
+    pub fn time(&self) -> SystemTime {
+        let secs = u64::try_from(self.unix_nanos / 1_000_000_000).unwrap_or(u64::MAX);
+        let nanos = u32::try_from(self.unix_nanos % 1_000_000_000).unwrap_or(0);
+        UNIX_EPOCH + Duration::new(secs, nanos)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    #[must_use]
+    pub fn unix_nanos(&self) -> u128 {
+        self.unix_nanos
+    }
+}
+
+impl fmt::Display for SnapshotName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{PREFIX}{}{SUFFIX}", self.unix_nanos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_the_original_agents_names() {
+        let name = "raft_snapshot-1700000000123456789.snap";
+        let parsed = SnapshotName::parse(name).expect("our own name parses");
+        assert_eq!(parsed.to_string(), name);
+        assert_eq!(
+            parsed.time(),
+            UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789)
+        );
+    }
+
+    #[test]
+    fn at_uses_nanoseconds() {
+        let time = UNIX_EPOCH + Duration::new(1_700_000_000, 5);
+        assert_eq!(
+            SnapshotName::at(time).to_string(),
+            "raft_snapshot-1700000000000000005.snap"
+        );
+    }
+
+    #[test]
+    fn refuses_names_we_did_not_write() {
+        for foreign in [
+            "raft_snapshot-.snap",
+            "raft_snapshot-01.snap",
+            "raft_snapshot-+1.snap",
+            "raft_snapshot--1.snap",
+            "raft_snapshot-1.snap.bak",
+            "raft_snapshot-1.snap.tmp",
+            ".raft_snapshot-1.snap",
+            "raft_snapshot-1a.snap",
+            "raft_snapshot-1 .snap",
+            "other-1.snap",
+            "raft_snapshot-1.SNAP",
+            "notes.txt",
+            "raft_snapshot-999999999999999999999999999999999999999999.snap",
+        ] {
+            assert_eq!(SnapshotName::parse(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn orders_by_time() {
+        let older = SnapshotName::parse("raft_snapshot-999.snap").unwrap();
+        let newer = SnapshotName::parse("raft_snapshot-1000.snap").unwrap();
+        assert!(older < newer);
+        assert!(older.time() < newer.time());
+    }
+}

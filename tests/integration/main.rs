@@ -1,0 +1,1 @@
+//! Integration tests (placeholder until the stand-in lands).
