@@ -1,3 +1,12 @@
-fn main() {
-    println!("Hello, world!");
+//! `vault-raft-snapshot`: parse, log, dispatch. Exit codes are in `app`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vault_raft_snapshot::{app, cli::Cli, logging};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    app::run(cli)
 }

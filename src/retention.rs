@@ -85,7 +85,7 @@ pub struct Decision {
 #[must_use]
 pub fn plan(entries: &[SnapshotEntry], policy: RetentionPolicy, now: SystemTime) -> Vec<Decision> {
     let mut sorted = entries.to_vec();
-    sorted.sort_by(|a, b| b.name.cmp(&a.name));
+    sorted.sort_by_key(|e| std::cmp::Reverse(e.name));
     sorted.dedup_by(|a, b| a.name == b.name);
     let mut rank = 0;
     sorted

@@ -1,0 +1,62 @@
+//! The command line: only the clap definitions.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::DEFAULT_CONFIG_PATH;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  the snapshot was stored in every storage, or this node is not the leader
+  1  the cycle failed: Vault, authentication, verification or a storage
+  2  configuration or usage error
+
+Logging goes to stderr; RUST_LOG sets the level (default: info).
+The config file is JSON and accepts the original Go agent's keys; see vault-raft-snapshot(1).";
+
+/// Verified Raft snapshots of HashiCorp Vault.
+///
+/// Runs beside every Vault node; only the agent on the active node acts. Each cycle streams
+/// a Raft snapshot into a temporary file while verifying it (gzip, tar layout, SHA-256 sums,
+/// seal), stores it in every configured storage and keeps the newest `retain` there.
+#[derive(Debug, Parser)]
+#[command(name = "vault-raft-snapshot", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The JSON configuration file.
+    #[arg(short, long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Take one snapshot, store it, prune, and exit (for a systemd timer or cron).
+    ///
+    /// Exits 0 when the snapshot was stored everywhere or this node is not the leader
+    /// ("Not running on leader node, skipping."), 1 when anything failed.
+    Once,
+    /// Take a snapshot every `frequency`, as a long-running service.
+    ///
+    /// A failed cycle is logged and the loop goes on. SIGTERM or SIGINT stops it cleanly
+    /// with exit code 0.
+    Run,
+    /// Apply retention to every storage now, without taking a snapshot.
+    ///
+    /// Lists every snapshot with its fate: keep or delete, and why.
+    Prune {
+        /// Show what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check snapshot files on disk, with the same checks as a download (no config needed).
+    Verify {
+        /// Snapshot files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}

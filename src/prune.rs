@@ -1,0 +1,53 @@
+//! Applying a retention plan to one storage: list, [`plan`], delete what the plan drops.
+//! Written once for every storage; `--dry-run` runs the same path and skips only the deletes.
+
+use std::time::SystemTime;
+
+use anyhow::{Result, bail};
+use log::{error, info};
+
+use crate::retention::{Decision, RetentionPolicy, plan};
+use crate::storage::Storage;
+
+/// Lists `storage`, plans, and (unless `dry_run`) deletes the snapshots the plan drops.
+/// Returns the plan, newest first.
+///
+/// # Errors
+/// When listing fails (nothing is deleted then), or when any deletion fails (the others are
+/// still attempted).
+pub fn prune(
+    storage: &dyn Storage,
+    policy: RetentionPolicy,
+    now: SystemTime,
+    dry_run: bool,
+) -> Result<Vec<Decision>> {
+    let entries = storage.list()?;
+    let decisions = plan(&entries, policy, now);
+    if dry_run {
+        return Ok(decisions);
+    }
+    let mut failed = 0;
+    for decision in decisions.iter().filter(|d| !d.keep) {
+        let name = decision.entry.name;
+        match storage.delete(&name) {
+            Ok(()) => info!(
+                "Deleted old snapshot {name} from {} {} ({})",
+                storage.kind(),
+                storage.location(),
+                decision.reason
+            ),
+            Err(e) => {
+                failed += 1;
+                error!("{e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!(
+            "pruning {} {} failed: {failed} snapshot(s) could not be deleted",
+            storage.kind(),
+            storage.location()
+        );
+    }
+    Ok(decisions)
+}

@@ -1,0 +1,219 @@
+//! A local directory. A snapshot is written to a hidden temporary name in the same
+//! directory, synced, then renamed into place, and the directory is synced, so a crash or a
+//! full disk never leaves a partial file under a snapshot name. Files are 0600.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, ensure};
+use log::debug;
+
+use super::Storage;
+use crate::retention::SnapshotEntry;
+use crate::snapshot_name::SnapshotName;
+
+/// Snapshots in one directory.
+pub struct LocalStorage {
+    dir: PathBuf,
+}
+
+impl LocalStorage {
+    /// A storage writing into `dir`, which must exist.
+    #[must_use]
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    fn write_then_rename(&self, from: &Path, temp: &Path, target: &Path) -> Result<()> {
+        let mut source = File::open(from)
+            .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
+        let expected = source.metadata()?.len();
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(temp)
+            .with_context(|| format!("cannot create {}", temp.display()))?;
+        let copied = io::copy(&mut source, &mut out)
+            .with_context(|| format!("writing {} failed", temp.display()))?;
+        out.sync_all()
+            .with_context(|| format!("syncing {} to disk failed", temp.display()))?;
+        let landed = out.metadata()?.len();
+        ensure!(
+            copied == expected && landed == expected,
+            "short write to {}: {landed} of {expected} bytes",
+            temp.display()
+        );
+        fs::rename(temp, target).with_context(|| {
+            format!("renaming {} to {} failed", temp.display(), target.display())
+        })?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing directory {} failed", self.dir.display()))
+    }
+}
+
+impl Storage for LocalStorage {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String> {
+        let target = self.dir.join(name.to_string());
+        let temp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let result = self.write_then_rename(from, &temp, &target);
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map(|()| target.display().to_string())
+    }
+
+    fn list(&self) -> Result<Vec<SnapshotEntry>> {
+        let entries = fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot list directory {}", self.dir.display()))?;
+        let mut snapshots = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.with_context(|| format!("cannot list directory {}", self.dir.display()))?;
+            let file_name = entry.file_name();
+            let Some(name) = file_name.to_str().and_then(SnapshotName::parse) else {
+                debug!(
+                    "ignoring {:?} in {}: not a snapshot name",
+                    file_name,
+                    self.dir.display()
+                );
+                continue;
+            };
+            let meta = entry
+                .metadata()
+                .with_context(|| format!("cannot stat {}", entry.path().display()))?;
+            if meta.is_file() {
+                snapshots.push(SnapshotEntry {
+                    name,
+                    size: meta.len(),
+                });
+            }
+        }
+        Ok(snapshots)
+    }
+
+    fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
+        let source = self.dir.join(name.to_string());
+        fs::copy(&source, to)
+            .with_context(|| format!("copying {} to {} failed", source.display(), to.display()))?;
+        Ok(())
+    }
+
+    fn delete(&self, name: &SnapshotName) -> Result<()> {
+        let path = self.dir.join(name.to_string());
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("cannot delete {}", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn name(n: u128) -> SnapshotName {
+        SnapshotName::parse(&format!("raft_snapshot-{n}.snap")).unwrap()
+    }
+
+    fn staged(dir: &Path, bytes: &[u8]) -> PathBuf {
+        let path = dir.join("staged");
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn upload_lists_with_exact_size_private_mode_and_no_temp_left() {
+        let work = tempfile::tempdir().unwrap();
+        let target = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(target.path().to_path_buf());
+        let from = staged(work.path(), b"snapshot bytes");
+        let landed = storage.upload(&from, &name(5)).unwrap();
+        assert_eq!(
+            landed,
+            target
+                .path()
+                .join("raft_snapshot-5.snap")
+                .display()
+                .to_string()
+        );
+        assert_eq!(
+            storage.list().unwrap(),
+            [SnapshotEntry {
+                name: name(5),
+                size: 14
+            }]
+        );
+        let mode = fs::metadata(&landed).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "snapshot must not be readable by others: {mode:o}"
+        );
+        assert_eq!(fs::read_dir(target.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_upload_leaves_nothing() {
+        let target = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(target.path().to_path_buf());
+        assert!(
+            storage
+                .upload(Path::new("/nonexistent/staged"), &name(1))
+                .is_err()
+        );
+        assert_eq!(fs::read_dir(target.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn list_ignores_foreign_files_and_directories() {
+        let target = tempfile::tempdir().unwrap();
+        for foreign in [
+            "notes.txt",
+            "raft_snapshot-01.snap",
+            ".raft_snapshot-3.snap.tmp-9",
+        ] {
+            fs::write(target.path().join(foreign), b"x").unwrap();
+        }
+        fs::create_dir(target.path().join("raft_snapshot-7.snap")).unwrap();
+        fs::write(target.path().join("raft_snapshot-8.snap"), b"ours").unwrap();
+        let storage = LocalStorage::new(target.path().to_path_buf());
+        assert_eq!(
+            storage.list().unwrap(),
+            [SnapshotEntry {
+                name: name(8),
+                size: 4
+            }]
+        );
+    }
+
+    #[test]
+    fn download_round_trips_and_delete_is_idempotent() {
+        let work = tempfile::tempdir().unwrap();
+        let target = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(target.path().to_path_buf());
+        storage
+            .upload(&staged(work.path(), b"abc"), &name(2))
+            .unwrap();
+        let back = work.path().join("back");
+        storage.download(&name(2), &back).unwrap();
+        assert_eq!(fs::read(&back).unwrap(), b"abc");
+        storage.delete(&name(2)).unwrap();
+        storage.delete(&name(2)).unwrap();
+        assert!(storage.list().unwrap().is_empty());
+    }
+}

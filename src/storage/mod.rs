@@ -1,0 +1,59 @@
+//! Where snapshots are kept. Every storage implements [`Storage`]; nothing outside this module
+//! knows what kind of storage it talks to, and retention is decided once, in
+//! [`crate::retention`], never by a storage.
+
+pub mod local;
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::config::StorageConfig;
+use crate::retention::SnapshotEntry;
+use crate::snapshot_name::SnapshotName;
+
+/// A place snapshots are stored.
+///
+/// Implementations only ever list, fetch or delete names that [`SnapshotName`] produced;
+/// any other object beside them is invisible to them.
+pub trait Storage {
+    /// The kind, as the log lines name it: `local`, `aws`, `gcp`, `azure`.
+    fn kind(&self) -> &'static str;
+
+    /// A credential-free description of the location, e.g. `/var/backups/vault`.
+    fn location(&self) -> String;
+
+    /// Stores the file at `from` under `name`, opening its own reader of it. Returns where
+    /// it landed. After `Ok`, [`Storage::list`] shows `name` with the file's size; after an
+    /// error, nothing that lists as a snapshot is left behind.
+    ///
+    /// # Errors
+    /// When the file cannot be read or the storage refuses or loses the write.
+    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String>;
+
+    /// Every snapshot held, in no particular order. Other objects are skipped.
+    ///
+    /// # Errors
+    /// When the location cannot be listed.
+    fn list(&self) -> Result<Vec<SnapshotEntry>>;
+
+    /// Copies the named snapshot into the file `to`.
+    ///
+    /// # Errors
+    /// When the snapshot does not exist or cannot be read or written.
+    fn download(&self, name: &SnapshotName, to: &Path) -> Result<()>;
+
+    /// Deletes the named snapshot. A name that is already gone is not an error.
+    ///
+    /// # Errors
+    /// When the storage refuses the deletion.
+    fn delete(&self, name: &SnapshotName) -> Result<()>;
+}
+
+/// Builds the storage a config section describes.
+#[must_use]
+pub fn build(config: &StorageConfig) -> Box<dyn Storage> {
+    match config {
+        StorageConfig::Local { path } => Box::new(local::LocalStorage::new(path.clone())),
+    }
+}

@@ -1,0 +1,202 @@
+//! The agent's Vault token: where it comes from, and keeping it valid.
+//!
+//! - `token_path`: the file is read again at every use, so a Vault Agent sink's rotations are
+//!   picked up; nothing is renewed (the token's owner does that).
+//! - `VAULT_TOKEN`: used as is.
+//! - AppRole and Kubernetes: log in, cache the token, renew it with
+//!   `auth/token/renew-self` once two thirds of its lease have passed (as Vault's
+//!   `LifetimeWatcher` does), and log in again when it is not renewable, renewal fails, or the
+//!   max TTL caps the renewed lease below a fifth of the original.
+//!
+//! [`Authenticator::invalidate`] drops the cached token after a 403, so the caller can log in
+//! again once and retry.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use log::{debug, info, warn};
+use serde_json::json;
+
+use super::client::{VaultClient, vault_error};
+use crate::config::{AuthMethod, read_token_file};
+use crate::secret::Secret;
+
+/// Hands out a valid token for each request.
+pub struct Authenticator {
+    method: AuthMethod,
+    cached: Option<CachedToken>,
+}
+
+struct CachedToken {
+    token: Secret,
+    obtained: Instant,
+    lease: Duration,
+    login_lease: Duration,
+    renewable: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct AuthEnvelope {
+    auth: Option<AuthInfo>,
+}
+
+#[derive(serde::Deserialize)]
+struct AuthInfo {
+    client_token: Secret,
+    #[serde(default)]
+    lease_duration: u64,
+    #[serde(default)]
+    renewable: bool,
+}
+
+impl Authenticator {
+    /// An authenticator for `method`; nothing is sent until [`Authenticator::token`].
+    #[must_use]
+    pub fn new(method: AuthMethod) -> Self {
+        Self {
+            method,
+            cached: None,
+        }
+    }
+
+    /// Forgets the cached token (after Vault refused it), so the next call logs in again.
+    pub fn invalidate(&mut self) {
+        self.cached = None;
+    }
+
+    /// A token that is valid now, logging in or renewing as needed.
+    ///
+    /// # Errors
+    /// When the token file cannot be read, or login fails.
+    pub fn token(&mut self, client: &VaultClient) -> Result<Secret> {
+        match &self.method {
+            AuthMethod::TokenFile(path) => {
+                return read_token_file(path).map_err(|e| anyhow!(e));
+            }
+            AuthMethod::StaticToken(token) => return Ok(token.clone()),
+            AuthMethod::AppRole { .. } | AuthMethod::Kubernetes { .. } => {}
+        }
+        if let Some(cached) = &self.cached {
+            let age = cached.obtained.elapsed();
+            if cached.lease.is_zero() || age < cached.lease * 2 / 3 {
+                return Ok(cached.token.clone());
+            }
+            if cached.renewable && age < cached.lease {
+                match self.renew(client) {
+                    Ok(token) => return Ok(token),
+                    Err(e) => warn!("token renewal failed, logging in again: {e:#}"),
+                }
+            } else {
+                debug!("token lease is over or not renewable, logging in again");
+            }
+        }
+        self.login(client)
+    }
+
+    fn renew(&mut self, client: &VaultClient) -> Result<Secret> {
+        let Some(cached) = &self.cached else {
+            return Err(anyhow!("no token to renew"));
+        };
+        let increment = cached.login_lease.as_secs();
+        let info = call(
+            client,
+            "auth/token/renew-self",
+            Some(&cached.token),
+            &json!({ "increment": increment }),
+        )
+        .context("renewing the token failed")?;
+        let lease = Duration::from_secs(info.lease_duration);
+        if lease < cached.login_lease / 5 {
+            return Err(anyhow!(
+                "the renewed lease is only {}s: the token's max TTL is near",
+                lease.as_secs()
+            ));
+        }
+        debug!("renewed the Vault token for {}s", lease.as_secs());
+        let token = info.client_token;
+        self.cached = Some(CachedToken {
+            token: token.clone(),
+            obtained: Instant::now(),
+            lease,
+            login_lease: cached.login_lease,
+            renewable: info.renewable,
+        });
+        Ok(token)
+    }
+
+    fn login(&mut self, client: &VaultClient) -> Result<Secret> {
+        self.cached = None;
+        let (what, path, body) = match &self.method {
+            AuthMethod::AppRole {
+                mount,
+                role_id,
+                secret_id,
+            } => (
+                "AppRole",
+                format!("auth/{mount}/login"),
+                json!({ "role_id": role_id, "secret_id": secret_id.expose() }),
+            ),
+            AuthMethod::Kubernetes {
+                mount,
+                role,
+                jwt_path,
+            } => {
+                let jwt = read_jwt(jwt_path)?;
+                (
+                    "Kubernetes",
+                    format!("auth/{mount}/login"),
+                    json!({ "role": role, "jwt": jwt.expose() }),
+                )
+            }
+            AuthMethod::TokenFile(_) | AuthMethod::StaticToken(_) => {
+                return Err(anyhow!("this authentication method has no login"));
+            }
+        };
+        let info = call(client, &path, None, &body)
+            .with_context(|| format!("{what} login at {} failed", client.url(&path)))?;
+        info!(
+            "Logged in to Vault with {what} (token lease {}s)",
+            info.lease_duration
+        );
+        let lease = Duration::from_secs(info.lease_duration);
+        let token = info.client_token;
+        self.cached = Some(CachedToken {
+            token: token.clone(),
+            obtained: Instant::now(),
+            lease,
+            login_lease: lease,
+            renewable: info.renewable,
+        });
+        Ok(token)
+    }
+}
+
+fn read_jwt(path: &Path) -> Result<Secret> {
+    read_token_file(path).map_err(|e| anyhow!(e))
+}
+
+/// PUTs `body` to an auth endpoint and returns the `auth` object of the answer.
+fn call(
+    client: &VaultClient,
+    path: &str,
+    token: Option<&Secret>,
+    body: &serde_json::Value,
+) -> Result<AuthInfo> {
+    let (status, text) = client.put_json(path, token, body)?;
+    let url = client.url(path);
+    if status != 200 {
+        return Err(vault_error(status, "PUT", &url, &text).into());
+    }
+    let envelope: AuthEnvelope = serde_json::from_str(&text)
+        .with_context(|| format!("Vault's answer to PUT {url} is not an auth response"))?;
+    let info = envelope
+        .auth
+        .ok_or_else(|| anyhow!("Vault's answer to PUT {url} has no auth section"))?;
+    if info.client_token.is_empty() {
+        return Err(anyhow!(
+            "Vault's answer to PUT {url} has an empty client_token"
+        ));
+    }
+    Ok(info)
+}

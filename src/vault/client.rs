@@ -1,0 +1,230 @@
+//! One `ureq` agent for every call to Vault, with Vault's headers, TLS settings and error
+//! shapes (`{"errors": [...]}`) handled in one place.
+//!
+//! Redirects are never followed by ureq: a standby answers the snapshot endpoint with a 307,
+//! and only [`super::snapshot`] decides whether that target may be trusted with the token.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ureq::Body;
+use ureq::http::Response;
+
+use crate::config::VaultSettings;
+use crate::secret::Secret;
+
+/// Limit on every JSON call (login, renew, leader). Vault's own client uses 60 s.
+const API_TIMEOUT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Error bodies are small; a larger one is cut when shown.
+const ERROR_BODY_SHOWN: usize = 500;
+
+/// An HTTP answer from Vault that is not the expected success: status, URL and Vault's
+/// `errors` list. Callers look for it with `downcast_ref` (e.g. to log in again on 403).
+#[derive(Debug)]
+pub struct VaultError {
+    /// HTTP status.
+    pub status: u16,
+    /// `METHOD URL` of the request.
+    pub request: String,
+    /// What Vault said, from its `errors` list (or the start of a non-JSON body).
+    pub message: String,
+}
+
+impl fmt::Display for VaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Vault answered {} to {}", self.status, self.request)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for VaultError {}
+
+/// A Vault HTTP client bound to one address.
+pub struct VaultClient {
+    agent: ureq::Agent,
+    addr: String,
+    namespace: Option<String>,
+    snapshot_timeout: Option<Duration>,
+}
+
+impl VaultClient {
+    /// Builds the client from validated settings.
+    #[must_use]
+    pub fn new(settings: &VaultSettings) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .tls_config(settings.tls.clone())
+            .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Self {
+            agent,
+            addr: settings.addr.clone(),
+            namespace: settings.namespace.clone(),
+            snapshot_timeout: settings.snapshot_timeout,
+        }
+    }
+
+    /// The configured address, e.g. `https://127.0.0.1:8200`.
+    #[must_use]
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The URL of an API path such as `sys/leader`.
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v1/{path}", self.addr)
+    }
+
+    /// `GET` a JSON endpoint. Returns the status and body; non-2xx is not an error here.
+    ///
+    /// # Errors
+    /// When Vault cannot be reached or the body cannot be read.
+    pub fn get_json(&self, path: &str, token: Option<&Secret>) -> Result<(u16, String)> {
+        let url = self.url(path);
+        let mut request = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(Some(API_TIMEOUT))
+            .build()
+            .header("X-Vault-Request", "true");
+        if let Some(token) = token {
+            request = request.header("X-Vault-Token", token.expose());
+        }
+        if let Some(ns) = &self.namespace {
+            request = request.header("X-Vault-Namespace", ns);
+        }
+        let response = request
+            .call()
+            .with_context(|| format!("cannot reach Vault at GET {url}"))?;
+        read_text(response, "GET", &url)
+    }
+
+    /// `PUT` a JSON body, as Vault's Go client sends logins and renewals.
+    ///
+    /// # Errors
+    /// When Vault cannot be reached or the body cannot be read.
+    pub fn put_json(
+        &self,
+        path: &str,
+        token: Option<&Secret>,
+        body: &serde_json::Value,
+    ) -> Result<(u16, String)> {
+        let url = self.url(path);
+        let mut request = self
+            .agent
+            .put(&url)
+            .config()
+            .timeout_global(Some(API_TIMEOUT))
+            .build()
+            .header("X-Vault-Request", "true");
+        if let Some(token) = token {
+            request = request.header("X-Vault-Token", token.expose());
+        }
+        if let Some(ns) = &self.namespace {
+            request = request.header("X-Vault-Namespace", ns);
+        }
+        let response = request
+            .send_json(body)
+            .with_context(|| format!("cannot reach Vault at PUT {url}"))?;
+        read_text(response, "PUT", &url)
+    }
+
+    /// Starts a streaming `GET` of `url` (an absolute URL: the snapshot endpoint, or the
+    /// leader it redirected to), limited by the configured snapshot `timeout`.
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub fn get_stream(&self, url: &str, token: &Secret) -> Result<Response<Body>> {
+        let mut request = self
+            .agent
+            .get(url)
+            .config()
+            .timeout_global(self.snapshot_timeout)
+            .build()
+            .header("X-Vault-Request", "true")
+            .header("X-Vault-Token", token.expose());
+        if let Some(ns) = &self.namespace {
+            request = request.header("X-Vault-Namespace", ns);
+        }
+        request
+            .call()
+            .with_context(|| format!("cannot reach Vault at GET {url}"))
+    }
+}
+
+fn read_text(mut response: Response<Body>, method: &str, url: &str) -> Result<(u16, String)> {
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("failed to read Vault's answer to {method} {url}"))?;
+    Ok((status, body))
+}
+
+/// Builds the error for an unexpected answer, with Vault's `errors` list when there is one.
+#[must_use]
+pub fn vault_error(status: u16, method: &str, url: &str, body: &str) -> VaultError {
+    VaultError {
+        status,
+        request: format!("{method} {url}"),
+        message: error_message(body),
+    }
+}
+
+/// Vault's `{"errors": [...]}` as one line, with go-multierror's framing removed.
+#[must_use]
+pub fn error_message(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<String>,
+    }
+    match serde_json::from_str::<Errors>(body) {
+        Ok(parsed) => parsed
+            .errors
+            .iter()
+            .flat_map(|e| e.lines())
+            .map(|line| line.trim().trim_start_matches("* ").trim())
+            .filter(|line| {
+                !line.is_empty()
+                    && !line.ends_with("error occurred:")
+                    && !line.ends_with("errors occurred:")
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(_) => {
+            let trimmed = body.trim();
+            match trimmed.char_indices().nth(ERROR_BODY_SHOWN) {
+                Some((cut, _)) => format!("{}...", &trimmed[..cut]),
+                None => trimmed.to_string(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+
+    #[test]
+    fn unwraps_go_multierror_messages() {
+        let body = r#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#;
+        assert_eq!(error_message(body), "permission denied");
+    }
+
+    #[test]
+    fn joins_several_errors_and_handles_an_empty_list() {
+        assert_eq!(error_message(r#"{"errors":["a","b"]}"#), "a; b");
+        assert_eq!(error_message(r#"{"errors":[]}"#), "");
+        assert_eq!(error_message("Vault is sealed"), "Vault is sealed");
+    }
+}

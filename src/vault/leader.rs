@@ -1,0 +1,226 @@
+//! Is this node the one that should take the snapshot?
+//!
+//! `GET /v1/sys/leader` is unauthenticated, so standbys never need to log in. The decision
+//! ([`decide`]) is a pure function:
+//! - `ha_enabled: false` is a single node: act;
+//! - when `addr` points at this host (loopback or one of its addresses), trust `is_self`;
+//! - when `addr` is a load balancer or another host, act only if `leader_address` resolves to
+//!   one of this host's addresses (its hostname's DNS addresses), as the original agent did.
+
+use std::net::IpAddr;
+
+use anyhow::{Context, Result, bail};
+use log::debug;
+
+use super::client::{VaultClient, vault_error};
+
+/// The fields of `sys/leader` the agent uses; every field but `ha_enabled` may be absent
+/// (OpenBao omits them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct LeaderStatus {
+    /// False for a single node without HA storage.
+    pub ha_enabled: bool,
+    /// True on the active node.
+    #[serde(default)]
+    pub is_self: bool,
+    /// The active node's `api_addr`, or empty if no leader is known.
+    #[serde(default)]
+    pub leader_address: String,
+}
+
+/// What to do this cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// Take the snapshot; the reason is logged at debug level.
+    Act(&'static str),
+    /// Another node is the leader.
+    Skip,
+}
+
+/// Asks `addr` who the leader is.
+///
+/// # Errors
+/// When Vault cannot be reached, is sealed (503), or answers with anything but the leader
+/// status.
+pub fn fetch(client: &VaultClient) -> Result<LeaderStatus> {
+    let url = client.url("sys/leader");
+    let (status, body) = client.get_json("sys/leader", None)?;
+    if status != 200 {
+        return Err(vault_error(status, "GET", &url, &body).into());
+    }
+    serde_json::from_str(&body)
+        .with_context(|| format!("Vault's answer to GET {url} is not a leader status"))
+}
+
+/// Decides whether to act. `addr_is_local` tells whether `addr` is this host;
+/// `leader_ips` are the addresses `leader_address` resolves to, `own_ips` this host's.
+///
+/// # Errors
+/// When HA is enabled but no leader is known: the cluster cannot give a snapshot.
+pub fn decide(
+    status: &LeaderStatus,
+    addr_is_local: bool,
+    leader_ips: &[IpAddr],
+    own_ips: &[IpAddr],
+) -> Result<Role> {
+    if !status.ha_enabled {
+        return Ok(Role::Act("HA is not enabled: single node"));
+    }
+    if addr_is_local {
+        return Ok(if status.is_self {
+            Role::Act("the local Vault node is the active node")
+        } else {
+            Role::Skip
+        });
+    }
+    if status.leader_address.is_empty() {
+        bail!("Vault reports no active leader (the cluster has no active node)");
+    }
+    if leader_ips.iter().any(|ip| own_ips.contains(ip)) {
+        Ok(Role::Act("the leader address resolves to this host"))
+    } else {
+        Ok(Role::Skip)
+    }
+}
+
+/// The host part of a URL like `https://vault.example:8200`, without brackets.
+#[must_use]
+pub fn url_host(url: &str) -> Option<String> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let host = uri.host()?;
+    Some(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+}
+
+/// The addresses `host` stands for: itself if it is an IP, else its DNS answers.
+/// An unresolvable name gives no addresses (logged at debug level).
+#[must_use]
+pub fn resolve(host: &str) -> Vec<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return vec![ip];
+    }
+    match dns_lookup::lookup_host(host) {
+        Ok(ips) => ips.collect(),
+        Err(e) => {
+            debug!("cannot resolve {host}: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// This host's addresses: its hostname's DNS answers plus the loopback addresses.
+#[must_use]
+pub fn own_addresses() -> Vec<IpAddr> {
+    let mut ips = vec![
+        IpAddr::from([127, 0, 0, 1]),
+        IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+    ];
+    let hostname = gethostname::gethostname();
+    if let Some(name) = hostname.to_str() {
+        ips.extend(resolve(name));
+    }
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// True if `host` (from `addr`) is this machine: a loopback name or address, or one of
+/// `own_ips`.
+#[must_use]
+pub fn is_local_host(host: &str, own_ips: &[IpAddr]) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let ips = resolve(host);
+    !ips.is_empty()
+        && ips
+            .iter()
+            .all(|ip| ip.is_loopback() || own_ips.contains(ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(ha: bool, is_self: bool, leader: &str) -> LeaderStatus {
+        LeaderStatus {
+            ha_enabled: ha,
+            is_self,
+            leader_address: leader.into(),
+        }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_single_node_always_acts() {
+        let role = decide(&status(false, false, ""), false, &[], &[]).unwrap();
+        assert!(matches!(role, Role::Act(_)));
+    }
+
+    #[test]
+    fn a_local_addr_trusts_is_self() {
+        let leader = status(true, true, "https://10.0.0.9:8200");
+        assert!(matches!(
+            decide(&leader, true, &[], &[]).unwrap(),
+            Role::Act(_)
+        ));
+        let standby = status(true, false, "https://10.0.0.1:8200");
+        // Even if the leader address looked like ours, is_self decides for a local addr.
+        assert_eq!(
+            decide(&standby, true, &[ip("10.0.0.1")], &[ip("10.0.0.1")]).unwrap(),
+            Role::Skip
+        );
+    }
+
+    #[test]
+    fn a_remote_addr_compares_the_leader_address_with_ours() {
+        let via_lb = status(true, false, "https://vault-2:8200");
+        let own = [ip("127.0.0.1"), ip("10.0.0.2")];
+        assert!(matches!(
+            decide(&via_lb, false, &[ip("10.0.0.2")], &own).unwrap(),
+            Role::Act(_)
+        ));
+        assert_eq!(
+            decide(&via_lb, false, &[ip("10.0.0.3")], &own).unwrap(),
+            Role::Skip
+        );
+        assert_eq!(decide(&via_lb, false, &[], &own).unwrap(), Role::Skip);
+    }
+
+    #[test]
+    fn no_known_leader_is_an_error_for_a_remote_addr() {
+        let error = decide(&status(true, false, ""), false, &[], &[]).unwrap_err();
+        assert!(error.to_string().contains("no active leader"));
+    }
+
+    #[test]
+    fn parses_vault_and_openbao_shapes() {
+        let vault = r#"{"ha_enabled":true,"is_self":true,"active_time":"2024-05-01T10:00:00Z","leader_address":"https://10.0.0.1:8200","leader_cluster_address":"https://10.0.0.1:8201","performance_standby":false,"performance_standby_last_remote_wal":0,"raft_committed_index":1234,"raft_applied_index":1234}"#;
+        let parsed: LeaderStatus = serde_json::from_str(vault).unwrap();
+        assert_eq!(parsed, status(true, true, "https://10.0.0.1:8200"));
+        let openbao = r#"{"ha_enabled":false}"#;
+        let parsed: LeaderStatus = serde_json::from_str(openbao).unwrap();
+        assert_eq!(parsed, status(false, false, ""));
+    }
+
+    #[test]
+    fn loopback_hosts_are_local() {
+        assert!(is_local_host("127.0.0.1", &[]));
+        assert!(is_local_host("localhost", &[]));
+        assert!(is_local_host("::1", &[]));
+        assert!(!is_local_host("192.0.2.10", &[ip("10.0.0.1")]));
+        assert!(is_local_host("10.0.0.1", &[ip("10.0.0.1")]));
+    }
+
+    #[test]
+    fn url_host_strips_brackets() {
+        assert_eq!(url_host("https://[::1]:8200").as_deref(), Some("::1"));
+        assert_eq!(url_host("http://vault:8200").as_deref(), Some("vault"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Talking to Vault: the HTTP client, authentication, the leader check and the snapshot
+//! download. Everything here follows `shared/vault-api.md`, the Vault API contract.
+
+pub mod auth;
+pub mod client;
+pub mod leader;
+pub mod snapshot;

@@ -1,0 +1,186 @@
+//! Downloading a snapshot: stream `GET /v1/sys/storage/raft/snapshot` into a file while
+//! verifying it, in one pass over the bytes and in bounded memory.
+//!
+//! A standby answers 307 with the leader's address. The redirect is followed once, and only
+//! to the `leader_address` that `sys/leader` reported (same scheme, host and port), with the
+//! token: any other target would receive our token, so it is refused.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+
+use anyhow::{Context, Result, anyhow, bail};
+use log::info;
+
+use super::client::{VaultClient, error_message, vault_error};
+use crate::archive::verify::{SnapshotSummary, verify};
+use crate::secret::Secret;
+use crate::shutdown::Shutdown;
+
+/// The snapshot path under `/v1/`.
+pub const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
+
+/// Downloads the snapshot into `file` (empty, positioned at 0) and verifies it.
+///
+/// # Errors
+/// A [`super::client::VaultError`] for non-200 answers (403 included, so the caller can
+/// log in again), or a message saying why the bytes are not a good snapshot.
+pub fn download(
+    client: &VaultClient,
+    token: &Secret,
+    leader_address: &str,
+    file: &mut File,
+    shutdown: &Shutdown,
+) -> Result<SnapshotSummary> {
+    let mut url = client.url(SNAPSHOT_PATH);
+    let mut response = client.get_stream(&url, token)?;
+    if is_redirect(response.status().as_u16()) {
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        check_redirect(&url, &location, leader_address)?;
+        info!(
+            "The Vault node at {} is a standby; fetching the snapshot from the leader {location}",
+            client.addr()
+        );
+        url = location;
+        response = client.get_stream(&url, token)?;
+        if is_redirect(response.status().as_u16()) {
+            bail!("the leader at {url} redirected the snapshot request again; refusing to follow");
+        }
+    }
+    let status = response.status().as_u16();
+    if status != 200 {
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        return Err(vault_error(status, "GET", &url, &body).into());
+    }
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/gzip") {
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        bail!(
+            "Vault answered GET {url} with Content-Type {content_type:?} instead of application/gzip: {}",
+            error_message(&body)
+        );
+    }
+
+    let mut tee = Tee {
+        source: response.body_mut().as_reader(),
+        file,
+        shutdown,
+        failure: None,
+    };
+    let verified = verify(&mut tee);
+    if let Some(failure) = tee.failure.take() {
+        return Err(anyhow!(failure))
+            .with_context(|| format!("downloading the snapshot from {url} failed"));
+    }
+    let summary =
+        verified.with_context(|| format!("the snapshot from {url} failed verification"))?;
+    tee.file
+        .flush()
+        .context("writing the snapshot to the temporary file failed")?;
+    Ok(summary)
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Allows a redirect only to the origin of `leader_address`, never from https to http.
+///
+/// # Errors
+/// Naming the target, when it is not the leader reported by `sys/leader`.
+pub fn check_redirect(from: &str, location: &str, leader_address: &str) -> Result<()> {
+    let target = origin(location);
+    let leader = origin(leader_address);
+    let downgrade = from.starts_with("https://") && location.starts_with("http://");
+    match (target, leader) {
+        (Some(target), Some(leader)) if target == leader && !downgrade => Ok(()),
+        _ => bail!(
+            "Vault redirected the snapshot request for {from} to {location:?}, which is not the \
+             leader address {leader_address:?} reported by sys/leader; refusing to send the token there"
+        ),
+    }
+}
+
+/// `(scheme, host, port)` of an absolute URL, with default ports filled in.
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let host = uri.host()?.to_ascii_lowercase();
+    Some((scheme, host, uri.port_u16().unwrap_or(default_port)))
+}
+
+/// Copies every byte read from Vault into the temporary file, and remembers a failure that
+/// is not the snapshot's fault (network, disk, signal) so it is reported as such.
+struct Tee<'a, R> {
+    source: R,
+    file: &'a mut File,
+    shutdown: &'a Shutdown,
+    failure: Option<String>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.shutdown.requested() {
+            self.failure = Some("interrupted by a shutdown signal".into());
+            return Err(io::Error::other("interrupted by a shutdown signal"));
+        }
+        let n = self.source.read(buf).inspect_err(|e| {
+            self.failure = Some(format!("reading from Vault failed: {e}"));
+        })?;
+        self.file.write_all(&buf[..n]).inspect_err(|e| {
+            self.failure = Some(format!("writing the temporary file failed: {e}"));
+        })?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_redirect;
+
+    const FROM: &str = "https://lb.example:8200/v1/sys/storage/raft/snapshot";
+
+    #[test]
+    fn follows_only_to_the_reported_leader() {
+        let to = "https://10.0.0.1:8200/v1/sys/storage/raft/snapshot";
+        assert!(check_redirect(FROM, to, "https://10.0.0.1:8200").is_ok());
+        assert!(check_redirect(FROM, to, "https://10.0.0.2:8200").is_err());
+        assert!(check_redirect(FROM, to, "https://10.0.0.1:8201").is_err());
+        assert!(check_redirect(FROM, to, "").is_err());
+    }
+
+    #[test]
+    fn fills_in_default_ports_and_ignores_case() {
+        let to = "https://Vault.Example/v1/sys/storage/raft/snapshot";
+        assert!(check_redirect(FROM, to, "https://vault.example:443").is_ok());
+    }
+
+    #[test]
+    fn refuses_a_downgrade_and_relative_targets() {
+        let to = "http://10.0.0.1:8200/v1/sys/storage/raft/snapshot";
+        assert!(check_redirect(FROM, to, "http://10.0.0.1:8200").is_err());
+        assert!(
+            check_redirect(
+                FROM,
+                "/v1/sys/storage/raft/snapshot",
+                "https://lb.example:8200"
+            )
+            .is_err()
+        );
+    }
+}
