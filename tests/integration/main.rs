@@ -1,1 +1,17 @@
-//! Integration tests (placeholder until the stand-in lands).
+//! Integration tests: the real `vault-raft-snapshot` binary, run as an operator would, against
+//! the Vault stand-in (`tests/support/vault_stand_in.rs`) on 127.0.0.1.
+//!
+//! One test binary with one module per area (ripgrep's layout), so linking happens once.
+
+#[path = "../support/vault_stand_in.rs"]
+mod vault_stand_in;
+
+mod env;
+
+mod auth;
+mod cli;
+mod cycle;
+mod examples;
+mod faults;
+mod retention;
+mod signals;

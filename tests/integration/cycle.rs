@@ -1,0 +1,194 @@
+//! The cycle as an operator sees it: leader stores, standby skips, single node acts, sealed
+//! fails, and a standby's 307 is followed only to the reported leader.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::json;
+
+use crate::env::{TestEnv, assert_code, valid_archive};
+use crate::vault_stand_in::{Mode, SnapshotFault, VaultStandIn};
+
+#[test]
+fn the_leader_stores_a_byte_identical_verified_snapshot() {
+    let archive = valid_archive(300_000);
+    let vault = VaultStandIn::start(archive.clone());
+    vault.state().chunk_size = 4096;
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 0);
+    let files = env.files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = &files[0];
+    assert!(
+        name.starts_with("raft_snapshot-") && name.ends_with(".snap"),
+        "{name}"
+    );
+    let path = env.snaps.join(name);
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        archive,
+        "stored bytes differ from Vault's"
+    );
+    assert!(
+        outcome.stderr.contains(&format!(
+            "Successfully created local snapshot to {}",
+            path.display()
+        )),
+        "{}",
+        outcome.stderr
+    );
+    let mode = fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "snapshot is readable by others: {mode:o}");
+    assert!(env.staging_is_empty(), "temp file left behind");
+
+    // The download carried the token that AppRole login returned, and Vault's headers.
+    let logins = vault.requests_to("/v1/auth/approle/login");
+    assert_eq!(logins.len(), 1);
+    let download = &vault.requests_to("/v1/sys/storage/raft/snapshot")[0];
+    assert!(
+        download
+            .header("X-Vault-Token")
+            .unwrap()
+            .starts_with("hvs.STANDIN-TOKEN-")
+    );
+    assert_eq!(download.header("X-Vault-Request"), Some("true"));
+}
+
+#[test]
+fn a_standby_skips_without_logging_in() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    {
+        let mut state = vault.state();
+        state.mode = Mode::Standby;
+        state.leader_address = "https://10.255.0.1:8200".into();
+    }
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 0);
+    assert!(
+        outcome
+            .stderr
+            .contains("Not running on leader node, skipping."),
+        "{}",
+        outcome.stderr
+    );
+    assert!(env.files().is_empty());
+    assert!(
+        vault.requests_to("/v1/auth/").is_empty(),
+        "a standby should not log in"
+    );
+    assert!(
+        vault
+            .requests_to("/v1/sys/storage/raft/snapshot")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_single_node_without_ha_acts() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    vault.state().mode = Mode::NonHa;
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+    assert_code(&env.run(&["once"]), 0);
+    assert_eq!(env.files().len(), 1);
+}
+
+#[test]
+fn a_sealed_vault_fails_with_exit_1_and_says_so() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    vault.state().mode = Mode::Sealed;
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 1);
+    assert!(
+        outcome.stderr.contains("503") && outcome.stderr.contains("Vault is sealed"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(env.files().is_empty());
+}
+
+#[test]
+fn vault_unreachable_fails_with_exit_1_naming_the_url() {
+    let env = TestEnv::new();
+    let vault = VaultStandIn::start(Vec::new());
+    env.write_config(&vault, json!({"addr": "http://127.0.0.1:9"}));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 1);
+    assert!(
+        outcome
+            .stderr
+            .contains("cannot reach Vault at GET http://127.0.0.1:9/v1/sys/leader"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_small_snapshot_sent_with_content_length_is_accepted() {
+    // Go's net/http sets Content-Length itself for bodies under 2 KiB.
+    let archive = valid_archive(10);
+    assert!(archive.len() < 2048);
+    let vault = VaultStandIn::start(archive.clone());
+    vault.state().content_length = true;
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+    assert_code(&env.run(&["once"]), 0);
+    assert_eq!(fs::read(env.snaps.join(&env.files()[0])).unwrap(), archive);
+}
+
+#[test]
+fn a_redirect_to_the_reported_leader_is_followed_with_the_token() {
+    // `addr` is a load balancer: sys/leader reached the active node, the snapshot request a
+    // standby, which redirects to the leader_address.
+    let archive = valid_archive(50_000);
+    let leader = VaultStandIn::start(archive.clone());
+    leader.add_static_token("hvs.static-root");
+    let balancer = VaultStandIn::start(Vec::new());
+    {
+        let mut state = balancer.state();
+        state.leader_address = leader.url();
+        state.fault = SnapshotFault::Redirect(leader.url());
+    }
+    let env = TestEnv::new();
+    env.write_config(&balancer, json!({"role_id": null, "secret_id": null}));
+    let outcome = env
+        .command(&["once"])
+        .env("VAULT_TOKEN", "hvs.static-root")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    assert_eq!(outcome.status.code(), Some(0), "{stderr}");
+    assert_eq!(fs::read(env.snaps.join(&env.files()[0])).unwrap(), archive);
+    let followed = leader.requests_to("/v1/sys/storage/raft/snapshot");
+    assert_eq!(followed.len(), 1);
+    assert_eq!(followed[0].header("X-Vault-Token"), Some("hvs.static-root"));
+}
+
+#[test]
+fn a_redirect_anywhere_else_is_refused_and_gets_no_token() {
+    let stranger = VaultStandIn::start(valid_archive(1000));
+    let balancer = VaultStandIn::start(Vec::new());
+    balancer.state().fault = SnapshotFault::Redirect(stranger.url());
+    let env = TestEnv::new();
+    env.write_config(&balancer, json!({}));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 1);
+    assert!(
+        outcome.stderr.contains("refusing to send the token there"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        stranger.state().requests.is_empty(),
+        "the token went to a host that is not the leader"
+    );
+    assert!(env.files().is_empty());
+}
