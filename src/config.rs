@@ -419,7 +419,11 @@ impl Validator<'_> {
             }
         };
 
-        let mut builder = TlsConfig::builder().disable_verification(vault.tls_skip_verify);
+        // Without ca_cert/ca_path, trust what the OS trusts (its store, SSL_CERT_FILE), where an
+        // internal CA for Vault usually lives, rather than only the public web roots.
+        let mut builder = TlsConfig::builder()
+            .root_certs(RootCerts::PlatformVerifier)
+            .disable_verification(vault.tls_skip_verify);
         // Vault's precedence: a CA file wins over a CA directory.
         if let Some(ca) = self.key_or_env("ca_cert", ca_cert, "VAULT_CACERT") {
             let certs = certificates(&ca, read_pem(&ca)?)?;

@@ -15,3 +15,4 @@ mod examples;
 mod faults;
 mod retention;
 mod signals;
+mod tls;

@@ -18,7 +18,10 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
+
+/// TLS settings for an https stand-in: the server's rustls configuration.
+pub type TlsServerConfig = Arc<rustls::ServerConfig>;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -133,11 +136,21 @@ impl VaultStandIn {
 
     /// Starts on a given address (the demo and benchmark pick a port).
     pub fn start_on(bind: &str, snapshot: Vec<u8>) -> Self {
+        Self::start_with(bind, snapshot, None)
+    }
+
+    /// Starts an https leader with the given rustls server configuration.
+    pub fn start_tls(snapshot: Vec<u8>, tls: TlsServerConfig) -> Self {
+        Self::start_with("127.0.0.1:0", snapshot, Some(tls))
+    }
+
+    fn start_with(bind: &str, snapshot: Vec<u8>, tls: Option<TlsServerConfig>) -> Self {
         let listener = TcpListener::bind(bind).expect("bind the stand-in");
         let addr = listener.local_addr().expect("local addr");
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let state = Arc::new(Mutex::new(State {
             mode: Mode::Leader,
-            leader_address: format!("http://{addr}"),
+            leader_address: format!("{scheme}://{addr}"),
             snapshot: Arc::new(snapshot),
             fault: SnapshotFault::None,
             chunk_size: 16 * 1024,
@@ -160,17 +173,39 @@ impl VaultStandIn {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let state = Arc::clone(&shared);
+                let tls = tls.clone();
                 thread::spawn(move || {
-                    let _ = handle(stream, &state);
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    match tls {
+                        None => {
+                            let _ = handle(stream, &state);
+                        }
+                        Some(config) => {
+                            let Ok(connection) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            let mut tls_stream = rustls::StreamOwned::new(connection, stream);
+                            if handle(&mut tls_stream, &state).is_ok() {
+                                tls_stream.conn.send_close_notify();
+                                let _ = tls_stream.flush();
+                            }
+                        }
+                    }
                 });
             }
         });
         Self { addr, state }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (or `https://` for a TLS stand-in).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let leader = self.state().leader_address.clone();
+        let scheme = if leader.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Locks the state to read or change it.
@@ -201,9 +236,8 @@ impl VaultStandIn {
     }
 }
 
-fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn handle<S: Read + Write>(mut stream: S, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(&mut stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -226,6 +260,7 @@ fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
+    drop(reader);
     let path = target.split('?').next().unwrap_or("").to_string();
     let request = Recorded {
         method,
@@ -234,26 +269,30 @@ fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         body: String::from_utf8_lossy(&body).into_owned(),
     };
     lock(state).requests.push(request.clone());
-    respond(stream, state, &request)
+    respond(&mut stream, state, &request)
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn respond(mut stream: TcpStream, state: &Mutex<State>, request: &Recorded) -> std::io::Result<()> {
+fn respond(
+    stream: &mut dyn Write,
+    state: &Mutex<State>,
+    request: &Recorded,
+) -> std::io::Result<()> {
     let method = request.method.as_str();
     let path = request.path.as_str();
     let update = matches!(method, "PUT" | "POST");
     let mode = lock(state).mode.clone();
     if path == "/v1/sys/leader" {
         if method != "GET" {
-            return json(&mut stream, 405, r#"{"errors":[]}"#);
+            return json(stream, 405, r#"{"errors":[]}"#);
         }
         return match mode {
-            Mode::Sealed => sealed(&mut stream),
+            Mode::Sealed => sealed(stream),
             Mode::NonHa => json(
-                &mut stream,
+                stream,
                 200,
                 r#"{"ha_enabled":false,"is_self":false,"active_time":"0001-01-01T00:00:00Z","leader_address":"","leader_cluster_address":"","performance_standby":false,"performance_standby_last_remote_wal":0}"#,
             ),
@@ -266,7 +305,7 @@ fn respond(mut stream: TcpStream, state: &Mutex<State>, request: &Recorded) -> s
                     "0001-01-01T00:00:00Z"
                 };
                 json(
-                    &mut stream,
+                    stream,
                     200,
                     &format!(
                         r#"{{"ha_enabled":true,"is_self":{is_self},"active_time":"{active}","leader_address":"{leader}","leader_cluster_address":"{leader}","performance_standby":false,"performance_standby_last_remote_wal":0,"raft_committed_index":1234,"raft_applied_index":1234}}"#
@@ -285,46 +324,46 @@ fn respond(mut stream: TcpStream, state: &Mutex<State>, request: &Recorded) -> s
             r#"{{"initialized":true,"sealed":{sealed},"standby":{standby},"performance_standby":false,"replication_performance_mode":"disabled","replication_dr_mode":"disabled","server_time_utc":1795405200,"version":"1.17.0","enterprise":false,"echo_duration_ms":0,"clock_skew_ms":0,"replication_primary_canary_age_ms":0}}"#
         );
         return match method {
-            "HEAD" => write_head(&mut stream, code, "application/json", Some(0)),
-            "GET" => json(&mut stream, code, &body),
-            _ => json(&mut stream, 405, r#"{"errors":[]}"#),
+            "HEAD" => write_head(stream, code, "application/json", Some(0)),
+            "GET" => json(stream, code, &body),
+            _ => json(stream, 405, r#"{"errors":[]}"#),
         };
     }
     if mode == Mode::Sealed {
-        return sealed(&mut stream);
+        return sealed(stream);
     }
     if let Some(mount) = path
         .strip_prefix("/v1/auth/")
         .and_then(|p| p.strip_suffix("/login"))
     {
         if !update {
-            return json(&mut stream, 405, r#"{"errors":[]}"#);
+            return json(stream, 405, r#"{"errors":[]}"#);
         }
-        return login(&mut stream, state, mount, &request.body);
+        return login(stream, state, mount, &request.body);
     }
     if path == "/v1/auth/token/renew-self" && update {
-        return renew(&mut stream, state, request);
+        return renew(stream, state, request);
     }
     if path == "/v1/auth/token/lookup-self" && method == "GET" {
         return match valid_token(state, request) {
             Some(ttl) => json(
-                &mut stream,
+                stream,
                 200,
                 &format!(
                     r#"{{"request_id":"r","lease_id":"","renewable":false,"lease_duration":0,"data":{{"ttl":{ttl},"policies":["snapshot"],"type":"service"}},"wrap_info":null,"warnings":null,"auth":null}}"#
                 ),
             ),
-            None => permission_denied(&mut stream),
+            None => permission_denied(stream),
         };
     }
     if path == "/v1/sys/storage/raft/snapshot" && method == "GET" {
-        return snapshot(&mut stream, state, request, &mode);
+        return snapshot(stream, state, request, &mode);
     }
-    json(&mut stream, 404, r#"{"errors":[]}"#)
+    json(stream, 404, r#"{"errors":[]}"#)
 }
 
 fn login(
-    stream: &mut TcpStream,
+    stream: &mut dyn Write,
     state: &Mutex<State>,
     mount: &str,
     body: &str,
@@ -371,7 +410,7 @@ fn login(
     json(stream, 200, &auth_body(&token, ttl, renewable))
 }
 
-fn renew(stream: &mut TcpStream, state: &Mutex<State>, request: &Recorded) -> std::io::Result<()> {
+fn renew(stream: &mut dyn Write, state: &Mutex<State>, request: &Recorded) -> std::io::Result<()> {
     let Some(token) = token_of(request) else {
         return permission_denied(stream);
     };
@@ -438,7 +477,7 @@ fn valid_token(state: &Mutex<State>, request: &Recorded) -> Option<u64> {
 }
 
 fn snapshot(
-    stream: &mut TcpStream,
+    stream: &mut dyn Write,
     state: &Mutex<State>,
     request: &Recorded,
     mode: &Mode,
@@ -498,7 +537,7 @@ fn snapshot(
 }
 
 fn send_snapshot(
-    stream: &mut TcpStream,
+    stream: &mut dyn Write,
     body: &[u8],
     chunk_size: usize,
     delay: Duration,
@@ -524,7 +563,7 @@ fn send_snapshot(
 }
 
 fn write_head(
-    stream: &mut TcpStream,
+    stream: &mut dyn Write,
     status: u16,
     content_type: &str,
     length: Option<usize>,
@@ -557,14 +596,14 @@ fn write_head(
     )
 }
 
-fn json(stream: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+fn json(stream: &mut dyn Write, status: u16, body: &str) -> std::io::Result<()> {
     let body = format!("{body}\n");
     write_head(stream, status, "application/json", Some(body.len()))?;
     stream.write_all(body.as_bytes())?;
     stream.flush()
 }
 
-fn redirect(stream: &mut TcpStream, location: &str) -> std::io::Result<()> {
+fn redirect(stream: &mut dyn Write, location: &str) -> std::io::Result<()> {
     write!(
         stream,
         "HTTP/1.1 307 Temporary Redirect\r\nCache-Control: no-store\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -572,11 +611,11 @@ fn redirect(stream: &mut TcpStream, location: &str) -> std::io::Result<()> {
     stream.flush()
 }
 
-fn sealed(stream: &mut TcpStream) -> std::io::Result<()> {
+fn sealed(stream: &mut dyn Write) -> std::io::Result<()> {
     json(stream, 503, r#"{"errors":["Vault is sealed"]}"#)
 }
 
-fn permission_denied(stream: &mut TcpStream) -> std::io::Result<()> {
+fn permission_denied(stream: &mut dyn Write) -> std::io::Result<()> {
     json(
         stream,
         403,
