@@ -120,6 +120,7 @@ pub struct State {
 /// A running stand-in.
 pub struct VaultStandIn {
     addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<Mutex<State>>,
 }
 
@@ -194,7 +195,11 @@ impl VaultStandIn {
                 });
             }
         });
-        Self { addr, state }
+        Self {
+            addr,
+            scheme,
+            state,
+        }
     }
 
     /// `http://127.0.0.1:PORT` (or `https://` for a TLS stand-in).
