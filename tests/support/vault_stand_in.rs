@@ -204,13 +204,7 @@ impl VaultStandIn {
 
     /// `http://127.0.0.1:PORT` (or `https://` for a TLS stand-in).
     pub fn url(&self) -> String {
-        let leader = self.state().leader_address.clone();
-        let scheme = if leader.starts_with("https://") {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Locks the state to read or change it.
