@@ -1,10 +1,14 @@
 //! A local directory. A snapshot is written to a hidden temporary name in the same
 //! directory, synced, then renamed into place, and the directory is synced, so a crash or a
 //! full disk never leaves a partial file under a snapshot name. Files are 0600.
+//!
+//! When the staged download is on the same filesystem, it is hard-linked to the temporary
+//! name instead of copied: the bytes are written once, and the sync finds most of them on
+//! disk already (the download starts write-back as it goes). Across filesystems it is copied.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
@@ -30,19 +34,35 @@ impl LocalStorage {
         let mut source = File::open(from)
             .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
         let expected = source.metadata()?.len();
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(temp)
-            .with_context(|| format!("cannot create {}", temp.display()))?;
-        let copied = io::copy(&mut source, &mut out)
-            .with_context(|| format!("writing {} failed", temp.display()))?;
+        let out = match fs::hard_link(from, temp) {
+            Ok(()) => {
+                // A link shares the staged file's mode: make sure it is private.
+                fs::set_permissions(temp, fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("cannot make {} private", temp.display()))?;
+                File::open(temp).with_context(|| format!("cannot open {}", temp.display()))?
+            }
+            Err(e) => {
+                debug!(
+                    "cannot link {} into {} ({e}); copying",
+                    from.display(),
+                    self.dir.display()
+                );
+                let mut out = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(temp)
+                    .with_context(|| format!("cannot create {}", temp.display()))?;
+                io::copy(&mut source, &mut out)
+                    .with_context(|| format!("writing {} failed", temp.display()))?;
+                out
+            }
+        };
         out.sync_all()
             .with_context(|| format!("syncing {} to disk failed", temp.display()))?;
         let landed = out.metadata()?.len();
         ensure!(
-            copied == expected && landed == expected,
+            landed == expected,
             "short write to {}: {landed} of {expected} bytes",
             temp.display()
         );
@@ -124,7 +144,6 @@ impl Storage for LocalStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn name(n: u128) -> SnapshotName {
         SnapshotName::parse(&format!("raft_snapshot-{n}.snap")).unwrap()
@@ -165,6 +184,36 @@ mod tests {
             "snapshot must not be readable by others: {mode:o}"
         );
         assert_eq!(fs::read_dir(target.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_copy_across_filesystems_is_private_too() {
+        // /dev/shm is another filesystem than the temp dir on most machines; where it is not,
+        // this exercises the link path a second time.
+        let Ok(work) = tempfile::tempdir_in("/dev/shm") else {
+            return;
+        };
+        let target = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(target.path().to_path_buf());
+        let landed = storage
+            .upload(&staged(work.path(), b"across"), &name(9))
+            .unwrap();
+        assert_eq!(fs::read(&landed).unwrap(), b"across");
+        assert_eq!(
+            fs::metadata(&landed).unwrap().permissions().mode() & 0o077,
+            0
+        );
+    }
+
+    #[test]
+    fn the_staged_file_can_go_once_the_snapshot_is_stored() {
+        let target = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir_in(target.path()).unwrap();
+        let from = staged(work.path(), b"linked");
+        let storage = LocalStorage::new(target.path().to_path_buf());
+        let landed = storage.upload(&from, &name(3)).unwrap();
+        fs::remove_file(&from).unwrap();
+        assert_eq!(fs::read(&landed).unwrap(), b"linked");
     }
 
     #[test]

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Benchmark: vault-raft-snapshot `once` against the baseline an operator would script
+# (curl to a file, then cp into the backup directory), side by side in one run, plus peak
+# memory at three snapshot sizes and the cost of an idle `run` between cycles.
+#
+#   contrib/bench.sh [--size 1G] [--runs 5] [--idle-seconds 30]
+#
+# Everything runs on 127.0.0.1 against the project's Vault stand-in (examples/vault-stand-in),
+# which serves a valid Vault-shaped archive of incompressible state, chunked. Figures are
+# medians over --runs alternating runs; compare ratios, not absolute times (machines differ).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE=1G
+RUNS=5
+IDLE=30
+PORT=18311
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) SIZE=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --idle-seconds) IDLE=$2; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+cargo build --quiet --release --bin vault-raft-snapshot --example vault-stand-in
+AGENT=$PWD/target/release/vault-raft-snapshot
+STANDIN=$PWD/target/release/examples/vault-stand-in
+TOKEN=bench-token
+# On disk, not tmpfs: the disk is part of what is measured.
+WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vrs-bench.XXXXXX")
+STANDIN_PID=
+cleanup() {
+  [ -n "$STANDIN_PID" ] && kill "$STANDIN_PID" 2>/dev/null || true
+  [ -n "${RUN_PID:-}" ] && kill "$RUN_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/snaps" "$WORK/tmp" "$WORK/base"
+cat > "$WORK/config.json" <<JSON
+{"addr": "http://127.0.0.1:$PORT", "vault_auth_method": "token",
+ "local_storage": {"path": "$WORK/snaps"}, "temp_dir": "$WORK/tmp", "frequency": "1h"}
+JSON
+
+start_standin() { # size
+  [ -n "$STANDIN_PID" ] && { kill "$STANDIN_PID"; wait "$STANDIN_PID" 2>/dev/null || true; }
+  "$STANDIN" --listen "127.0.0.1:$PORT" --state-size "$1" --token "$TOKEN" > "$WORK/standin.log" 2>&1 &
+  STANDIN_PID=$!
+  for _ in $(seq 1 1200); do grep -q listening "$WORK/standin.log" && return; sleep 0.1; done
+  echo "the stand-in did not start" >&2; cat "$WORK/standin.log" >&2; exit 1
+}
+
+# Appends "label wall user sys maxrss_kb" to $WORK/results.
+measure() { # label command...
+  local label=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.out" "$@" > /dev/null 2> "$WORK/cmd.err" || {
+    echo "$label failed:" >&2; cat "$WORK/cmd.err" >&2; exit 1; }
+  echo "$label $(cat "$WORK/time.out")" >> "$WORK/results"
+}
+
+baseline() {
+  curl -sf -H "X-Vault-Token: $TOKEN" -o "$WORK/download.snap" \
+    "http://127.0.0.1:$PORT/v1/sys/storage/raft/snapshot"
+  cp "$WORK/download.snap" "$WORK/base/"
+}
+export -f baseline
+export WORK TOKEN PORT
+
+echo "== vault-raft-snapshot benchmark: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "== 1. once vs curl+cp at $SIZE, $RUNS alternating runs each"
+start_standin "$SIZE"
+grep listening "$WORK/standin.log"
+: > "$WORK/results"
+for i in $(seq 1 "$RUNS"); do
+  measure curl+cp bash -c baseline
+  rm -f "$WORK/download.snap" "$WORK/base/"*
+  VAULT_TOKEN=$TOKEN measure once "$AGENT" --config "$WORK/config.json" once
+  rm -f "$WORK/snaps/"*
+done
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+def stats(label):
+    r = [(float(w), float(u) + float(s), int(m)) for l, w, u, s, m in rows if l == label]
+    return [sorted(x[i] for x in r) for i in range(3)]
+a, b = stats("curl+cp"), stats("once")
+print(f"{'':10} {'wall s (median, min-max)':>26} {'user+sys s':>22} {'peak RSS MiB':>22}")
+for label, st in (("curl+cp", a), ("once", b)):
+    cells = [f"{statistics.median(v):7.2f} ({v[0]:.2f}-{v[-1]:.2f})" for v in st[:2]]
+    m = [x / 1024 for x in st[2]]
+    cells.append(f"{statistics.median(m):7.1f} ({m[0]:.1f}-{m[-1]:.1f})")
+    print(f"{label:10} {cells[0]:>26} {cells[1]:>22} {cells[2]:>22}")
+ratio = statistics.median(b[0]) / statistics.median(a[0])
+print(f"ratio once/curl+cp, median wall time: {ratio:.2f}  (target <= 1.15)")
+PY
+
+echo "== 2. peak RSS of once by snapshot size (3 runs each)"
+: > "$WORK/results"
+for size in 64M 256M 1G; do
+  start_standin "$size"
+  for _ in 1 2 3; do
+    VAULT_TOKEN=$TOKEN measure "$size" "$AGENT" --config "$WORK/config.json" once
+    rm -f "$WORK/snaps/"*
+  done
+done
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+med = {}
+for size in ("64M", "256M", "1G"):
+    rss = [int(m) / 1024 for l, w, u, s, m in rows if l == size]
+    med[size] = statistics.median(rss)
+    print(f"{size:>5}: peak RSS median {med[size]:.1f} MiB (runs: {', '.join(f'{x:.1f}' for x in rss)})")
+growth = (med["1G"] - med["64M"]) / med["64M"] * 100
+print(f"growth 64M -> 1G: {growth:+.1f}%  (target: peak <= 32 MiB, within 10%)")
+PY
+
+echo "== 3. idle run between cycles, over ${IDLE}s"
+start_standin 1M
+VAULT_TOKEN=$TOKEN "$AGENT" --config "$WORK/config.json" run 2> "$WORK/run.err" &
+RUN_PID=$!
+for _ in $(seq 1 200); do grep -q "Successfully created" "$WORK/run.err" && break; sleep 0.05; done
+sleep 1
+sample() { # prints: rss_kb ctx_switches cpu_ticks
+  local status=/proc/$RUN_PID/status
+  local rss vol nonvol ticks
+  rss=$(awk '/VmRSS/ {print $2}' "$status")
+  vol=$(awk '/^voluntary_ctxt_switches/ {print $2}' "$status")
+  nonvol=$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$status")
+  ticks=$(awk '{print $14 + $15}' "/proc/$RUN_PID/stat")
+  echo "$rss $((vol + nonvol)) $ticks"
+}
+read -r rss0 ctx0 cpu0 < <(sample)
+sleep "$IDLE"
+read -r rss1 ctx1 cpu1 < <(sample)
+kill -TERM "$RUN_PID"; wait "$RUN_PID" || true; RUN_PID=
+echo "idle RSS: $((rss1 / 1024)).$(( (rss1 % 1024) * 10 / 1024 )) MiB (target <= 8 MiB)"
+echo "wake-ups (context switches) in ${IDLE}s: $((ctx1 - ctx0)); CPU ticks used: $((cpu1 - cpu0)) (target: none)"
