@@ -4,16 +4,18 @@ use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use log::{error, info, warn};
 
 use crate::archive::verify::verify;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Generated};
 use crate::config::{Config, ConfigError};
 use crate::cycle::{Agent, CycleOutcome};
+use crate::docs;
 use crate::duration;
+use crate::metrics::{Metrics, record_cycle};
 use crate::retention::RetentionPolicy;
 use crate::shutdown::Shutdown;
 use crate::snapshot_name::utc_timestamp;
@@ -30,11 +32,13 @@ pub const EXIT_CONFIG: u8 = 2;
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Verify { files } => verify_files(&files),
+        Command::Generate { what } => generate(&what),
         command => load(cli.config).and_then(|config| match command {
             Command::Once => once(config),
             Command::Run => run_loop(config),
             Command::Prune { dry_run } => prune(&config, dry_run),
-            Command::Verify { .. } => unreachable!("handled above"),
+            Command::Status => status(&config),
+            Command::Verify { .. } | Command::Generate { .. } => unreachable!("handled above"),
         }),
     };
     match result {
@@ -65,16 +69,63 @@ fn install_shutdown() -> Result<Shutdown> {
     Shutdown::install().context("cannot install the SIGTERM/SIGINT handlers")
 }
 
+/// The metrics file, if configured: loaded once (so `once` carries the last success over from
+/// the previous run) and written after every cycle.
+struct MetricsSink {
+    path: Option<PathBuf>,
+    metrics: Metrics,
+}
+
+impl MetricsSink {
+    fn open(config: &Config) -> Self {
+        let metrics = config
+            .metrics_file
+            .as_deref()
+            .map(|path| {
+                Metrics::load(path).unwrap_or_else(|e| {
+                    warn!("{e:#}; starting the metrics afresh");
+                    Metrics::default()
+                })
+            })
+            .unwrap_or_default();
+        Self {
+            path: config.metrics_file.clone(),
+            metrics,
+        }
+    }
+
+    /// Records a cycle and writes the file. A write failure is logged, not fatal: the
+    /// snapshot matters more than its metrics.
+    fn record(&mut self, result: &Result<CycleOutcome>, started: Instant) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        record_cycle(
+            &mut self.metrics,
+            result,
+            SystemTime::now(),
+            started.elapsed(),
+        );
+        if let Err(e) = self.metrics.write(path) {
+            error!("{e:#}");
+        }
+    }
+}
+
 fn once(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
+    let mut sink = MetricsSink::open(&config);
     let mut agent = Agent::new(config);
-    match agent.cycle(&shutdown)? {
+    let started = Instant::now();
+    let result = agent.cycle(&shutdown);
+    sink.record(&result, started);
+    match result? {
         CycleOutcome::NotLeader => Ok(EXIT_OK),
-        CycleOutcome::Taken(report) if report.failures.is_empty() => Ok(EXIT_OK),
+        CycleOutcome::Taken(report) if report.failures().is_empty() => Ok(EXIT_OK),
         CycleOutcome::Taken(report) => Err(anyhow!(
             "snapshot {} was not stored everywhere: {}",
             report.name,
-            report.failures.join("; ")
+            report.failures().join("; ")
         )),
     }
 }
@@ -82,6 +133,7 @@ fn once(config: Config) -> Result<u8> {
 fn run_loop(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
     let frequency = config.frequency;
+    let mut sink = MetricsSink::open(&config);
     let mut agent = Agent::new(config);
     let storages: Vec<String> = agent
         .storages()
@@ -97,11 +149,13 @@ fn run_loop(config: Config) -> Result<u8> {
     );
     loop {
         let started = Instant::now();
-        match agent.cycle(&shutdown) {
-            Ok(CycleOutcome::Taken(report)) if !report.failures.is_empty() => error!(
+        let result = agent.cycle(&shutdown);
+        sink.record(&result, started);
+        match result {
+            Ok(CycleOutcome::Taken(report)) if !report.failures().is_empty() => error!(
                 "Snapshot {} was not stored everywhere: {}",
                 report.name,
-                report.failures.join("; ")
+                report.failures().join("; ")
             ),
             Ok(_) => {}
             Err(e) => error!("Snapshot cycle failed: {e:#}"),
@@ -164,6 +218,85 @@ fn prune(config: &Config, dry_run: bool) -> Result<u8> {
         writeln!(out, "  {summary}")?;
     }
     Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+}
+
+fn status(config: &Config) -> Result<u8> {
+    let path = config.metrics_file.as_deref().ok_or_else(|| {
+        ConfigError(format!(
+            "{}: key \"metrics_file\" is not set; status reads the metrics file the agent writes",
+            config.source.display()
+        ))
+    })?;
+    if !path.exists() {
+        return Err(anyhow!(
+            "no metrics yet: {} does not exist (it is written after the first cycle)",
+            path.display()
+        ));
+    }
+    let metrics = Metrics::load(path)?;
+    let now = SystemTime::now();
+    let when = |seconds: f64| -> String {
+        if seconds <= 0.0 {
+            return "never".into();
+        }
+        let time = UNIX_EPOCH + Duration::from_secs_f64(seconds);
+        let age = now.duration_since(time).unwrap_or_default();
+        format!(
+            "{} ({} ago)",
+            utc_timestamp(time),
+            duration::format(Duration::from_secs(age.as_secs()))
+        )
+    };
+    let a = &metrics.agent;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "last cycle:           {}, took {:.1}s",
+        when(a.last_cycle_timestamp),
+        a.last_cycle_duration_seconds
+    )?;
+    writeln!(
+        out,
+        "leader:               {}",
+        if a.leader { "yes" } else { "no (standby)" }
+    )?;
+    writeln!(
+        out,
+        "last success:         {}",
+        when(a.last_success_timestamp)
+    )?;
+    writeln!(out, "consecutive failures: {}", a.consecutive_failures)?;
+    writeln!(
+        out,
+        "last snapshot:        Raft index {}, {} bytes",
+        a.raft_index, a.snapshot_bytes
+    )?;
+    for s in &metrics.storages {
+        writeln!(out, "storage {} {}:", s.kind, s.location)?;
+        writeln!(
+            out,
+            "  last result:  {}",
+            if s.last_error { "FAILED" } else { "ok" }
+        )?;
+        writeln!(out, "  last success: {}", when(s.last_success_timestamp))?;
+        writeln!(out, "  last attempt: {}", when(s.last_attempt_timestamp))?;
+        writeln!(
+            out,
+            "  snapshots:    {} held, last {} bytes",
+            s.snapshots, s.snapshot_bytes
+        )?;
+    }
+    let failed = a.consecutive_failures > 0 || metrics.storages.iter().any(|s| s.last_error);
+    Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+}
+
+fn generate(what: &Generated) -> Result<u8> {
+    let text = match what {
+        Generated::Man => docs::man_page(),
+        Generated::Completions { shell } => docs::completions(*shell),
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(EXIT_OK)
 }
 
 fn verify_files(files: &[PathBuf]) -> Result<u8> {

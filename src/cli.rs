@@ -59,4 +59,27 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Show the last cycle's results from the metrics file (`metrics_file`).
+    ///
+    /// Exits 1 when the last cycle failed, so it can serve as a check.
+    Status,
+    /// Write the man page or shell completions to stdout (for packagers).
+    #[command(hide = true)]
+    Generate {
+        /// What to generate.
+        #[command(subcommand)]
+        what: Generated,
+    },
+}
+
+/// What `generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum Generated {
+    /// The man page (roff).
+    Man,
+    /// Completions for a shell.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }

@@ -70,6 +70,7 @@ struct RawConfig {
     client_key: Option<String>,
     tls_server_name: Option<String>,
     tls_skip_verify: Option<bool>,
+    metrics_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +96,8 @@ pub struct Config {
     pub temp_dir: Option<PathBuf>,
     /// Every storage that receives snapshots.
     pub storages: Vec<StorageConfig>,
+    /// Where to write the Prometheus metrics after each cycle, if anywhere.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// How to reach Vault.
@@ -229,6 +232,9 @@ impl Validator<'_> {
             &raw.google_storage,
             &raw.azure_storage,
         )?;
+        let metrics_file = non_empty(raw.metrics_file)
+            .map(|file| self.metrics_file(&file))
+            .transpose()?;
         let vault = VaultSettings {
             addr: self.addr(raw.addr)?,
             namespace: self
@@ -264,7 +270,26 @@ impl Validator<'_> {
             frequency,
             temp_dir,
             storages,
+            metrics_file,
         })
+    }
+
+    fn metrics_file(&self, file: &str) -> Result<PathBuf, ConfigError> {
+        let path = PathBuf::from(file);
+        if path.is_dir() {
+            return Err(self.err(
+                "metrics_file",
+                format!(
+                    "{file} is a directory; name a file such as {file}/vault_raft_snapshot.prom"
+                ),
+            ));
+        }
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        self.writable_dir("metrics_file", &dir.display().to_string())?;
+        Ok(path)
     }
 
     fn positive_duration(&self, key: &str, text: &str) -> Result<Duration, ConfigError> {
@@ -883,5 +908,216 @@ mod tests {
                 .to_string()
                 .contains("cannot read config file /nonexistent/snapshot.json")
         );
+    }
+}
+
+/// One documented configuration key, for the man page. A test checks this list against the
+/// keys the parser accepts, so it cannot drift.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    /// The JSON key (`section.key` inside a storage object).
+    pub key: &'static str,
+    /// The default, or `""` when there is none.
+    pub default: &'static str,
+    /// The environment variable that fills it in, or `""`.
+    pub env: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+/// Every configuration key.
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc {
+        key: "addr",
+        default: DEFAULT_ADDR,
+        env: "VAULT_ADDR",
+        doc: "Vault's address: this node's, or a load balancer's.",
+    },
+    KeyDoc {
+        key: "namespace",
+        default: "",
+        env: "VAULT_NAMESPACE",
+        doc: "Vault namespace, sent as X-Vault-Namespace.",
+    },
+    KeyDoc {
+        key: "timeout",
+        default: "none",
+        env: "",
+        doc: "Limit on the whole snapshot download, as a Go duration (e.g. 30m).",
+    },
+    KeyDoc {
+        key: "ca_cert",
+        default: "the system's trusted CAs",
+        env: "VAULT_CACERT",
+        doc: "PEM file of the CA certificates that sign Vault's certificate.",
+    },
+    KeyDoc {
+        key: "ca_path",
+        default: "",
+        env: "VAULT_CAPATH",
+        doc: "Directory of PEM CA files; ca_cert wins when both are set.",
+    },
+    KeyDoc {
+        key: "client_cert",
+        default: "",
+        env: "VAULT_CLIENT_CERT",
+        doc: "PEM client certificate for mutual TLS (with client_key).",
+    },
+    KeyDoc {
+        key: "client_key",
+        default: "",
+        env: "VAULT_CLIENT_KEY",
+        doc: "PEM private key of client_cert.",
+    },
+    KeyDoc {
+        key: "tls_skip_verify",
+        default: "false",
+        env: "VAULT_SKIP_VERIFY",
+        doc: "Do not verify Vault's certificate (a warning is logged at every start).",
+    },
+    KeyDoc {
+        key: "tls_server_name",
+        default: "",
+        env: "VAULT_TLS_SERVER_NAME",
+        doc: "Not supported yet: refused with an error; use the certificate's name in addr.",
+    },
+    KeyDoc {
+        key: "token_path",
+        default: "",
+        env: "",
+        doc: "File holding a Vault token (e.g. a Vault Agent sink), read at every cycle; when set, the other methods are skipped.",
+    },
+    KeyDoc {
+        key: "vault_auth_method",
+        default: "approle",
+        env: "",
+        doc: "approle, k8s (or kubernetes), or token (VAULT_TOKEN).",
+    },
+    KeyDoc {
+        key: "role_id",
+        default: "",
+        env: "",
+        doc: "AppRole role_id.",
+    },
+    KeyDoc {
+        key: "secret_id",
+        default: "",
+        env: "",
+        doc: "AppRole secret_id.",
+    },
+    KeyDoc {
+        key: "approle",
+        default: "approle",
+        env: "",
+        doc: "AppRole auth mount.",
+    },
+    KeyDoc {
+        key: "k8s_auth_role",
+        default: "",
+        env: "",
+        doc: "Vault role for Kubernetes login.",
+    },
+    KeyDoc {
+        key: "k8s_auth_path",
+        default: "kubernetes",
+        env: "",
+        doc: "Kubernetes auth mount.",
+    },
+    KeyDoc {
+        key: "k8s_token_path",
+        default: DEFAULT_K8S_TOKEN_PATH,
+        env: "",
+        doc: "File holding the service account JWT.",
+    },
+    KeyDoc {
+        key: "frequency",
+        default: "1h",
+        env: "",
+        doc: "How often run takes a snapshot, as a Go duration: 30s, 5m, 1h, 1h30m.",
+    },
+    KeyDoc {
+        key: "retain",
+        default: "0",
+        env: "",
+        doc: "Keep the newest retain snapshots in each storage, by the time in their names; 0 keeps all.",
+    },
+    KeyDoc {
+        key: "temp_dir",
+        default: "the system temp dir",
+        env: "TMPDIR",
+        doc: "Where the download is staged. On the same filesystem as local_storage.path, the snapshot is linked instead of copied.",
+    },
+    KeyDoc {
+        key: "metrics_file",
+        default: "",
+        env: "",
+        doc: "Prometheus text file for node_exporter's textfile collector, written after every cycle; read by the status command.",
+    },
+    KeyDoc {
+        key: "local_storage.path",
+        default: "",
+        env: "",
+        doc: "Directory for raft_snapshot-<unix ns>.snap files; must exist and be writable.",
+    },
+    KeyDoc {
+        key: "aws_storage",
+        default: "",
+        env: "",
+        doc: "Not supported yet: refused when its s3_bucket is set; ignored when empty.",
+    },
+    KeyDoc {
+        key: "google_storage",
+        default: "",
+        env: "",
+        doc: "Not supported yet: refused when its bucket is set; ignored when empty.",
+    },
+    KeyDoc {
+        key: "azure_storage",
+        default: "",
+        env: "",
+        doc: "Not supported yet: refused when its container_name is set; ignored when empty.",
+    },
+];
+
+#[cfg(test)]
+mod key_doc_tests {
+    use super::KEYS;
+
+    /// The keys serde accepts at the top level, from its "expected one of" message.
+    fn accepted_keys() -> Vec<String> {
+        let error = serde_json::from_str::<super::RawConfig>(r#"{"__probe__": 1}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        let list = error.split("expected one of ").nth(1).unwrap();
+        list.split(", ")
+            .map(|k| {
+                k.trim_matches(|c: char| c == '`' || c.is_whitespace())
+                    .split('`')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_accepted_key_is_documented_and_every_documented_key_accepted() {
+        let accepted = accepted_keys();
+        assert!(accepted.len() > 20, "{accepted:?}");
+        for key in &accepted {
+            if key == "local_storage" {
+                continue;
+            }
+            assert!(KEYS.iter().any(|d| d.key == key), "{key} is not documented");
+        }
+        for doc in KEYS {
+            let top = doc.key.split('.').next().unwrap();
+            assert!(
+                accepted.iter().any(|k| k == top),
+                "{} is documented but not accepted",
+                doc.key
+            );
+        }
     }
 }

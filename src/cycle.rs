@@ -42,8 +42,34 @@ pub struct CycleReport {
     pub name: SnapshotName,
     /// What it holds.
     pub summary: SnapshotSummary,
-    /// Storages that failed (storing or pruning), with the reason.
-    pub failures: Vec<String>,
+    /// One result per storage, in config order.
+    pub storages: Vec<StorageResult>,
+}
+
+impl CycleReport {
+    /// The failures, one line per storage that failed.
+    #[must_use]
+    pub fn failures(&self) -> Vec<String> {
+        self.storages
+            .iter()
+            .filter_map(|s| s.error.clone())
+            .collect()
+    }
+}
+
+/// What happened in one storage.
+#[derive(Debug)]
+pub struct StorageResult {
+    /// The storage's kind (`local`, ...).
+    pub kind: &'static str,
+    /// Its credential-free location.
+    pub location: String,
+    /// Whether the snapshot was stored and checked there.
+    pub stored: bool,
+    /// Snapshots it holds after pruning, when pruning ran.
+    pub held: Option<u64>,
+    /// Why storing or pruning failed.
+    pub error: Option<String>,
 }
 
 /// Everything a cycle needs, built once from the config.
@@ -110,14 +136,21 @@ impl Agent {
         let policy = RetentionPolicy {
             retain: self.config.retain,
         };
-        let mut failures = Vec::new();
+        let mut results = Vec::new();
         for storage in &self.storages {
+            let mut result = StorageResult {
+                kind: storage.kind(),
+                location: storage.location(),
+                stored: false,
+                held: None,
+                error: None,
+            };
             if shutdown.requested() {
-                failures.push(format!(
+                result.error = Some(format!(
                     "{} {}: not stored, interrupted by a shutdown signal",
-                    storage.kind(),
-                    storage.location()
+                    result.kind, result.location
                 ));
+                results.push(result);
                 continue;
             }
             match storage.upload(staged.path(), &name) {
@@ -126,29 +159,36 @@ impl Agent {
                         "Successfully created {} snapshot to {landed}",
                         storage.kind()
                     );
+                    result.stored = true;
                 }
                 Err(e) => {
                     let message = format!(
                         "storing the snapshot in {} {} failed: {e:#}",
-                        storage.kind(),
-                        storage.location()
+                        result.kind, result.location
                     );
                     error!("{message}");
-                    failures.push(message);
+                    result.error = Some(message);
+                    results.push(result);
                     continue;
                 }
             }
-            if let Err(e) = crate::prune::prune(storage.as_ref(), policy, now, false) {
-                let message = format!("{e:#}");
-                error!("{message}");
-                failures.push(message);
+            match crate::prune::prune(storage.as_ref(), policy, now, false) {
+                Ok(decisions) => {
+                    result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64);
+                }
+                Err(e) => {
+                    let message = format!("{e:#}");
+                    error!("{message}");
+                    result.error = Some(message);
+                }
             }
+            results.push(result);
         }
         // `staged` is removed here, and on every early return above.
         Ok(CycleOutcome::Taken(CycleReport {
             name,
             summary,
-            failures,
+            storages: results,
         }))
     }
 

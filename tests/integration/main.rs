@@ -13,6 +13,7 @@ mod cli;
 mod cycle;
 mod examples;
 mod faults;
+mod ops;
 mod retention;
 mod signals;
 mod tls;

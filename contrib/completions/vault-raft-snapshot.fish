@@ -1,0 +1,68 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_vault_raft_snapshot_global_optspecs
+    string join \n c/config= h/help V/version
+end
+
+function __fish_vault_raft_snapshot_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_vault_raft_snapshot_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_vault_raft_snapshot_using_subcommand
+    set -l cmd (__fish_vault_raft_snapshot_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s V -l version -d 'Print version'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "once" -d 'Take one snapshot, store it, prune, and exit (for a systemd timer or cron)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "prune" -d 'Apply retention to every storage now, without taking a snapshot'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "verify" -d 'Check snapshot files on disk, with the same checks as a download (no config needed)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "status" -d 'Show the last cycle\'s results from the metrics file (`metrics_file`)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "generate" -d 'Write the man page or shell completions to stdout (for packagers)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand once" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand once" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand run" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -l dry-run -d 'Show what would be deleted, and delete nothing'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand verify" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s h -l help -d 'Print help'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "man" -d 'The man page (roff)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "completions" -d 'Completions for a shell'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from man" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'The man page (roff)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Completions for a shell'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "once" -d 'Take one snapshot, store it, prune, and exit (for a systemd timer or cron)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "prune" -d 'Apply retention to every storage now, without taking a snapshot'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "verify" -d 'Check snapshot files on disk, with the same checks as a download (no config needed)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "status" -d 'Show the last cycle\'s results from the metrics file (`metrics_file`)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "generate" -d 'Write the man page or shell completions to stdout (for packagers)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'The man page (roff)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Completions for a shell'

@@ -1,0 +1,449 @@
+//! The metrics file: a Prometheus text file for node_exporter's textfile collector, written
+//! atomically after every cycle (success, failure or skip), and read back by `status`.
+//!
+//! `once` runs as a fresh process each time, so the previous file is read first: times of
+//! the last success and the count of consecutive failures carry over from run to run.
+//! Labels name the storage type and a credential-free location.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+const PREFIX: &str = "vault_raft_snapshot";
+
+/// What the agent reports about itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentMetrics {
+    /// When the last cycle ended (Unix seconds).
+    pub last_cycle_timestamp: f64,
+    /// How long it took.
+    pub last_cycle_duration_seconds: f64,
+    /// When a cycle last stored a snapshot everywhere, or found this node a standby.
+    pub last_success_timestamp: f64,
+    /// Whether this node was the leader at the last cycle.
+    pub leader: bool,
+    /// Cycles in a row that failed (0 after a success or a skip).
+    pub consecutive_failures: u64,
+    /// Size of the last verified snapshot.
+    pub snapshot_bytes: u64,
+    /// Raft index in the last verified snapshot's meta.json.
+    pub raft_index: u64,
+}
+
+/// What the agent reports about one storage.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StorageMetrics {
+    /// `local`, `aws`, `gcp`, `azure`.
+    pub kind: String,
+    /// Credential-free location.
+    pub location: String,
+    /// When a snapshot was last stored and checked there (Unix seconds; 0 = never).
+    pub last_success_timestamp: f64,
+    /// When a snapshot was last offered to it.
+    pub last_attempt_timestamp: f64,
+    /// Whether the last attempt (store or prune) failed.
+    pub last_error: bool,
+    /// Size of the last snapshot stored there.
+    pub snapshot_bytes: u64,
+    /// Snapshots held after the last pruning.
+    pub snapshots: u64,
+}
+
+/// All metrics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics {
+    /// The agent's own.
+    pub agent: AgentMetrics,
+    /// One per configured storage.
+    pub storages: Vec<StorageMetrics>,
+}
+
+/// Seconds since the Unix epoch.
+#[must_use]
+pub fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Metrics {
+    /// The entry for a storage, created if it is new.
+    pub fn storage(&mut self, kind: &str, location: &str) -> &mut StorageMetrics {
+        let index = self
+            .storages
+            .iter()
+            .position(|s| s.kind == kind && s.location == location)
+            .unwrap_or_else(|| {
+                self.storages.push(StorageMetrics {
+                    kind: kind.into(),
+                    location: location.into(),
+                    ..StorageMetrics::default()
+                });
+                self.storages.len() - 1
+            });
+        &mut self.storages[index]
+    }
+
+    /// The Prometheus text format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let a = &self.agent;
+        let agent_rows: [(&str, &str, &str, f64); 7] = [
+            (
+                "last_cycle_timestamp_seconds",
+                "gauge",
+                "When the last cycle ended.",
+                a.last_cycle_timestamp,
+            ),
+            (
+                "last_cycle_duration_seconds",
+                "gauge",
+                "How long the last cycle took.",
+                a.last_cycle_duration_seconds,
+            ),
+            (
+                "last_success_timestamp_seconds",
+                "gauge",
+                "When a cycle last succeeded (stored everywhere, or not the leader).",
+                a.last_success_timestamp,
+            ),
+            (
+                "leader",
+                "gauge",
+                "1 if this node was the Vault leader at the last cycle.",
+                f64::from(u8::from(a.leader)),
+            ),
+            (
+                "consecutive_failures",
+                "gauge",
+                "Cycles in a row that failed.",
+                a.consecutive_failures as f64,
+            ),
+            (
+                "snapshot_bytes",
+                "gauge",
+                "Size of the last verified snapshot.",
+                a.snapshot_bytes as f64,
+            ),
+            (
+                "raft_index",
+                "gauge",
+                "Raft index of the last verified snapshot.",
+                a.raft_index as f64,
+            ),
+        ];
+        for (name, kind, help, value) in agent_rows {
+            let _ = writeln!(
+                out,
+                "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} {kind}\n{PREFIX}_{name} {value}"
+            );
+        }
+        type Getter = fn(&StorageMetrics) -> f64;
+        let storage_rows: [(&str, &str, Getter); 5] = [
+            (
+                "storage_last_success_timestamp_seconds",
+                "When a snapshot was last stored and checked in this storage (0: never).",
+                |s| s.last_success_timestamp,
+            ),
+            (
+                "storage_last_attempt_timestamp_seconds",
+                "When a snapshot was last offered to this storage.",
+                |s| s.last_attempt_timestamp,
+            ),
+            (
+                "storage_last_error",
+                "1 if the last store or prune in this storage failed.",
+                |s| f64::from(u8::from(s.last_error)),
+            ),
+            (
+                "storage_snapshot_bytes",
+                "Size of the last snapshot stored in this storage.",
+                |s| s.snapshot_bytes as f64,
+            ),
+            (
+                "storage_snapshots",
+                "Snapshots held in this storage after the last pruning.",
+                |s| s.snapshots as f64,
+            ),
+        ];
+        for (name, help, get) in storage_rows {
+            let _ = writeln!(
+                out,
+                "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} gauge"
+            );
+            for s in &self.storages {
+                let _ = writeln!(
+                    out,
+                    "{PREFIX}_{name}{{storage=\"{}\",location=\"{}\"}} {}",
+                    escape(&s.kind),
+                    escape(&s.location),
+                    get(s)
+                );
+            }
+        }
+        out
+    }
+
+    /// Reads back a file that [`Metrics::render`] wrote. Unknown lines are ignored.
+    #[must_use]
+    pub fn parse(text: &str) -> Metrics {
+        let mut metrics = Metrics::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let Some(series) = series
+                .strip_prefix(PREFIX)
+                .and_then(|s| s.strip_prefix('_'))
+            else {
+                continue;
+            };
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
+                None => (series, Vec::new()),
+            };
+            // Counts and sizes are whole numbers written from integers.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let whole = value as u64;
+            let a = &mut metrics.agent;
+            match name {
+                "last_cycle_timestamp_seconds" => a.last_cycle_timestamp = value,
+                "last_cycle_duration_seconds" => a.last_cycle_duration_seconds = value,
+                "last_success_timestamp_seconds" => a.last_success_timestamp = value,
+                "leader" => a.leader = value != 0.0,
+                "consecutive_failures" => a.consecutive_failures = whole,
+                "snapshot_bytes" => a.snapshot_bytes = whole,
+                "raft_index" => a.raft_index = whole,
+                storage_name => {
+                    let label = |key: &str| {
+                        labels
+                            .iter()
+                            .find(|(k, _)| k == key)
+                            .map_or(String::new(), |(_, v)| v.clone())
+                    };
+                    let s = metrics.storage(&label("storage"), &label("location"));
+                    match storage_name {
+                        "storage_last_success_timestamp_seconds" => {
+                            s.last_success_timestamp = value
+                        }
+                        "storage_last_attempt_timestamp_seconds" => {
+                            s.last_attempt_timestamp = value
+                        }
+                        "storage_last_error" => s.last_error = value != 0.0,
+                        "storage_snapshot_bytes" => s.snapshot_bytes = whole,
+                        "storage_snapshots" => s.snapshots = whole,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        metrics
+    }
+
+    /// Reads the file at `path`; a missing file gives empty metrics.
+    ///
+    /// # Errors
+    /// When the file exists but cannot be read.
+    pub fn load(path: &Path) -> Result<Metrics> {
+        match fs::read_to_string(path) {
+            Ok(text) => Ok(Metrics::parse(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Metrics::default()),
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot read metrics file {}", path.display()))
+            }
+        }
+    }
+
+    /// Writes the file atomically: a temporary file in the same directory, synced, renamed.
+    /// It is world-readable (0644) so node_exporter can read it; it holds no secret.
+    ///
+    /// # Errors
+    /// When the directory is not writable.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut temp = tempfile::Builder::new()
+            .prefix(".vault-raft-snapshot-metrics-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot write the metrics file in {}", dir.display()))?;
+        temp.write_all(self.render().as_bytes())?;
+        temp.as_file().sync_all()?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o644))?;
+        }
+        temp.persist(path)
+            .with_context(|| format!("cannot write metrics file {}", path.display()))?;
+        Ok(())
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn parse_labels(text: &str) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    let mut rest = text;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, other)) => value.push(other),
+                    None => {}
+                },
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                other => value.push(other),
+            }
+        }
+        labels.push((key.trim_start_matches(',').to_string(), value));
+        rest = &after[end..];
+    }
+    labels
+}
+
+/// Updates `metrics` with the result of one cycle that ended at `ended` after `duration`.
+pub fn record_cycle(
+    metrics: &mut Metrics,
+    result: &Result<crate::cycle::CycleOutcome>,
+    ended: SystemTime,
+    duration: std::time::Duration,
+) {
+    use crate::cycle::CycleOutcome;
+    let now = unix_seconds(ended);
+    metrics.agent.last_cycle_timestamp = now;
+    metrics.agent.last_cycle_duration_seconds = duration.as_secs_f64();
+    let succeeded = match result {
+        Err(_) => false,
+        Ok(CycleOutcome::NotLeader) => {
+            metrics.agent.leader = false;
+            true
+        }
+        Ok(CycleOutcome::Taken(report)) => {
+            metrics.agent.leader = true;
+            metrics.agent.snapshot_bytes = report.summary.archive_size;
+            metrics.agent.raft_index = report.summary.index;
+            for r in &report.storages {
+                let s = metrics.storage(r.kind, &r.location);
+                s.last_attempt_timestamp = now;
+                s.last_error = r.error.is_some();
+                if r.stored {
+                    s.snapshot_bytes = report.summary.archive_size;
+                    if r.error.is_none() {
+                        s.last_success_timestamp = now;
+                    }
+                }
+                if let Some(held) = r.held {
+                    s.snapshots = held;
+                }
+            }
+            report.storages.iter().all(|r| r.error.is_none())
+        }
+    };
+    if succeeded {
+        metrics.agent.consecutive_failures = 0;
+        metrics.agent.last_success_timestamp = now;
+    } else {
+        metrics.agent.consecutive_failures += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Metrics {
+        let mut m = Metrics {
+            agent: AgentMetrics {
+                last_cycle_timestamp: 1_795_405_200.5,
+                last_cycle_duration_seconds: 1.25,
+                last_success_timestamp: 1_795_405_200.5,
+                leader: true,
+                consecutive_failures: 0,
+                snapshot_bytes: 12_345,
+                raft_index: 1234,
+            },
+            storages: Vec::new(),
+        };
+        let s = m.storage("local", "/var/backups/vault \"main\"");
+        s.last_success_timestamp = 1_795_405_200.0;
+        s.last_attempt_timestamp = 1_795_405_200.0;
+        s.snapshot_bytes = 12_345;
+        s.snapshots = 3;
+        let t = m.storage("local", "/mnt/second");
+        t.last_error = true;
+        t.last_attempt_timestamp = 1_795_405_200.0;
+        m
+    }
+
+    #[test]
+    fn renders_the_prometheus_text_format() {
+        let text = sample().render();
+        assert!(
+            text.contains(
+                "# TYPE vault_raft_snapshot_leader gauge\nvault_raft_snapshot_leader 1\n"
+            )
+        );
+        assert!(text.contains("vault_raft_snapshot_raft_index 1234\n"));
+        assert!(text.contains(
+            "vault_raft_snapshot_storage_snapshots{storage=\"local\",location=\"/var/backups/vault \\\"main\\\"\"} 3\n"
+        ));
+        assert!(text.contains(
+            "vault_raft_snapshot_storage_last_error{storage=\"local\",location=\"/mnt/second\"} 1\n"
+        ));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("vault_raft_snapshot_"), "{line}");
+            assert!(
+                line.rsplit_once(' ').unwrap().1.parse::<f64>().is_ok(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_reads_back_what_render_wrote() {
+        let metrics = sample();
+        assert_eq!(Metrics::parse(&metrics.render()), metrics);
+    }
+
+    #[test]
+    fn writes_atomically_and_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault_raft_snapshot.prom");
+        sample().write(&path).unwrap();
+        assert_eq!(Metrics::load(&path).unwrap(), sample());
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temporary file left"
+        );
+        assert_eq!(
+            Metrics::load(&dir.path().join("missing")).unwrap(),
+            Metrics::default()
+        );
+    }
+}

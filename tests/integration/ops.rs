@@ -1,0 +1,309 @@
+//! What an operator installs around the binary: the generated man page and completions are
+//! current, the systemd units are valid and match the real command line, the metrics file
+//! tells the truth (a failed storage shows as failed), `status` reads it, and logs under
+//! systemd's journal carry priorities instead of timestamps.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+use vault_raft_snapshot::cli::{Cli, Command as Verb};
+use vault_raft_snapshot::config::DEFAULT_CONFIG_PATH;
+use vault_raft_snapshot::metrics::Metrics;
+
+use crate::env::{BIN, TestEnv, assert_code, finish, valid_archive};
+use crate::vault_stand_in::{SnapshotFault, VaultStandIn};
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn generated(args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .arg("generate")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_committed_man_page_and_completions_are_current() {
+    let hint = "stale: regenerate with `cargo run -- generate man > man/vault-raft-snapshot.1` \
+                and `generate completions <shell>` into contrib/completions/";
+    for (file, args) in [
+        ("man/vault-raft-snapshot.1", &["man"][..]),
+        (
+            "contrib/completions/vault-raft-snapshot.bash",
+            &["completions", "bash"],
+        ),
+        (
+            "contrib/completions/_vault-raft-snapshot",
+            &["completions", "zsh"],
+        ),
+        (
+            "contrib/completions/vault-raft-snapshot.fish",
+            &["completions", "fish"],
+        ),
+    ] {
+        let committed = fs::read_to_string(repo(file)).unwrap_or_default();
+        assert!(committed == generated(args), "{file} is {hint}");
+    }
+    let man = generated(&["man"]);
+    for section in [
+        "SYNOPSIS",
+        "COMMANDS",
+        "OPTIONS",
+        "CONFIGURATION",
+        "ENVIRONMENT",
+        "EXIT STATUS",
+        "FILES",
+        "EXAMPLES",
+    ] {
+        assert!(
+            man.contains(&format!(".SH {section}")) || man.contains(&format!(".SH \"{section}\"")),
+            "man page lacks {section}"
+        );
+    }
+    for key in vault_raft_snapshot::config::KEYS {
+        assert!(man.contains(key.key), "man page lacks {}", key.key);
+    }
+}
+
+/// `ExecStart=` of a unit file, split into words.
+fn exec_start(unit: &str) -> Vec<String> {
+    let text = fs::read_to_string(repo(&format!("contrib/systemd/{unit}"))).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap_or_else(|| panic!("{unit} has no ExecStart"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_systemd_units_run_the_real_command_line() {
+    for (unit, expected) in [
+        ("vault-raft-snapshot.service", "run"),
+        ("vault-raft-snapshot-once.service", "once"),
+    ] {
+        let words = exec_start(unit);
+        assert_eq!(words[0], "/usr/local/bin/vault-raft-snapshot", "{unit}");
+        let cli = Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{unit}: {e}"));
+        assert_eq!(cli.config, Path::new(DEFAULT_CONFIG_PATH), "{unit}");
+        let verb = match cli.command {
+            Verb::Run => "run",
+            Verb::Once => "once",
+            other => panic!("{unit} runs {other:?}"),
+        };
+        assert_eq!(verb, expected, "{unit}");
+    }
+    let timer = fs::read_to_string(repo("contrib/systemd/vault-raft-snapshot.timer")).unwrap();
+    assert!(timer.contains("Unit=vault-raft-snapshot-once.service"));
+    for setting in [
+        "OnCalendar=hourly",
+        "Persistent=true",
+        "RandomizedDelaySec=",
+    ] {
+        assert!(timer.contains(setting), "timer lacks {setting}");
+    }
+}
+
+#[test]
+fn the_systemd_units_pass_systemd_analyze_verify() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        // CI installs systemd (see .ci/run); elsewhere this check is optional.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-analyze is missing in CI"
+        );
+        eprintln!("systemd-analyze not installed; skipping unit verification");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let units = [
+        "vault-raft-snapshot.service",
+        "vault-raft-snapshot-once.service",
+        "vault-raft-snapshot.timer",
+    ];
+    for unit in units {
+        // Point ExecStart at the binary under test: verify checks that it exists.
+        let text = fs::read_to_string(repo(&format!("contrib/systemd/{unit}")))
+            .unwrap()
+            .replace("/usr/local/bin/vault-raft-snapshot", BIN);
+        fs::write(dir.path().join(unit), text).unwrap();
+    }
+    // Documentation=man:vault-raft-snapshot(1) must resolve: offer the generated page.
+    let man1 = dir.path().join("man").join("man1");
+    fs::create_dir_all(&man1).unwrap();
+    fs::copy(
+        repo("man/vault-raft-snapshot.1"),
+        man1.join("vault-raft-snapshot.1"),
+    )
+    .unwrap();
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(units.iter().map(|u| dir.path().join(u)))
+        .env("SYSTEMD_LOG_LEVEL", "warning")
+        .env("MANPATH", dir.path().join("man"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("vault-raft-snapshot"))
+        .collect();
+    assert!(
+        output.status.success() && problems.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
+}
+
+#[test]
+fn metrics_record_success_then_failure_and_status_reads_them() {
+    let vault = VaultStandIn::start(valid_archive(5000));
+    let env = TestEnv::new();
+    let metrics_path = env.root.path().join("vault_raft_snapshot.prom");
+    env.write_config(&vault, json!({"metrics_file": metrics_path, "retain": 2}));
+
+    assert_code(&env.run(&["once"]), 0);
+    let after_success = Metrics::load(&metrics_path).unwrap();
+    let a = &after_success.agent;
+    assert!(
+        a.leader && a.consecutive_failures == 0 && a.raft_index == 1234,
+        "{a:?}"
+    );
+    assert_eq!(a.snapshot_bytes, valid_archive(5000).len() as u64);
+    let s = &after_success.storages[0];
+    assert_eq!(
+        (s.kind.as_str(), s.location.as_str()),
+        ("local", env.snaps.to_str().unwrap())
+    );
+    assert!(
+        s.last_success_timestamp > 0.0 && !s.last_error && s.snapshots == 1,
+        "{s:?}"
+    );
+    let status = env.run(&["status"]);
+    assert_code(&status, 0);
+    assert!(
+        status.stdout.contains("leader:               yes"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains(&format!("storage local {}:", env.snaps.display())),
+        "{}",
+        status.stdout
+    );
+
+    // A corrupt snapshot: the cycle fails; the previous success carries over.
+    vault.state().fault = SnapshotFault::DropTrailer;
+    assert_code(&env.run(&["once"]), 1);
+    let after_failure = Metrics::load(&metrics_path).unwrap();
+    assert_eq!(after_failure.agent.consecutive_failures, 1);
+    assert_eq!(
+        after_failure.agent.last_success_timestamp,
+        a.last_success_timestamp
+    );
+    assert_eq!(
+        after_failure.storages[0].last_success_timestamp,
+        s.last_success_timestamp
+    );
+    let status = env.run(&["status"]);
+    assert_code(&status, 1);
+    assert!(
+        status.stdout.contains("consecutive failures: 1"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn a_storage_that_fails_during_run_shows_as_failed_in_the_metrics() {
+    let vault = VaultStandIn::start(valid_archive(2000));
+    let env = TestEnv::new();
+    let metrics_path = env.root.path().join("m.prom");
+    env.write_config(
+        &vault,
+        json!({"metrics_file": metrics_path, "frequency": "1s"}),
+    );
+    let child = env.command(&["run"]).spawn().unwrap();
+    let started = Instant::now();
+    while Metrics::load(&metrics_path)
+        .unwrap()
+        .storages
+        .first()
+        .is_none_or(|s| s.last_success_timestamp == 0.0)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no successful cycle"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let first = Metrics::load(&metrics_path).unwrap().storages[0].clone();
+    // The snapshot directory disappears (a lost mount): the next uploads fail.
+    fs::rename(&env.snaps, env.root.path().join("snaps-moved")).unwrap();
+    fs::write(&env.snaps, b"not a directory").unwrap();
+    while !Metrics::load(&metrics_path).unwrap().storages[0].last_error {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "failure never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let outcome = finish(child, Duration::from_secs(10));
+    assert_code(&outcome, 0);
+    let last = Metrics::load(&metrics_path).unwrap();
+    let s = &last.storages[0];
+    assert!(s.last_error, "{s:?}");
+    assert_eq!(
+        s.last_success_timestamp, first.last_success_timestamp,
+        "a failed upload moved last success"
+    );
+    assert!(s.last_attempt_timestamp > first.last_attempt_timestamp);
+    assert!(last.agent.consecutive_failures >= 1);
+    assert!(
+        outcome.stderr.contains("storing the snapshot in local"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn under_the_journal_lines_carry_priorities_and_no_timestamps() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"frequency": "5 minutes"}));
+    let log = env.root.path().join("journal.log");
+    let file = fs::File::create(&log).unwrap();
+    let meta = {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().unwrap();
+        format!("{}:{}", m.dev(), m.ino())
+    };
+    let mut command = env.command(&["once"]);
+    command.stderr(file).env("JOURNAL_STREAM", &meta);
+    let outcome = finish(command.spawn().unwrap(), Duration::from_secs(20));
+    assert_code(&outcome, 2);
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.starts_with("<3>") && text.contains("frequency"),
+        "{text:?}"
+    );
+    assert!(
+        !text.contains("[20"),
+        "timestamp printed under the journal: {text:?}"
+    );
+}
