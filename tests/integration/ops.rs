@@ -307,3 +307,44 @@ fn under_the_journal_lines_carry_priorities_and_no_timestamps() {
         "timestamp printed under the journal: {text:?}"
     );
 }
+
+#[test]
+fn the_readme_documents_every_config_key_and_the_commands() {
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    for key in vault_raft_snapshot::config::KEYS {
+        assert!(
+            readme.contains(&format!("`{}`", key.key)),
+            "README lacks `{}`",
+            key.key
+        );
+    }
+    for command in ["cargo install --path .", "contrib/demo.sh", "cargo test"] {
+        assert!(readme.contains(command), "README lacks {command}");
+    }
+}
+
+#[test]
+fn the_demo_runs_from_a_checkout() {
+    // The demo builds with cargo; this test runs it against the binaries already built.
+    let output = Command::new("bash")
+        .arg(repo("contrib/demo.sh"))
+        .env("CARGO_TERM_QUIET", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr
+            .matches("Successfully created local snapshot")
+            .count(),
+        2,
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("would delete 1 snapshot(s); dry run, nothing was deleted"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("leader:               yes"), "{stdout}");
+    let _ = fs::remove_dir_all(repo("demo-snapshots"));
+}
