@@ -2,14 +2,17 @@
 # See vault-raft-snapshot work without a Vault: starts the project's Vault stand-in on
 # 127.0.0.1, takes two verified snapshots into ./demo-snapshots, shows what retention would
 # delete, and prints the status. Run from anywhere: contrib/demo.sh
+# (DEMO_DIR=/some/dir puts the snapshots there instead.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --bin vault-raft-snapshot --example vault-stand-in
 BIN=$PWD/target/debug/vault-raft-snapshot
-OUT=$PWD/demo-snapshots
+OUT=${DEMO_DIR:-$PWD/demo-snapshots}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
+# Start clean: only the demo's own earlier snapshots are removed.
+rm -f "$OUT"/raft_snapshot-*.snap
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 target/debug/examples/vault-stand-in --listen "127.0.0.1:$PORT" --state-size 4M > "$WORK/vault.log" 2>&1 &
@@ -49,5 +52,5 @@ echo; echo "== vault-raft-snapshot status"
 echo; echo "== what is in $OUT:"
 ls -l "$OUT"
 echo
-echo "Done: two verified snapshots are in ./demo-snapshots; nothing was deleted."
-echo "Delete them with: rm -r demo-snapshots"
+echo "Done: two verified snapshots are in $OUT; nothing was deleted."
+echo "Delete them with: rm -r $OUT"

@@ -16,7 +16,6 @@ use crate::cycle::{Agent, CycleOutcome};
 use crate::docs;
 use crate::duration;
 use crate::metrics::{Metrics, record_cycle};
-use crate::retention::RetentionPolicy;
 use crate::shutdown::Shutdown;
 use crate::snapshot_name::utc_timestamp;
 
@@ -115,7 +114,7 @@ impl MetricsSink {
 fn once(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
     let mut sink = MetricsSink::open(&config);
-    let mut agent = Agent::new(config);
+    let mut agent = Agent::new(config)?;
     let started = Instant::now();
     let result = agent.cycle(&shutdown);
     sink.record(&result, started);
@@ -134,18 +133,24 @@ fn run_loop(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
     let frequency = config.frequency;
     let mut sink = MetricsSink::open(&config);
-    let mut agent = Agent::new(config);
+    let mut agent = Agent::new(config)?;
     let storages: Vec<String> = agent
         .storages()
         .iter()
-        .map(|s| format!("{} {}", s.kind(), s.location()))
+        .map(|s| {
+            format!(
+                "{} {} (retain {})",
+                s.storage.kind(),
+                s.storage.location(),
+                s.policy.retain
+            )
+        })
         .collect();
     info!(
-        "Taking a snapshot of {} every {}, stored in {}, retain {}",
+        "Taking a snapshot of {} every {}, stored in {}",
         agent.config().vault.addr,
         duration::format(frequency),
-        storages.join(", "),
-        agent.config().retain
+        storages.join(", ")
     );
     loop {
         let started = Instant::now();
@@ -169,15 +174,13 @@ fn run_loop(config: Config) -> Result<u8> {
 }
 
 fn prune(config: &Config, dry_run: bool) -> Result<u8> {
-    let agent = Agent::new(config.clone());
-    let policy = RetentionPolicy {
-        retain: config.retain,
-    };
+    let agent = Agent::new(config.clone())?;
     let now = SystemTime::now();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failed = false;
-    for storage in agent.storages() {
+    for configured in agent.storages() {
+        let (storage, policy) = (&configured.storage, configured.policy);
         let decisions = match crate::prune::prune(storage.as_ref(), policy, now, dry_run) {
             Ok(decisions) => decisions,
             Err(e) => {
@@ -193,7 +196,7 @@ fn prune(config: &Config, dry_run: bool) -> Result<u8> {
             storage.kind(),
             storage.location(),
             decisions.len(),
-            config.retain
+            policy.retain
         )?;
         for d in &decisions {
             let action = match (d.keep, dry_run) {

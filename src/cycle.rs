@@ -72,27 +72,48 @@ pub struct StorageResult {
     pub error: Option<String>,
 }
 
+/// A storage with the retention that applies to it.
+pub struct ConfiguredStorage {
+    /// The storage.
+    pub storage: Box<dyn Storage>,
+    /// Its `retain`, or the top-level one.
+    pub policy: RetentionPolicy,
+}
+
 /// Everything a cycle needs, built once from the config.
 pub struct Agent {
     config: Config,
     client: VaultClient,
     auth: Authenticator,
-    storages: Vec<Box<dyn Storage>>,
+    storages: Vec<ConfiguredStorage>,
 }
 
 impl Agent {
-    /// Builds the agent. Sends nothing to Vault.
-    #[must_use]
-    pub fn new(config: Config) -> Self {
+    /// Builds the agent. Sends nothing to Vault or to any storage.
+    ///
+    /// # Errors
+    /// When a storage's client cannot be set up.
+    pub fn new(config: Config) -> Result<Self> {
         let client = VaultClient::new(&config.vault);
         let auth = Authenticator::new(config.auth.clone());
-        let storages = config.storages.iter().map(storage::build).collect();
-        Self {
+        let storages = config
+            .storages
+            .iter()
+            .map(|s| {
+                Ok(ConfiguredStorage {
+                    storage: storage::build(s)?,
+                    policy: RetentionPolicy {
+                        retain: s.retain.unwrap_or(config.retain),
+                    },
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
             config,
             client,
             auth,
             storages,
-        }
+        })
     }
 
     /// The validated configuration.
@@ -103,7 +124,7 @@ impl Agent {
 
     /// The storages, in config order.
     #[must_use]
-    pub fn storages(&self) -> &[Box<dyn Storage>] {
+    pub fn storages(&self) -> &[ConfiguredStorage] {
         &self.storages
     }
 
@@ -127,17 +148,22 @@ impl Agent {
         let name = SnapshotName::at(SystemTime::now());
         let mut staged = self.stage_file()?;
         let summary = self.download(&status.leader_address, staged.as_file_mut(), shutdown)?;
+        // From here the staged snapshot is read-only: its only write handle is closed (the
+        // path is still removed on drop), so a storage may link it instead of copying it.
+        let staged = staged.into_temp_path();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o400))
+                .with_context(|| format!("cannot make {} read-only", staged.display()))?;
+        }
         info!(
             "Verified snapshot {name}: Raft index {}, term {}, {} bytes ({} bytes of state)",
             summary.index, summary.term, summary.archive_size, summary.state_size
         );
 
         let now = SystemTime::now();
-        let policy = RetentionPolicy {
-            retain: self.config.retain,
-        };
         let mut results = Vec::new();
-        for storage in &self.storages {
+        for ConfiguredStorage { storage, policy } in &self.storages {
             let mut result = StorageResult {
                 kind: storage.kind(),
                 location: storage.location(),
@@ -153,7 +179,7 @@ impl Agent {
                 results.push(result);
                 continue;
             }
-            match storage.upload(staged.path(), &name) {
+            match storage.upload(&staged, &name) {
                 Ok(landed) => {
                     info!(
                         "Successfully created {} snapshot to {landed}",
@@ -172,7 +198,7 @@ impl Agent {
                     continue;
                 }
             }
-            match crate::prune::prune(storage.as_ref(), policy, now, false) {
+            match crate::prune::prune(storage.as_ref(), *policy, now, false) {
                 Ok(decisions) => {
                     result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64);
                 }

@@ -36,7 +36,7 @@ impl LocalStorage {
         let expected = source.metadata()?.len();
         let out = match fs::hard_link(from, temp) {
             Ok(()) => {
-                // A link shares the staged file's mode: make sure it is private.
+                // A link shares the staged file's mode (0400 from the cycle): make it 0600.
                 fs::set_permissions(temp, fs::Permissions::from_mode(0o600))
                     .with_context(|| format!("cannot make {} private", temp.display()))?;
                 File::open(temp).with_context(|| format!("cannot open {}", temp.display()))?

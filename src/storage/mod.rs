@@ -2,13 +2,16 @@
 //! knows what kind of storage it talks to, and retention is decided once, in
 //! [`crate::retention`], never by a storage.
 
+pub mod azure;
+pub mod gcs;
 pub mod local;
+pub mod s3;
 
 use std::path::Path;
 
 use anyhow::Result;
 
-use crate::config::StorageConfig;
+use crate::config::{StorageConfig, StorageKind};
 use crate::retention::SnapshotEntry;
 use crate::snapshot_name::SnapshotName;
 
@@ -26,6 +29,10 @@ pub trait Storage {
     /// Stores the file at `from` under `name`, opening its own reader of it. Returns where
     /// it landed. After `Ok`, [`Storage::list`] shows `name` with the file's size; after an
     /// error, nothing that lists as a snapshot is left behind.
+    ///
+    /// `from` is a finished file that nobody writes again (the cycle closes its only write
+    /// handle and makes it read-only before any upload), so a storage on the same filesystem
+    /// may link it instead of copying it.
     ///
     /// # Errors
     /// When the file cannot be read or the storage refuses or loses the write.
@@ -50,10 +57,15 @@ pub trait Storage {
     fn delete(&self, name: &SnapshotName) -> Result<()>;
 }
 
-/// Builds the storage a config section describes.
-#[must_use]
-pub fn build(config: &StorageConfig) -> Box<dyn Storage> {
-    match config {
-        StorageConfig::Local { path } => Box::new(local::LocalStorage::new(path.clone())),
-    }
+/// Builds the storage a config section describes. Nothing is sent until it is used.
+///
+/// # Errors
+/// When a client cannot be set up (e.g. Azure's runtime).
+pub fn build(config: &StorageConfig) -> Result<Box<dyn Storage>> {
+    Ok(match &config.kind {
+        StorageKind::Local { path } => Box::new(local::LocalStorage::new(path.clone())),
+        StorageKind::S3(s3) => Box::new(s3::S3Storage::new(s3.clone())),
+        StorageKind::Gcs(gcs) => Box::new(gcs::GcsStorage::new(gcs.clone())),
+        StorageKind::Azure(azure) => Box::new(azure::AzureStorage::new(azure.clone())?),
+    })
 }

