@@ -13,6 +13,7 @@ mod cli;
 mod conformance;
 mod cycle;
 mod examples;
+mod fanout;
 mod faults;
 mod ops;
 mod retention;

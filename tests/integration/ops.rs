@@ -318,7 +318,11 @@ fn the_readme_documents_every_config_key_and_the_commands() {
             key.key
         );
     }
-    for command in ["cargo install --path .", "contrib/demo.sh", "cargo test"] {
+    for command in [
+        "cargo install --path .",
+        "contrib/demo.sh",
+        "contrib/test.sh",
+    ] {
         assert!(readme.contains(command), "README lacks {command}");
     }
 }

@@ -1,0 +1,258 @@
+//! One cycle, four storages: local, S3 (moto), GCS (fake-gcs-server) and Azure (Azurite).
+//! Every storage receives the same verified bytes; when one fails, the others still get the
+//! snapshot, the exit code is 1, the log says which failed and why, and the failed one is not
+//! pruned.
+
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use vault_raft_snapshot::snapshot_name::SnapshotName;
+
+use crate::conformance::{
+    AZURE_ACCOUNT, AZURE_ENDPOINT, AZURE_KEY, AzureFixture, BUCKET, Fixture, GCS_ENDPOINT,
+    GcsFixture, S3_ENDPOINT, S3Fixture,
+};
+use crate::env::{TestEnv, assert_code, valid_archive};
+use crate::vault_stand_in::VaultStandIn;
+
+struct Clouds {
+    s3: S3Fixture,
+    gcs: GcsFixture,
+    azure: AzureFixture,
+}
+
+fn clouds() -> Option<Clouds> {
+    Some(Clouds {
+        s3: S3Fixture::new()?,
+        gcs: GcsFixture::new()?,
+        azure: AzureFixture::new()?,
+    })
+}
+
+fn storages(c: &Clouds) -> Value {
+    json!({
+        "aws_storage": {"access_key_id": "test-access-key", "secret_access_key": "test-secret-key",
+                        "s3_endpoint": S3_ENDPOINT, "s3_force_path_style": true, "s3_region": "us-east-1",
+                        "s3_bucket": BUCKET, "s3_key_prefix": c.s3.prefix()},
+        "google_storage": {"bucket": BUCKET, "prefix": c.gcs.prefix()},
+        "azure_storage": {"account_name": AZURE_ACCOUNT, "account_key": AZURE_KEY, "container_name": BUCKET,
+                          "prefix": c.azure.prefix(), "endpoint": AZURE_ENDPOINT},
+    })
+}
+
+fn merged(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        base.as_object_mut().unwrap().insert(k.clone(), v.clone());
+    }
+    base
+}
+
+/// Two snapshots, two and three hours old, in `fixture`.
+fn old_snapshots(fixture: &dyn Fixture) {
+    let work = tempfile::tempdir().unwrap();
+    let staged = work.path().join("old");
+    for hours in [2, 3] {
+        fs::write(&staged.with_extension(hours.to_string()), b"old").unwrap();
+        let name = SnapshotName::at(SystemTime::now() - Duration::from_secs(hours * 3600));
+        fixture
+            .storage()
+            .upload(&staged.with_extension(hours.to_string()), &name)
+            .unwrap();
+    }
+}
+
+#[test]
+fn every_storage_receives_the_same_verified_bytes() {
+    let Some(clouds) = clouds() else { return };
+    let archive = valid_archive(3 << 20);
+    let vault = VaultStandIn::start(archive.clone());
+    let env = TestEnv::new();
+    env.write_config(&vault, storages(&clouds));
+    let outcome = env
+        .command(&["once"])
+        .env("STORAGE_EMULATOR_HOST", GCS_ENDPOINT)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    assert_eq!(outcome.status.code(), Some(0), "{stderr}");
+    for kind in ["local", "aws", "gcp", "azure"] {
+        assert!(
+            stderr.contains(&format!("Successfully created {kind} snapshot to ")),
+            "{kind}:\n{stderr}"
+        );
+    }
+    let local = &env.files()[0];
+    assert!(fs::read(env.snaps.join(local)).unwrap() == archive);
+    let name = SnapshotName::parse(local).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for (kind, fixture) in [
+        ("aws", &clouds.s3 as &dyn Fixture),
+        ("gcp", &clouds.gcs),
+        ("azure", &clouds.azure),
+    ] {
+        let back = work.path().join(kind);
+        fixture.storage().download(&name, &back).unwrap();
+        assert!(
+            fs::read(&back).unwrap() == archive,
+            "{kind} holds different bytes"
+        );
+    }
+}
+
+#[test]
+fn a_failing_storage_does_not_stop_the_others_and_is_not_pruned() {
+    let Some(clouds) = clouds() else { return };
+    let vault = VaultStandIn::start(valid_archive(100_000));
+    let env = TestEnv::new();
+    for fixture in [&clouds.s3 as &dyn Fixture, &clouds.gcs, &clouds.azure] {
+        old_snapshots(fixture);
+    }
+    for hours in [2, 3] {
+        let name = SnapshotName::at(SystemTime::now() - Duration::from_secs(hours * 3600));
+        env.put(&name.to_string(), b"old");
+    }
+    // S3 refuses the upload (moto rejects the storage class) but can still be listed.
+    let mut config = merged(storages(&clouds), json!({"retain": 1}));
+    config["aws_storage"]["s3_storage_class"] = json!("NOT_A_CLASS");
+    env.write_config(&vault, config);
+    let outcome = env
+        .command(&["once"])
+        .env("STORAGE_EMULATOR_HOST", GCS_ENDPOINT)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    assert_eq!(outcome.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "storing the snapshot in aws s3://{BUCKET}/{} failed",
+            clouds.s3.prefix()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("InvalidStorageClass"), "{stderr}");
+    for kind in ["local", "gcp", "azure"] {
+        assert!(
+            stderr.contains(&format!("Successfully created {kind} snapshot to ")),
+            "{kind}:\n{stderr}"
+        );
+    }
+    // The others were pruned to the new snapshot; S3 kept both old ones.
+    assert_eq!(env.files().len(), 1);
+    assert_eq!(clouds.gcs.storage().list().unwrap().len(), 1);
+    assert_eq!(clouds.azure.storage().list().unwrap().len(), 1);
+    let s3 = clouds.s3.storage().list().unwrap();
+    assert_eq!(
+        s3.len(),
+        2,
+        "the failed storage was pruned or got a partial object: {s3:?}"
+    );
+}
+
+#[test]
+fn an_unreachable_storage_fails_the_cycle_and_the_others_still_get_the_snapshot() {
+    let Some(clouds) = clouds() else { return };
+    let vault = VaultStandIn::start(valid_archive(10_000));
+    let env = TestEnv::new();
+    env.write_config(&vault, storages(&clouds));
+    // Nothing listens on port 9.
+    let outcome = env
+        .command(&["once"])
+        .env("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    assert_eq!(outcome.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "storing the snapshot in gcp gs://{BUCKET}/{}/ failed",
+            clouds.gcs.prefix()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.files().len(), 1);
+    assert_eq!(clouds.s3.storage().list().unwrap().len(), 1);
+    assert_eq!(clouds.azure.storage().list().unwrap().len(), 1);
+}
+
+#[test]
+fn sse_headers_go_only_on_put_object_and_create_multipart_upload() {
+    let Some(s3) = S3Fixture::new() else { return };
+    let recorder = |action: &str| {
+        ureq::post(&format!("{S3_ENDPOINT}/moto-api/recorder/{action}"))
+            .send_empty()
+            .unwrap();
+    };
+    recorder("reset-recording");
+    recorder("start-recording");
+    let mut config = crate::conformance::s3_config(s3.prefix());
+    config.server_side_encryption = true;
+    let storage = vault_raft_snapshot::storage::s3::S3Storage::new(config).with_part_size(5 << 20);
+    let work = tempfile::tempdir().unwrap();
+    let (small, large) = (work.path().join("small"), work.path().join("large"));
+    fs::write(&small, b"small snapshot").unwrap();
+    fs::write(
+        &large,
+        vault_raft_snapshot::archive::build::pseudo_random_bytes(11 << 20, 5),
+    )
+    .unwrap();
+    use vault_raft_snapshot::storage::Storage;
+    storage
+        .upload(&small, &SnapshotName::at(SystemTime::now()))
+        .unwrap();
+    storage
+        .upload(&large, &SnapshotName::at(SystemTime::now()))
+        .unwrap();
+    recorder("stop-recording");
+    let recording = ureq::get(&format!(
+        "{S3_ENDPOINT}/moto-api/recorder/download-recording"
+    ))
+    .call()
+    .unwrap()
+    .into_body()
+    .into_with_config()
+    .limit(256 << 20)
+    .read_to_string()
+    .unwrap();
+    let mut seen = Vec::new();
+    for line in recording.lines().filter(|l| l.contains(s3.prefix())) {
+        let request: Value = serde_json::from_str(line).unwrap();
+        let (method, url) = (
+            request["method"].as_str().unwrap(),
+            request["url"].as_str().unwrap(),
+        );
+        let sse = request["headers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("x-amz-server-side-encryption"));
+        let kind = match (method, url) {
+            ("POST", u) if u.contains("uploads") => "CreateMultipartUpload",
+            ("PUT", u) if u.contains("partNumber") => "UploadPart",
+            ("POST", u) if u.contains("uploadId") => "CompleteMultipartUpload",
+            ("PUT", _) => "PutObject",
+            _ => continue,
+        };
+        seen.push((kind, sse));
+    }
+    let with: Vec<_> = seen
+        .iter()
+        .filter(|(_, sse)| *sse)
+        .map(|(k, _)| *k)
+        .collect();
+    let without: Vec<_> = seen
+        .iter()
+        .filter(|(_, sse)| !*sse)
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(with, ["PutObject", "CreateMultipartUpload"], "{seen:?}");
+    assert!(
+        without.iter().filter(|k| **k == "UploadPart").count() == 3,
+        "{seen:?}"
+    );
+    assert!(without.contains(&"CompleteMultipartUpload"), "{seen:?}");
+    assert!(
+        !without.contains(&"PutObject") && !without.contains(&"CreateMultipartUpload"),
+        "{seen:?}"
+    );
+}
