@@ -13,7 +13,7 @@ use crate::conformance::{
     AZURE_ACCOUNT, AZURE_ENDPOINT, AZURE_KEY, AzureFixture, BUCKET, Fixture, GCS_ENDPOINT,
     GcsFixture, S3_ENDPOINT, S3Fixture,
 };
-use crate::env::{TestEnv, assert_code, valid_archive};
+use crate::env::{TestEnv, valid_archive};
 use crate::vault_stand_in::VaultStandIn;
 
 struct Clouds {
@@ -53,7 +53,7 @@ fn old_snapshots(fixture: &dyn Fixture) {
     let work = tempfile::tempdir().unwrap();
     let staged = work.path().join("old");
     for hours in [2, 3] {
-        fs::write(&staged.with_extension(hours.to_string()), b"old").unwrap();
+        fs::write(staged.with_extension(hours.to_string()), b"old").unwrap();
         let name = SnapshotName::at(SystemTime::now() - Duration::from_secs(hours * 3600));
         fixture
             .storage()
