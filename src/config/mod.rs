@@ -1037,22 +1037,136 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Directory for raft_snapshot-<unix ns>.snap files; must exist and be writable.",
     },
     KeyDoc {
-        key: "aws_storage",
+        key: "aws_storage.s3_bucket",
         default: "",
         env: "",
-        doc: "Not supported yet: refused when its s3_bucket is set; ignored when empty.",
+        doc: "S3 bucket (required to enable S3).",
     },
     KeyDoc {
-        key: "google_storage",
-        default: "",
+        key: "aws_storage.s3_key_prefix",
+        default: "raft_snapshots",
         env: "",
-        doc: "Not supported yet: refused when its bucket is set; ignored when empty.",
+        doc: "Key prefix; snapshots are <prefix>/raft_snapshot-<unix ns>.snap.",
     },
     KeyDoc {
-        key: "azure_storage",
+        key: "aws_storage.s3_region",
+        default: "us-east-1",
+        env: "AWS_REGION, AWS_DEFAULT_REGION",
+        doc: "Region.",
+    },
+    KeyDoc {
+        key: "aws_storage.s3_endpoint",
+        default: "AWS",
+        env: "",
+        doc: "Endpoint of an S3-compatible service, e.g. http://127.0.0.1:9000.",
+    },
+    KeyDoc {
+        key: "aws_storage.s3_force_path_style",
+        default: "false",
+        env: "",
+        doc: "Path-style addressing (endpoint/bucket/key), for S3-compatible services.",
+    },
+    KeyDoc {
+        key: "aws_storage.access_key_id",
+        default: "the AWS credential chain",
+        env: "AWS_ACCESS_KEY_ID",
+        doc: "Static access key (with secret_access_key); otherwise environment, profile, web identity, container or instance credentials.",
+    },
+    KeyDoc {
+        key: "aws_storage.secret_access_key",
+        default: "",
+        env: "AWS_SECRET_ACCESS_KEY",
+        doc: "Static secret key.",
+    },
+    KeyDoc {
+        key: "aws_storage.s3_server_side_encryption",
+        default: "false",
+        env: "",
+        doc: "SSE-S3 (AES256) on every snapshot.",
+    },
+    KeyDoc {
+        key: "aws_storage.s3_kms_key_id",
         default: "",
         env: "",
-        doc: "Not supported yet: refused when its container_name is set; ignored when empty.",
+        doc: "SSE-KMS with this key id or ARN.",
+    },
+    KeyDoc {
+        key: "aws_storage.s3_storage_class",
+        default: "STANDARD",
+        env: "",
+        doc: "Storage class, e.g. STANDARD_IA.",
+    },
+    KeyDoc {
+        key: "aws_storage.s3_static_snapshot_name",
+        default: "",
+        env: "",
+        doc: "Write every snapshot to this one object name (overwritten each time); no retention then.",
+    },
+    KeyDoc {
+        key: "google_storage.bucket",
+        default: "",
+        env: "",
+        doc: "GCS bucket (required to enable GCS).",
+    },
+    KeyDoc {
+        key: "google_storage.prefix",
+        default: "none",
+        env: "",
+        doc: "Object name prefix.",
+    },
+    KeyDoc {
+        key: "google_storage.endpoint",
+        default: "https://storage.googleapis.com",
+        env: "STORAGE_EMULATOR_HOST",
+        doc: "JSON API endpoint; STORAGE_EMULATOR_HOST also turns credentials off, for an emulator.",
+    },
+    KeyDoc {
+        key: "google_storage.credentials_file",
+        default: "the Google credential chain",
+        env: "GOOGLE_APPLICATION_CREDENTIALS",
+        doc: "Service-account or authorized-user JSON; otherwise the GCE/GKE metadata server.",
+    },
+    KeyDoc {
+        key: "azure_storage.account_name",
+        default: "",
+        env: "AZURE_STORAGE_ACCOUNT",
+        doc: "Storage account.",
+    },
+    KeyDoc {
+        key: "azure_storage.account_key",
+        default: "",
+        env: "AZURE_STORAGE_KEY",
+        doc: "Shared key; without it, sas_token or managed identity is used.",
+    },
+    KeyDoc {
+        key: "azure_storage.container_name",
+        default: "",
+        env: "",
+        doc: "Blob container (required to enable Azure).",
+    },
+    KeyDoc {
+        key: "azure_storage.prefix",
+        default: "none",
+        env: "",
+        doc: "Blob name prefix.",
+    },
+    KeyDoc {
+        key: "azure_storage.endpoint",
+        default: "https://<account>.blob.core.windows.net",
+        env: "",
+        doc: "Blob endpoint, for Azurite or sovereign clouds.",
+    },
+    KeyDoc {
+        key: "azure_storage.sas_token",
+        default: "",
+        env: "",
+        doc: "A SAS token instead of the shared key.",
+    },
+    KeyDoc {
+        key: "<storage>.retain",
+        default: "the top-level retain",
+        env: "",
+        doc: "Any storage object may set its own retain.",
     },
 ];
 
@@ -1066,16 +1180,31 @@ mod key_doc_tests {
             .err()
             .unwrap()
             .to_string();
-        let list = error.split("expected one of ").nth(1).unwrap();
-        list.split(", ")
-            .map(|k| {
-                k.trim_matches(|c: char| c == '`' || c.is_whitespace())
-                    .split('`')
-                    .next()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
+        super::storage::expected_fields(&error)
+    }
+
+    #[test]
+    fn every_storage_key_is_documented_and_every_documented_one_accepted() {
+        for (section, fields) in super::storage::accepted_fields() {
+            for field in &fields {
+                let documented = KEYS.iter().any(|d| {
+                    d.key == format!("{section}.{field}")
+                        || (field == "retain" && d.key == "<storage>.retain")
+                });
+                assert!(documented, "{section}.{field} is not documented");
+            }
+            for doc in KEYS
+                .iter()
+                .filter(|d| d.key.starts_with(&format!("{section}.")))
+            {
+                let field = doc.key.split_once('.').unwrap().1;
+                assert!(
+                    fields.iter().any(|f| f == field),
+                    "{} is documented but not accepted",
+                    doc.key
+                );
+            }
+        }
     }
 
     #[test]
@@ -1083,12 +1212,12 @@ mod key_doc_tests {
         let accepted = accepted_keys();
         assert!(accepted.len() > 20, "{accepted:?}");
         for key in &accepted {
-            if key == "local_storage" {
-                continue;
-            }
-            assert!(KEYS.iter().any(|d| d.key == key), "{key} is not documented");
+            let documented = KEYS
+                .iter()
+                .any(|d| d.key == key || d.key.starts_with(&format!("{key}.")));
+            assert!(documented, "{key} is not documented");
         }
-        for doc in KEYS {
+        for doc in KEYS.iter().filter(|d| !d.key.starts_with('<')) {
             let top = doc.key.split('.').next().unwrap();
             assert!(
                 accepted.iter().any(|k| k == top),

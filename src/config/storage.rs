@@ -376,3 +376,33 @@ impl Validator<'_> {
         })
     }
 }
+
+/// The field names serde lists in an "unknown field ... expected one of ..." message.
+#[cfg(test)]
+pub(super) fn expected_fields(error: &str) -> Vec<String> {
+    // "expected one of `a`, `b`, `c`" or, for two, "expected `a` or `b`".
+    let list = error.split_once("expected").map_or("", |(_, rest)| rest);
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Each storage section's accepted fields, for the documentation test.
+#[cfg(test)]
+pub(super) fn accepted_fields() -> Vec<(&'static str, Vec<String>)> {
+    fn probe<T: DeserializeOwned>() -> Vec<String> {
+        let error = serde_json::from_str::<T>(r#"{"__probe__": 1}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        expected_fields(&error)
+    }
+    vec![
+        ("local_storage", probe::<RawLocal>()),
+        ("aws_storage", probe::<RawS3>()),
+        ("google_storage", probe::<RawGcs>()),
+        ("azure_storage", probe::<RawAzure>()),
+    ]
+}

@@ -17,6 +17,18 @@ fn localise(value: &mut Value, dir: &Path) {
                     fs::create_dir_all(&target).unwrap();
                     *value = Value::String(target.display().to_string());
                 }
+                ("credentials_file", Value::String(_)) => {
+                    let target = dir.join(key);
+                    let pem = fs::read_to_string(
+                        Path::new(env!("CARGO_MANIFEST_DIR"))
+                            .join("tests/fixtures/gcs-test-key.pem"),
+                    )
+                    .unwrap();
+                    let file = serde_json::json!({"type": "service_account",
+                        "client_email": "example@example.iam.gserviceaccount.com", "private_key": pem});
+                    fs::write(&target, file.to_string()).unwrap();
+                    *value = Value::String(target.display().to_string());
+                }
                 ("token_path" | "k8s_token_path", Value::String(_)) => {
                     let target = dir.join(key);
                     fs::write(&target, "example-token").unwrap();
@@ -41,6 +53,13 @@ fn every_example_config_in_contrib_loads() {
         let mut value: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         localise(&mut value, dir.path());
+        if let Value::Object(map) = &mut value {
+            for list in map.values_mut().filter_map(Value::as_array_mut) {
+                for item in list {
+                    localise(item, dir.path());
+                }
+            }
+        }
         let copy = dir.path().join(path.file_name().unwrap());
         fs::write(&copy, value.to_string()).unwrap();
         Config::load(&copy, &|_| None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

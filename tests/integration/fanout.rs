@@ -72,10 +72,21 @@ fn every_storage_receives_the_same_verified_bytes() {
     let outcome = env
         .command(&["once"])
         .env("STORAGE_EMULATOR_HOST", GCS_ENDPOINT)
+        .env("RUST_LOG", "trace")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&outcome.stderr);
     assert_eq!(outcome.status.code(), Some(0), "{stderr}");
+    for secret in [AZURE_KEY, "test-secret-key"] {
+        assert!(
+            !stderr.contains(secret),
+            "a storage key leaked at trace level"
+        );
+    }
+    assert!(
+        !stderr.to_ascii_lowercase().contains("authorization:"),
+        "a signed header leaked"
+    );
     for kind in ["local", "aws", "gcp", "azure"] {
         assert!(
             stderr.contains(&format!("Successfully created {kind} snapshot to ")),

@@ -15,6 +15,7 @@ mod cycle;
 mod examples;
 mod fanout;
 mod faults;
+mod gcs_auth;
 mod ops;
 mod retention;
 mod signals;

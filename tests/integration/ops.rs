@@ -312,10 +312,11 @@ fn under_the_journal_lines_carry_priorities_and_no_timestamps() {
 fn the_readme_documents_every_config_key_and_the_commands() {
     let readme = fs::read_to_string(repo("README.md")).unwrap();
     for key in vault_raft_snapshot::config::KEYS {
+        // Storage keys appear under their storage's heading, by their own name.
+        let name = key.key.rsplit('.').next().unwrap();
         assert!(
-            readme.contains(&format!("`{}`", key.key)),
-            "README lacks `{}`",
-            key.key
+            readme.contains(&format!("`{name}`")),
+            "README lacks `{name}`"
         );
     }
     for command in [
