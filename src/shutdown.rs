@@ -8,11 +8,21 @@
 
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
+
+/// The flag of the installed handlers, for code far from the cycle (a storage's part loop).
+static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// True once a signal asked the process to stop (false if no handler is installed).
+/// Storages check it between parts, so a long upload stops promptly and is aborted cleanly.
+#[must_use]
+pub fn requested() -> bool {
+    FLAG.get().is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
 
 /// Shutdown requests from signals.
 pub struct Shutdown {
@@ -34,6 +44,7 @@ impl Shutdown {
             signal_hook::flag::register(signal, Arc::clone(&flag))?;
             signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?;
         }
+        let _ = FLAG.set(Arc::clone(&flag));
         Ok(Self { flag, wake })
     }
 

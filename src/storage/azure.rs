@@ -123,6 +123,10 @@ impl AzureStorage {
             let mut buffer = vec![0u8; READ_SIZE];
             let sent = (|| -> Result<()> {
                 loop {
+                    ensure!(
+                        !crate::shutdown::requested(),
+                        "interrupted by a shutdown signal"
+                    );
                     let n = file.read(&mut buffer)?;
                     if n == 0 {
                         return Ok(());

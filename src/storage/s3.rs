@@ -195,6 +195,10 @@ impl S3Storage {
             let mut digests = Vec::new();
             let mut buffer = vec![0u8; self.part_size];
             loop {
+                ensure!(
+                    !crate::shutdown::requested(),
+                    "interrupted by a shutdown signal"
+                );
                 let filled = read_full(file, &mut buffer)?;
                 if filled == 0 {
                     break;

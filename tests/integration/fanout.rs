@@ -267,3 +267,95 @@ fn sse_headers_go_only_on_put_object_and_create_multipart_upload() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let moto =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers/venv/bin/moto_server");
+    assert!(
+        moto.exists(),
+        "{} is missing: run contrib/test-servers.sh start",
+        moto.display()
+    );
+    let pki = crate::tls::pki();
+    let env = TestEnv::new();
+    let (ca, cert, key) = (
+        env.root.path().join("ca.pem"),
+        env.root.path().join("cert.pem"),
+        env.root.path().join("key.pem"),
+    );
+    fs::write(&ca, &pki.ca_pem).unwrap();
+    fs::write(&cert, &pki.server_pem).unwrap();
+    fs::write(&key, &pki.server_key_pem).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(&moto)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
+        .arg(&cert)
+        .arg("-k")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let trusting = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+                    ureq::tls::parse_pem(pki.ca_pem.as_bytes())
+                        .filter_map(|i| match i.unwrap() {
+                            ureq::tls::PemItem::Certificate(c) => Some(c),
+                            _ => None,
+                        })
+                        .collect(),
+                )))
+                .build(),
+        )
+        .build()
+        .new_agent();
+    let started = std::time::Instant::now();
+    while trusting
+        .put(&format!("{endpoint}/tls-bucket"))
+        .send_empty()
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "moto with TLS did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let vault = VaultStandIn::start(valid_archive(1000));
+    env.write_config(
+        &vault,
+        json!({"local_storage": null, "aws_storage": {"access_key_id": "a", "secret_access_key": "b",
+               "s3_endpoint": endpoint, "s3_force_path_style": true, "s3_bucket": "tls-bucket"}}),
+    );
+    let untrusted = env.command(&["once"]).output().unwrap();
+    let trusted = env
+        .command(&["once"])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let untrusted_err = String::from_utf8_lossy(&untrusted.stderr);
+    assert_eq!(untrusted.status.code(), Some(1), "{untrusted_err}");
+    assert!(
+        untrusted_err.to_lowercase().contains("certificate"),
+        "{untrusted_err}"
+    );
+    let trusted_err = String::from_utf8_lossy(&trusted.stderr);
+    assert_eq!(trusted.status.code(), Some(0), "{trusted_err}");
+    assert!(
+        trusted_err.contains("Successfully created aws snapshot to s3://tls-bucket/"),
+        "{trusted_err}"
+    );
+}

@@ -72,3 +72,111 @@ fn sigterm_during_a_download_removes_the_temporary_file() {
     );
     assert!(env.files().is_empty(), "an interrupted snapshot was stored");
 }
+
+/// A fake GCS JSON API that holds the answer to the first upload chunk until told to go on,
+/// and records every request line.
+/// The fake server's URL, "the first chunk arrived", "answer it now", and the request log.
+type SlowGcs = (
+    String,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+);
+
+fn slow_gcs() -> SlowGcs {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (arrived_tx, arrived_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        let mut first_chunk = true;
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            seen.lock().unwrap().push(line.trim().to_string());
+            let mut stream = stream;
+            let reply = |stream: &mut std::net::TcpStream, head: &str, body: &str| {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            };
+            if line.starts_with("POST /upload/") {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nLocation: http://{addr}/session\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            } else if line.starts_with("PUT /session") && first_chunk {
+                first_chunk = false;
+                arrived_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                reply(&mut stream, "308 Resume Incomplete", "");
+            } else if line.starts_with("PUT /session") {
+                reply(&mut stream, "200 OK", r#"{"name":"x","size":"0"}"#);
+            } else {
+                reply(&mut stream, "204 No Content", "");
+            }
+        }
+    });
+    (format!("http://{addr}"), arrived_rx, go_tx, log)
+}
+
+#[test]
+fn sigterm_during_a_cloud_upload_stops_between_parts_and_cleans_up() {
+    // Over one 8 MiB chunk, so the upload has a second part to skip.
+    let vault = VaultStandIn::start(valid_archive(9 << 20));
+    let (gcs, arrived, go, requests) = slow_gcs();
+    let env = TestEnv::new();
+    env.write_config(
+        &vault,
+        json!({"frequency": "1h", "local_storage": null, "google_storage": {"bucket": "b", "prefix": "p"}}),
+    );
+    let child = env
+        .command(&["run"])
+        .env("STORAGE_EMULATOR_HOST", &gcs)
+        .spawn()
+        .unwrap();
+    arrived
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the upload never started");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(200));
+    go.send(()).unwrap();
+    let outcome = finish(child, Duration::from_secs(20));
+    assert_code(&outcome, 0);
+    let requests = requests.lock().unwrap().clone();
+    let chunks = requests
+        .iter()
+        .filter(|r| r.starts_with("PUT /session"))
+        .count();
+    assert_eq!(chunks, 1, "the upload went on after SIGTERM: {requests:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("DELETE /storage/v1/b/b/o/p%2Fraft_snapshot-")),
+        "{requests:?}"
+    );
+    assert!(env.staging_is_empty());
+    assert!(
+        outcome.stderr.contains("interrupted by a shutdown signal"),
+        "{}",
+        outcome.stderr
+    );
+}

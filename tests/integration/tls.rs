@@ -15,16 +15,19 @@ use crate::env::{TestEnv, assert_code, valid_archive};
 use crate::vault_stand_in::{TlsServerConfig, VaultStandIn};
 
 /// A private CA with a server certificate for 127.0.0.1 and a client certificate.
-struct Pki {
-    ca_pem: String,
+pub struct Pki {
+    pub ca_pem: String,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
     client_pem: String,
     client_key_pem: String,
     ca_der: CertificateDer<'static>,
+    /// The server certificate and its key, in PEM, for servers started as programs.
+    pub server_pem: String,
+    pub server_key_pem: String,
 }
 
-fn pki() -> Pki {
+pub fn pki() -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -49,6 +52,8 @@ fn pki() -> Pki {
         server_key: server_key.serialize_der(),
         client_pem: client_cert.pem(),
         client_key_pem: client_key.serialize_pem(),
+        server_pem: server_cert.pem(),
+        server_key_pem: server_key.serialize_pem(),
     }
 }
 

@@ -160,6 +160,10 @@ impl GcsStorage {
         let mut buffer = vec![0u8; self.chunk_size];
         let mut offset: u64 = 0;
         loop {
+            ensure!(
+                !crate::shutdown::requested(),
+                "interrupted by a shutdown signal"
+            );
             let filled = read_full(&mut file, &mut buffer)?;
             let last = offset + filled as u64 == size;
             md5.update(&buffer[..filled]);
