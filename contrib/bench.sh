@@ -3,7 +3,11 @@
 # (curl to a file, then cp into the backup directory), side by side in one run, plus peak
 # memory at three snapshot sizes and the cost of an idle `run` between cycles.
 #
-#   contrib/bench.sh [--size 1G] [--runs 5] [--idle-seconds 30]
+#   contrib/bench.sh [--size 1G] [--runs 5] [--idle-seconds 30] [--skip-s3] [--sections 1,2,3,4]
+#
+# The S3 section uses s3s-fs, an S3 server that checks signatures and stores files on disk;
+# it is installed with `cargo install s3s-fs@0.14.1 --locked --features binary` if missing
+# (about 5 minutes, once).
 #
 # Everything runs on 127.0.0.1 against the project's Vault stand-in (examples/vault-stand-in),
 # which serves a valid Vault-shaped archive of incompressible state, chunked. Figures are
@@ -15,12 +19,16 @@ SIZE=1G
 RUNS=5
 IDLE=30
 PORT=18311
+S3=yes
+SECTIONS=1,2,3,4
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --idle-seconds) IDLE=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --skip-s3) S3=no; shift ;;
+    --sections) SECTIONS=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -34,6 +42,7 @@ WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vrs-bench.XXXXXX")
 STANDIN_PID=
 cleanup() {
   [ -n "$STANDIN_PID" ] && kill "$STANDIN_PID" 2>/dev/null || true
+  [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null || true
   [ -n "${RUN_PID:-}" ] && kill "$RUN_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -60,6 +69,27 @@ measure() { # label command...
   echo "$label $(cat "$WORK/time.out")" >> "$WORK/results"
 }
 
+# Prints median and spread of wall time, user+sys CPU and peak RSS for the two labels in
+# $WORK/results, and the ratio of their median wall times.
+report() { # baseline-label agent-label
+  python3 - "$WORK/results" "$1" "$2" <<'PY'
+import statistics, sys
+path, base, agent = sys.argv[1:4]
+rows = [l.split() for l in open(path)]
+def stats(label):
+    r = [(float(w), float(u) + float(s), int(m)) for l, w, u, s, m in rows if l == label]
+    return [sorted(x[i] for x in r) for i in range(3)]
+a, b = stats(base), stats(agent)
+print(f"{'':10} {'wall s (median, min-max)':>26} {'user+sys s':>22} {'peak RSS MiB':>22}")
+for label, st in ((base, a), (agent, b)):
+    cells = [f"{statistics.median(v):7.2f} ({v[0]:.2f}-{v[-1]:.2f})" for v in st[:2]]
+    m = [x / 1024 for x in st[2]]
+    cells.append(f"{statistics.median(m):7.1f} ({m[0]:.1f}-{m[-1]:.1f})")
+    print(f"{label:10} {cells[0]:>26} {cells[1]:>22} {cells[2]:>22}")
+print(f"ratio {agent}/{base}, median wall time: {statistics.median(b[0]) / statistics.median(a[0]):.2f}")
+PY
+}
+
 baseline() {
   curl -sf -H "X-Vault-Token: $TOKEN" -o "$WORK/download.snap" \
     "http://127.0.0.1:$PORT/v1/sys/storage/raft/snapshot"
@@ -69,6 +99,9 @@ export -f baseline
 export WORK TOKEN PORT
 
 echo "== vault-raft-snapshot benchmark: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%Y-%m-%dT%H:%MZ)"
+on() { [[ ",$SECTIONS," == *",$1,"* ]]; }
+
+if on 1; then
 echo "== 1. once vs curl+cp at $SIZE, $RUNS alternating runs each"
 start_standin "$SIZE"
 grep listening "$WORK/standin.log"
@@ -79,23 +112,12 @@ for i in $(seq 1 "$RUNS"); do
   VAULT_TOKEN=$TOKEN measure once "$AGENT" --config "$WORK/config.json" once
   rm -f "$WORK/snaps/"*
 done
-python3 - "$WORK/results" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-def stats(label):
-    r = [(float(w), float(u) + float(s), int(m)) for l, w, u, s, m in rows if l == label]
-    return [sorted(x[i] for x in r) for i in range(3)]
-a, b = stats("curl+cp"), stats("once")
-print(f"{'':10} {'wall s (median, min-max)':>26} {'user+sys s':>22} {'peak RSS MiB':>22}")
-for label, st in (("curl+cp", a), ("once", b)):
-    cells = [f"{statistics.median(v):7.2f} ({v[0]:.2f}-{v[-1]:.2f})" for v in st[:2]]
-    m = [x / 1024 for x in st[2]]
-    cells.append(f"{statistics.median(m):7.1f} ({m[0]:.1f}-{m[-1]:.1f})")
-    print(f"{label:10} {cells[0]:>26} {cells[1]:>22} {cells[2]:>22}")
-ratio = statistics.median(b[0]) / statistics.median(a[0])
-print(f"ratio once/curl+cp, median wall time: {ratio:.2f}  (target <= 1.15)")
-PY
+report curl+cp once
+echo "(target: ratio <= 1.15)"
 
+fi
+
+if on 2; then
 echo "== 2. peak RSS of once by snapshot size (3 runs each)"
 : > "$WORK/results"
 for size in 64M 256M 1G; do
@@ -117,6 +139,9 @@ growth = (med["1G"] - med["64M"]) / med["64M"] * 100
 print(f"growth 64M -> 1G: {growth:+.1f}%  (target: peak <= 32 MiB, within 10%)")
 PY
 
+fi
+
+if on 3; then
 echo "== 3. idle run between cycles, over ${IDLE}s"
 start_standin 1M
 VAULT_TOKEN=$TOKEN "$AGENT" --config "$WORK/config.json" run 2> "$WORK/run.err" &
@@ -138,3 +163,42 @@ read -r rss1 ctx1 cpu1 < <(sample)
 kill -TERM "$RUN_PID"; wait "$RUN_PID" || true; RUN_PID=
 echo "idle RSS: $((rss1 / 1024)).$(( (rss1 % 1024) * 10 / 1024 )) MiB (target <= 8 MiB)"
 echo "wake-ups (context switches) in ${IDLE}s: $((ctx1 - ctx0)); CPU ticks used: $((cpu1 - cpu0)) (target: none)"
+
+fi
+
+if on 4 && [ "$S3" = yes ]; then
+echo "== 4. once to S3 vs curl download + curl PUT at $SIZE (s3s-fs, signatures checked), $RUNS alternating runs each"
+if ! command -v s3s-fs > /dev/null; then
+  echo "installing s3s-fs (once, about 5 minutes)"
+  cargo install --quiet s3s-fs@0.14.1 --locked --features binary
+fi
+S3_PORT=18314
+mkdir -p "$WORK/s3/bench"
+s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key bench-access --secret-key bench-secret "$WORK/s3" > "$WORK/s3s.log" 2>&1 &
+S3_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break; sleep 0.1; done
+start_standin "$SIZE"
+cat > "$WORK/s3.json" <<JSON
+{"addr": "http://127.0.0.1:$PORT", "vault_auth_method": "token", "temp_dir": "$WORK/tmp",
+ "aws_storage": {"access_key_id": "bench-access", "secret_access_key": "bench-secret",
+                 "s3_endpoint": "http://127.0.0.1:$S3_PORT", "s3_force_path_style": true,
+                 "s3_bucket": "bench", "s3_key_prefix": "once"}}
+JSON
+baseline_s3() {
+  curl -sf -H "X-Vault-Token: $TOKEN" -o "$WORK/download.snap" \
+    "http://127.0.0.1:$PORT/v1/sys/storage/raft/snapshot"
+  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user bench-access:bench-secret \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$WORK/download.snap" "http://127.0.0.1:$S3_PORT/bench/baseline/raft_snapshot.snap"
+}
+export -f baseline_s3
+export S3_PORT
+: > "$WORK/results"
+for i in $(seq 1 "$RUNS"); do
+  measure curl+curl bash -c baseline_s3
+  rm -rf "$WORK/download.snap" "$WORK/s3/bench/baseline"
+  VAULT_TOKEN=$TOKEN measure once "$AGENT" --config "$WORK/s3.json" once
+  rm -rf "$WORK/s3/bench/once"
+done
+report curl+curl once
+
+fi

@@ -7,6 +7,7 @@ pub mod gcs;
 pub mod local;
 pub mod s3;
 
+use std::io::{self, Read};
 use std::path::Path;
 
 use anyhow::Result;
@@ -68,4 +69,22 @@ pub fn build(config: &StorageConfig) -> Result<Box<dyn Storage>> {
         StorageKind::Gcs(gcs) => Box::new(gcs::GcsStorage::new(gcs.clone())),
         StorageKind::Azure(azure) => Box::new(azure::AzureStorage::new(azure.clone())?),
     })
+}
+
+/// Reads until `buffer` is full or the reader ends; returns the bytes read. The cloud
+/// storages send the staged file in parts of a fixed size with it.
+///
+/// # Errors
+/// The reader's errors.
+pub(crate) fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

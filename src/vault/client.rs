@@ -84,26 +84,36 @@ impl VaultClient {
         format!("{}/v1/{path}", self.addr)
     }
 
-    /// `GET` a JSON endpoint. Returns the status and body; non-2xx is not an error here.
-    ///
-    /// # Errors
-    /// When Vault cannot be reached or the body cannot be read.
-    pub fn get_json(&self, path: &str, token: Option<&Secret>) -> Result<(u16, String)> {
-        let url = self.url(path);
-        let mut request = self
-            .agent
-            .get(&url)
-            .config()
-            .timeout_global(Some(API_TIMEOUT))
-            .build()
-            .header("X-Vault-Request", "true");
+    /// Adds Vault's headers: `X-Vault-Request`, the token if any, the namespace if any.
+    fn vault_headers<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+        token: Option<&Secret>,
+    ) -> ureq::RequestBuilder<B> {
+        let mut request = request.header("X-Vault-Request", "true");
         if let Some(token) = token {
             request = request.header("X-Vault-Token", token.expose());
         }
         if let Some(ns) = &self.namespace {
             request = request.header("X-Vault-Namespace", ns);
         }
-        let response = request
+        request
+    }
+
+    /// `GET` a JSON endpoint. Returns the status and body; non-2xx is not an error here.
+    ///
+    /// # Errors
+    /// When Vault cannot be reached or the body cannot be read.
+    pub fn get_json(&self, path: &str, token: Option<&Secret>) -> Result<(u16, String)> {
+        let url = self.url(path);
+        let request = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(Some(API_TIMEOUT))
+            .build();
+        let response = self
+            .vault_headers(request, token)
             .call()
             .with_context(|| format!("cannot reach Vault at GET {url}"))?;
         read_text(response, "GET", &url)
@@ -120,20 +130,14 @@ impl VaultClient {
         body: &serde_json::Value,
     ) -> Result<(u16, String)> {
         let url = self.url(path);
-        let mut request = self
+        let request = self
             .agent
             .put(&url)
             .config()
             .timeout_global(Some(API_TIMEOUT))
-            .build()
-            .header("X-Vault-Request", "true");
-        if let Some(token) = token {
-            request = request.header("X-Vault-Token", token.expose());
-        }
-        if let Some(ns) = &self.namespace {
-            request = request.header("X-Vault-Namespace", ns);
-        }
-        let response = request
+            .build();
+        let response = self
+            .vault_headers(request, token)
             .send_json(body)
             .with_context(|| format!("cannot reach Vault at PUT {url}"))?;
         read_text(response, "PUT", &url)
@@ -145,18 +149,13 @@ impl VaultClient {
     /// # Errors
     /// When the server cannot be reached.
     pub fn get_stream(&self, url: &str, token: &Secret) -> Result<Response<Body>> {
-        let mut request = self
+        let request = self
             .agent
             .get(url)
             .config()
             .timeout_global(self.snapshot_timeout)
-            .build()
-            .header("X-Vault-Request", "true")
-            .header("X-Vault-Token", token.expose());
-        if let Some(ns) = &self.namespace {
-            request = request.header("X-Vault-Namespace", ns);
-        }
-        request
+            .build();
+        self.vault_headers(request, Some(token))
             .call()
             .with_context(|| format!("cannot reach Vault at GET {url}"))
     }

@@ -11,7 +11,6 @@ pub mod auth;
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
-use super::Storage;
+use super::{Storage, read_full};
 use crate::config::GcsConfig;
 use crate::retention::SnapshotEntry;
 use crate::snapshot_name::SnapshotName;
@@ -221,19 +220,6 @@ fn check_landed(landed: &ObjectResource, size: u64, md5: &[u8]) -> Result<()> {
 
 fn body_text(response: &mut ureq::http::Response<ureq::Body>) -> String {
     crate::vault::client::error_message(&response.body_mut().read_to_string().unwrap_or_default())
-}
-
-/// Reads until `buffer` is full or the file ends; returns the bytes read.
-fn read_full(file: &mut File, buffer: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        let n = file.read(&mut buffer[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (so `/` is `%2F`).
