@@ -34,7 +34,8 @@ wait_for() { # name url
 start() {
   install
   stop quietly
-  "$DIR/venv/bin/moto_server" -H 127.0.0.1 -p 5055 > "$DIR/moto.log" 2>&1 &
+  # From $DIR: moto's request recorder writes its file into the working directory.
+  (cd "$DIR" && exec venv/bin/moto_server -H 127.0.0.1 -p 5055 > moto.log 2>&1) &
   echo $! > "$DIR/moto.pid"
   local gcs
   gcs=$(find "$DIR/venv" -name 'fake-gcs-server-linux-amd64' -type f | head -n 1)

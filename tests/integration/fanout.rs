@@ -296,6 +296,7 @@ fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file(
         .unwrap()
         .port();
     let mut server = std::process::Command::new(&moto)
+        .current_dir(env.root.path())
         .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
         .arg(&cert)
         .arg("-k")
