@@ -4,7 +4,7 @@
 # and npm), starts them, waits until they answer, and creates the bucket and container the
 # tests use ("vrs-test").
 #
-#   contrib/test-servers.sh start | stop
+#   contrib/test-servers.sh start | stop [quietly]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$PWD/.test-servers
@@ -89,6 +89,6 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) stop "${2:-}" ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 contrib/test-servers.sh start
-trap 'contrib/test-servers.sh stop' EXIT
+trap 'contrib/test-servers.sh stop quietly' EXIT
 cargo test --locked "$@"
