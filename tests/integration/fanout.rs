@@ -360,3 +360,30 @@ fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file(
         "{trusted_err}"
     );
 }
+
+#[test]
+fn a_refused_sas_token_never_appears_in_errors_or_trace_logs() {
+    let Some(azure) = AzureFixture::new() else {
+        return;
+    };
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    env.write_config(
+        &vault,
+        json!({"local_storage": null, "azure_storage": {
+            "account_name": AZURE_ACCOUNT, "container_name": BUCKET, "prefix": azure.prefix(),
+            "endpoint": AZURE_ENDPOINT, "sas_token": "sv=2024-01-01&sp=rwdl&sig=SAS-SIGNATURE-VALUE"}}),
+    );
+    let outcome = env
+        .command(&["once"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    assert_eq!(outcome.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("storing the snapshot in azure"), "{stderr}");
+    assert!(
+        !stderr.contains("SAS-SIGNATURE-VALUE"),
+        "the SAS token leaked"
+    );
+}
