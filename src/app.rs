@@ -29,16 +29,14 @@ pub const EXIT_CONFIG: u8 = 2;
 /// Runs the parsed command line and returns the process exit code.
 #[must_use]
 pub fn run(cli: Cli) -> ExitCode {
+    let config = cli.config;
     let result = match cli.command {
         Command::Verify { files } => verify_files(&files),
         Command::Generate { what } => generate(&what),
-        command => load(cli.config).and_then(|config| match command {
-            Command::Once => once(config),
-            Command::Run => run_loop(config),
-            Command::Prune { dry_run } => prune(&config, dry_run),
-            Command::Status => status(&config),
-            Command::Verify { .. } | Command::Generate { .. } => unreachable!("handled above"),
-        }),
+        Command::Once => load(config).and_then(once),
+        Command::Run => load(config).and_then(run_loop),
+        Command::Prune { dry_run } => load(config).and_then(|c| prune(&c, dry_run)),
+        Command::Status => load(config).and_then(|c| status(&c)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
