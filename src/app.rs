@@ -74,8 +74,10 @@ struct MetricsSink {
 }
 
 impl MetricsSink {
-    fn open(config: &Config) -> Self {
-        let metrics = config
+    /// Loads the previous file, keeping only the storages `agent` has now.
+    fn open(agent: &Agent) -> Self {
+        let config = agent.config();
+        let mut metrics = config
             .metrics_file
             .as_deref()
             .map(|path| {
@@ -85,6 +87,12 @@ impl MetricsSink {
                 })
             })
             .unwrap_or_default();
+        let present: Vec<(String, String)> = agent
+            .storages()
+            .iter()
+            .map(|s| (s.storage.kind().to_string(), s.storage.location()))
+            .collect();
+        metrics.keep_storages(&present);
         Self {
             path: config.metrics_file.clone(),
             metrics,
@@ -111,8 +119,8 @@ impl MetricsSink {
 
 fn once(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
-    let mut sink = MetricsSink::open(&config);
     let mut agent = Agent::new(config)?;
+    let mut sink = MetricsSink::open(&agent);
     let started = Instant::now();
     let result = agent.cycle(&shutdown);
     sink.record(&result, started);
@@ -130,8 +138,8 @@ fn once(config: Config) -> Result<u8> {
 fn run_loop(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
     let frequency = config.frequency;
-    let mut sink = MetricsSink::open(&config);
     let mut agent = Agent::new(config)?;
+    let mut sink = MetricsSink::open(&agent);
     let storages: Vec<String> = agent
         .storages()
         .iter()

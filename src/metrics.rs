@@ -87,6 +87,16 @@ impl Metrics {
         &mut self.storages[index]
     }
 
+    /// Drops the storages that are not in `present` (`(kind, location)` pairs): a storage
+    /// removed from the config must not keep reporting its last success forever.
+    pub fn keep_storages(&mut self, present: &[(String, String)]) {
+        self.storages.retain(|s| {
+            present
+                .iter()
+                .any(|(kind, location)| s.kind == *kind && s.location == *location)
+        });
+    }
+
     /// The Prometheus text format.
     #[must_use]
     pub fn render(&self) -> String {
@@ -417,6 +427,14 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn storages_no_longer_configured_are_dropped() {
+        let mut metrics = sample();
+        metrics.keep_storages(&[("local".into(), "/mnt/second".into())]);
+        assert_eq!(metrics.storages.len(), 1);
+        assert_eq!(metrics.storages[0].location, "/mnt/second");
     }
 
     #[test]

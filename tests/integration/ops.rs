@@ -229,6 +229,22 @@ fn metrics_record_success_then_failure_and_status_reads_them() {
 }
 
 #[test]
+fn a_storage_removed_from_the_config_leaves_the_metrics() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    let metrics_path = env.root.path().join("m.prom");
+    let mut old = Metrics::default();
+    old.storage("aws", "s3://decommissioned/raft_snapshots")
+        .last_success_timestamp = 1.0;
+    old.write(&metrics_path).unwrap();
+    env.write_config(&vault, json!({"metrics_file": metrics_path}));
+    assert_code(&env.run(&["once"]), 0);
+    let now = Metrics::load(&metrics_path).unwrap();
+    let kinds: Vec<&str> = now.storages.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["local"], "{now:?}");
+}
+
+#[test]
 fn a_storage_that_fails_during_run_shows_as_failed_in_the_metrics() {
     let vault = VaultStandIn::start(valid_archive(2000));
     let env = TestEnv::new();
