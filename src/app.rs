@@ -53,7 +53,7 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn load(path: PathBuf) -> Result<Config> {
     let config = Config::load(&path, &|name| std::env::var(name).ok())?;
-    if config.vault.tls_skip_verify {
+    if config.vault.tls.skip_verify {
         warn!(
             "TLS certificate verification is OFF (tls_skip_verify / VAULT_SKIP_VERIFY): \
              anyone on the network path can impersonate Vault and read the snapshot"
@@ -122,16 +122,18 @@ fn once(config: Config) -> Result<u8> {
     let mut agent = Agent::new(config)?;
     let mut sink = MetricsSink::open(&agent);
     let started = Instant::now();
-    let result = agent.cycle(&shutdown);
+    let result = agent.cycle(shutdown.flag());
     sink.record(&result, started);
     match result? {
         CycleOutcome::NotLeader => Ok(EXIT_OK),
-        CycleOutcome::Taken(report) if report.failures().is_empty() => Ok(EXIT_OK),
-        CycleOutcome::Taken(report) => Err(anyhow!(
-            "snapshot {} was not stored everywhere: {}",
-            report.name,
-            report.failures().join("; ")
-        )),
+        CycleOutcome::Taken(report) => match report.failure_summary() {
+            None => Ok(EXIT_OK),
+            // Each storage's error was logged as it happened; this line only sums up.
+            Some(summary) => {
+                error!("{summary}");
+                Ok(EXIT_FAILED)
+            }
+        },
     }
 }
 
@@ -160,15 +162,15 @@ fn run_loop(config: Config) -> Result<u8> {
     );
     loop {
         let started = Instant::now();
-        let result = agent.cycle(&shutdown);
+        let result = agent.cycle(shutdown.flag());
         sink.record(&result, started);
         match result {
-            Ok(CycleOutcome::Taken(report)) if !report.failures().is_empty() => error!(
-                "Snapshot {} was not stored everywhere: {}",
-                report.name,
-                report.failures().join("; ")
-            ),
-            Ok(_) => {}
+            Ok(CycleOutcome::Taken(report)) => {
+                if let Some(summary) = report.failure_summary() {
+                    error!("{summary}");
+                }
+            }
+            Ok(CycleOutcome::NotLeader) => {}
             Err(e) => error!("Snapshot cycle failed: {e:#}"),
         }
         if shutdown.sleep(frequency.saturating_sub(started.elapsed())) {

@@ -8,14 +8,16 @@
 use std::fs::File;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, bail};
+use std::path::Path;
+
+use anyhow::{Context, Result};
 use log::{debug, error, info};
 use tempfile::NamedTempFile;
 
 use crate::archive::verify::SnapshotSummary;
 use crate::config::Config;
 use crate::retention::RetentionPolicy;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{INTERRUPTED, StopFlag};
 use crate::snapshot_name::SnapshotName;
 use crate::storage::{self, Storage};
 use crate::vault::auth::Authenticator;
@@ -47,13 +49,30 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
-    /// The failures, one line per storage that failed.
+    /// The storages that failed, as `kind location` (their errors were logged already).
     #[must_use]
-    pub fn failures(&self) -> Vec<String> {
+    pub fn failed_storages(&self) -> Vec<String> {
         self.storages
             .iter()
-            .filter_map(|s| s.error.clone())
+            .filter(|s| s.error.is_some())
+            .map(|s| format!("{} {}", s.kind, s.location))
             .collect()
+    }
+
+    /// One line for the end of a cycle in which a storage failed, or `None` when none did.
+    /// It names the storages, not their errors, which were each logged once as they happened.
+    #[must_use]
+    pub fn failure_summary(&self) -> Option<String> {
+        let failed = self.failed_storages();
+        (!failed.is_empty()).then(|| {
+            format!(
+                "snapshot {} was not stored or pruned in {} of {} storage(s): {}",
+                self.name,
+                failed.len(),
+                self.storages.len(),
+                failed.join(", ")
+            )
+        })
     }
 }
 
@@ -92,9 +111,10 @@ impl Agent {
     /// Builds the agent. Sends nothing to Vault or to any storage.
     ///
     /// # Errors
-    /// When a storage's client cannot be set up.
+    /// When Vault's TLS files cannot be read (a [`crate::config::ConfigError`]), or a
+    /// storage's client cannot be set up.
     pub fn new(config: Config) -> Result<Self> {
-        let client = VaultClient::new(&config.vault);
+        let client = VaultClient::new(&config.vault)?;
         let auth = Authenticator::new(config.auth.clone());
         let storages = config
             .storages
@@ -133,7 +153,7 @@ impl Agent {
     /// # Errors
     /// When no verified snapshot could be taken (Vault, auth, verification, signal); then no
     /// storage was touched.
-    pub fn cycle(&mut self, shutdown: &Shutdown) -> Result<CycleOutcome> {
+    pub fn cycle(&mut self, stop: &StopFlag) -> Result<CycleOutcome> {
         let status = leader::fetch(&self.client)?;
         let role = self.role(&status)?;
         let Role::Act(reason) = role else {
@@ -141,13 +161,11 @@ impl Agent {
             return Ok(CycleOutcome::NotLeader);
         };
         debug!("taking a snapshot: {reason}");
-        if shutdown.requested() {
-            bail!("interrupted by a shutdown signal");
-        }
+        stop.check()?;
 
         let name = SnapshotName::at(SystemTime::now());
         let mut staged = self.stage_file()?;
-        let summary = self.download(&status.leader_address, staged.as_file_mut(), shutdown)?;
+        let summary = self.download(&status.leader_address, staged.as_file_mut(), stop)?;
         // From here the staged snapshot is read-only: its only write handle is closed (the
         // path is still removed on drop), so a storage may link it instead of copying it.
         let staged = staged.into_temp_path();
@@ -160,61 +178,12 @@ impl Agent {
             "Verified snapshot {name}: Raft index {}, term {}, {} bytes ({} bytes of state)",
             summary.index, summary.term, summary.archive_size, summary.state_size
         );
-
-        let now = SystemTime::now();
-        let mut results = Vec::new();
-        for ConfiguredStorage { storage, policy } in &self.storages {
-            let mut result = StorageResult {
-                kind: storage.kind(),
-                location: storage.location(),
-                stored: false,
-                held: None,
-                error: None,
-            };
-            if shutdown.requested() {
-                result.error = Some(format!(
-                    "{} {}: not stored, interrupted by a shutdown signal",
-                    result.kind, result.location
-                ));
-                results.push(result);
-                continue;
-            }
-            match storage.upload(&staged, &name) {
-                Ok(landed) => {
-                    info!(
-                        "Successfully created {} snapshot to {landed}",
-                        storage.kind()
-                    );
-                    result.stored = true;
-                }
-                Err(e) => {
-                    let message = format!(
-                        "storing the snapshot in {} {} failed: {e:#}",
-                        result.kind, result.location
-                    );
-                    error!("{message}");
-                    result.error = Some(message);
-                    results.push(result);
-                    continue;
-                }
-            }
-            match crate::prune::prune(storage.as_ref(), *policy, now, false) {
-                Ok(decisions) => {
-                    result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64);
-                }
-                Err(e) => {
-                    let message = format!("{e:#}");
-                    error!("{message}");
-                    result.error = Some(message);
-                }
-            }
-            results.push(result);
-        }
+        let storages = store_everywhere(&self.storages, &staged, &name, SystemTime::now(), stop);
         // `staged` is removed here, and on every early return above.
         Ok(CycleOutcome::Taken(CycleReport {
             name,
             summary,
-            storages: results,
+            storages,
         }))
     }
 
@@ -241,13 +210,9 @@ impl Agent {
             b.prefix(".vault-raft-snapshot-").suffix(".tmp");
             b
         };
-        let dir = self
-            .config
-            .temp_dir
-            .clone()
-            .unwrap_or_else(std::env::temp_dir);
+        let dir = &self.config.temp_dir;
         builder
-            .tempfile_in(&dir)
+            .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
     }
 
@@ -256,10 +221,10 @@ impl Agent {
         &mut self,
         leader_address: &str,
         file: &mut File,
-        shutdown: &Shutdown,
+        stop: &StopFlag,
     ) -> Result<SnapshotSummary> {
         let token = self.auth.token(&self.client)?;
-        let first = snapshot::download(&self.client, &token, leader_address, file, shutdown);
+        let first = snapshot::download(&self.client, &token, leader_address, file, stop);
         let forbidden = first
             .as_ref()
             .err()
@@ -273,6 +238,205 @@ impl Agent {
         let token = self.auth.token(&self.client)?;
         file.set_len(0)?;
         std::io::Seek::rewind(file)?;
-        snapshot::download(&self.client, &token, leader_address, file, shutdown)
+        snapshot::download(&self.client, &token, leader_address, file, stop)
+    }
+}
+
+/// Offers the verified snapshot at `staged` to every storage, in order, and prunes each
+/// storage that stored it (and only those: a storage that did not get this snapshot keeps
+/// every snapshot it has). One storage failing does not stop the others. Each failure is
+/// logged here, once, and recorded in its [`StorageResult`].
+pub fn store_everywhere(
+    storages: &[ConfiguredStorage],
+    staged: &Path,
+    name: &SnapshotName,
+    now: SystemTime,
+    stop: &StopFlag,
+) -> Vec<StorageResult> {
+    let mut results = Vec::new();
+    for ConfiguredStorage { storage, policy } in storages {
+        let mut result = StorageResult {
+            kind: storage.kind(),
+            location: storage.location(),
+            stored: false,
+            held: None,
+            error: None,
+        };
+        if stop.requested() {
+            let message = format!(
+                "{} {}: not stored, {INTERRUPTED}",
+                result.kind, result.location
+            );
+            error!("{message}");
+            result.error = Some(message);
+            results.push(result);
+            continue;
+        }
+        match storage.upload(staged, name, stop) {
+            Ok(landed) => {
+                info!(
+                    "Successfully created {} snapshot to {landed}",
+                    storage.kind()
+                );
+                result.stored = true;
+            }
+            Err(e) => {
+                let message = format!(
+                    "storing the snapshot in {} {} failed: {e:#}",
+                    result.kind, result.location
+                );
+                error!("{message}");
+                result.error = Some(message);
+                results.push(result);
+                continue;
+            }
+        }
+        match crate::prune::prune(storage.as_ref(), *policy, now, false) {
+            Ok(decisions) => {
+                result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64);
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                error!("{message}");
+                result.error = Some(message);
+            }
+        }
+        results.push(result);
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::storage::memory::MemoryStorage;
+
+    fn name(seconds: u64) -> SnapshotName {
+        SnapshotName::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seconds))
+    }
+
+    fn configured(storage: &MemoryStorage, retain: u64) -> ConfiguredStorage {
+        ConfiguredStorage {
+            storage: Box::new(storage.clone()),
+            policy: RetentionPolicy { retain },
+        }
+    }
+
+    struct Staged {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+    }
+
+    fn staged(bytes: &[u8]) -> Staged {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staged");
+        std::fs::write(&path, bytes).unwrap();
+        Staged { _dir: dir, path }
+    }
+
+    #[test]
+    fn every_storage_gets_the_snapshot_and_is_pruned_to_its_own_retain() {
+        let (a, b) = (MemoryStorage::new("a"), MemoryStorage::new("b"));
+        for n in 1..=3 {
+            a.insert(name(n), b"old");
+            b.insert(name(n), b"old");
+        }
+        let file = staged(b"new snapshot");
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let results = store_everywhere(
+            &[configured(&a, 2), configured(&b, 0)],
+            &file.path,
+            &name(10),
+            now,
+            &StopFlag::never(),
+        );
+        assert!(results.iter().all(|r| r.stored && r.error.is_none()));
+        assert_eq!(a.names(), [name(3), name(10)]);
+        assert_eq!(a.get(&name(10)).unwrap(), b"new snapshot");
+        assert_eq!(b.names().len(), 4, "retain 0 keeps all");
+        assert_eq!((results[0].held, results[1].held), (Some(2), Some(4)));
+    }
+
+    #[test]
+    fn a_storage_that_refused_the_snapshot_is_not_pruned_and_the_others_go_on() {
+        let (refusing, fine) = (MemoryStorage::new("refusing"), MemoryStorage::new("fine"));
+        refusing.insert(name(1), b"good");
+        refusing.insert(name(2), b"good");
+        refusing.fail_uploads(true);
+        let file = staged(b"new");
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let results = store_everywhere(
+            &[configured(&refusing, 1), configured(&fine, 1)],
+            &file.path,
+            &name(10),
+            now,
+            &StopFlag::never(),
+        );
+        assert!(!results[0].stored && results[0].error.is_some());
+        assert!(
+            refusing.deleted().is_empty(),
+            "pruned after a failed upload"
+        );
+        assert_eq!(refusing.names(), [name(1), name(2)]);
+        assert!(results[1].stored);
+        assert_eq!(fine.names(), [name(10)]);
+
+        let report = CycleReport {
+            name: name(10),
+            summary: crate::archive::verify::SnapshotSummary::default(),
+            storages: results,
+        };
+        let summary = report.failure_summary().unwrap();
+        assert!(
+            summary.contains("1 of 2") && summary.contains("memory memory://refusing"),
+            "{summary}"
+        );
+        assert!(
+            !summary.contains("refused the upload"),
+            "the error is not repeated: {summary}"
+        );
+    }
+
+    #[test]
+    fn a_failed_prune_is_reported_but_the_snapshot_counts_as_stored() {
+        let storage = MemoryStorage::new("m");
+        storage.insert(name(1), b"old");
+        storage.fail_delete_of(name(1));
+        let file = staged(b"new");
+        let results = store_everywhere(
+            &[configured(&storage, 1)],
+            &file.path,
+            &name(10),
+            UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            &StopFlag::never(),
+        );
+        assert!(results[0].stored);
+        assert!(
+            results[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("could not be deleted")
+        );
+        assert_eq!(storage.names(), [name(1), name(10)]);
+    }
+
+    #[test]
+    fn after_a_stop_request_no_storage_is_written() {
+        let storage = MemoryStorage::new("m");
+        let stop = StopFlag::never();
+        stop.raise();
+        let file = staged(b"new");
+        let results = store_everywhere(
+            &[configured(&storage, 0)],
+            &file.path,
+            &name(10),
+            SystemTime::now(),
+            &stop,
+        );
+        assert!(!results[0].stored);
+        assert!(storage.names().is_empty());
     }
 }

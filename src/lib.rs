@@ -15,6 +15,8 @@ pub mod config;
 pub mod cycle;
 pub mod docs;
 pub mod duration;
+#[cfg(feature = "gcs")]
+pub mod google_credentials;
 pub mod logging;
 pub mod metrics;
 pub mod prune;
@@ -24,3 +26,15 @@ pub mod shutdown;
 pub mod snapshot_name;
 pub mod storage;
 pub mod vault;
+
+/// Makes ring the process's rustls crypto provider, once; later calls do nothing.
+///
+/// Every TLS client here uses ring: ureq is given it directly, while rust-s3's attohttpc and
+/// object_store's reqwest (built without a provider of their own) take the process default,
+/// and panic on their first HTTPS connection without one. `main` calls this first; each
+/// storage that relies on the default calls it again when it is built, so the library is
+/// safe to use without `main` (as the tests do).
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already, which is all this wants.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -14,16 +14,9 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use crate::snapshot_name::SnapshotEntry;
+#[cfg(test)]
 use crate::snapshot_name::SnapshotName;
-
-/// One snapshot as a storage lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SnapshotEntry {
-    /// Its name, which carries the time it was taken.
-    pub name: SnapshotName,
-    /// Its size in bytes.
-    pub size: u64,
-}
 
 /// How many snapshots a storage keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

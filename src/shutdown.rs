@@ -1,32 +1,65 @@
 //! SIGTERM and SIGINT: stop cleanly, within a second or two, leaving no temporary file.
 //!
-//! A signal sets a flag, which the download checks between reads and the cycle checks
-//! between steps, so the temporary file is removed by the normal error path. Between cycles
+//! A signal sets a flag. [`Shutdown::flag`] hands out a [`StopFlag`] that is passed down to
+//! whatever runs long (the download checks it between reads, each storage between parts, the
+//! cycle between steps), so the temporary file is removed by the normal error path. There is
+//! no global flag: code that can be stopped takes a `StopFlag`, and tests pass
+//! [`StopFlag::never`] or one they raise themselves. Between cycles
 //! `run` waits on a socket the signal handler writes to, so it sleeps without waking up
 //! periodically and still reacts at once. A second signal while the first is being handled
 //! ends the process immediately (exit 1), for the case where Vault stops sending mid-stream.
 
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-/// The flag of the installed handlers, for code far from the cycle (a storage's part loop).
-static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+/// The message of the error that a stop request turns into.
+pub const INTERRUPTED: &str = "interrupted by a shutdown signal";
 
-/// True once a signal asked the process to stop (false if no handler is installed).
-/// Storages check it between parts, so a long upload stops promptly and is aborted cleanly.
-#[must_use]
-pub fn requested() -> bool {
-    FLAG.get().is_some_and(|flag| flag.load(Ordering::SeqCst))
+/// A request to stop, as seen by code that runs long: cheap to clone, checked between steps.
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// A flag nothing raises except [`StopFlag::raise`] (tests, and code without signals).
+    #[must_use]
+    pub fn never() -> Self {
+        Self::default()
+    }
+
+    /// True once a stop was requested.
+    #[must_use]
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Requests a stop.
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// `Err` once a stop was requested, for the `?` between two steps.
+    ///
+    /// # Errors
+    /// [`INTERRUPTED`], once a stop was requested.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.requested() {
+            anyhow::bail!(INTERRUPTED);
+        }
+        Ok(())
+    }
 }
+
+/// The exit status when a second SIGTERM or SIGINT arrives while the first is handled.
+pub const SECOND_SIGNAL_EXIT: i32 = 1;
 
 /// Shutdown requests from signals.
 pub struct Shutdown {
-    flag: Arc<AtomicBool>,
+    flag: StopFlag,
     wake: UnixStream,
 }
 
@@ -36,22 +69,31 @@ impl Shutdown {
     /// # Errors
     /// When the handlers or the wake-up socket cannot be set up.
     pub fn install() -> io::Result<Self> {
-        let flag = Arc::new(AtomicBool::new(false));
+        let flag = StopFlag::never();
         let (wake, notify) = UnixStream::pair()?;
         for signal in [SIGTERM, SIGINT] {
             // Order matters: the conditional exit must see the flag of an earlier signal.
-            signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&flag))?;
-            signal_hook::flag::register(signal, Arc::clone(&flag))?;
+            signal_hook::flag::register_conditional_shutdown(
+                signal,
+                SECOND_SIGNAL_EXIT,
+                Arc::clone(&flag.0),
+            )?;
+            signal_hook::flag::register(signal, Arc::clone(&flag.0))?;
             signal_hook::low_level::pipe::register(signal, notify.try_clone()?)?;
         }
-        let _ = FLAG.set(Arc::clone(&flag));
         Ok(Self { flag, wake })
+    }
+
+    /// The flag the signals raise, to pass to code that runs long.
+    #[must_use]
+    pub fn flag(&self) -> &StopFlag {
+        &self.flag
     }
 
     /// True once a signal asked the process to stop.
     #[must_use]
     pub fn requested(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
+        self.flag.requested()
     }
 
     /// Sleeps for `duration` or until a signal arrives. Returns true if one did.

@@ -56,6 +56,15 @@ impl SnapshotName {
     }
 }
 
+/// One snapshot as a storage lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotEntry {
+    /// Its name, which carries the time it was taken.
+    pub name: SnapshotName,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 impl fmt::Display for SnapshotName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{PREFIX}{}{SUFFIX}", self.unix_nanos)

@@ -30,7 +30,7 @@ use super::{ENTRY_NAMES, SMALL_ENTRY_LIMIT, hex};
 const BUFFER_SIZE: usize = 256 * 1024;
 
 /// What a verified snapshot holds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotSummary {
     /// Raft index from meta.json.
     pub index: u64,

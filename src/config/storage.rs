@@ -54,7 +54,7 @@ pub struct S3Config {
     pub region: String,
     /// The bucket.
     pub bucket: String,
-    /// Key prefix, without slashes at its ends (`raft_snapshots` by default).
+    /// Key prefix (`raft_snapshots` by default); slashes at its ends do not count.
     pub key_prefix: String,
     /// `x-amz-server-side-encryption: AES256`.
     pub server_side_encryption: bool,
@@ -73,13 +73,27 @@ pub struct GcsConfig {
     pub bucket: String,
     /// Object name prefix (none by default, as the original agent).
     pub prefix: String,
-    /// API endpoint: `STORAGE_EMULATOR_HOST`, else Google's.
+    /// API endpoint: `endpoint`, else `STORAGE_EMULATOR_HOST`, else Google's.
     pub endpoint: String,
-    /// True when the endpoint is an emulator (no credentials are sent).
-    pub emulator: bool,
-    /// A service-account or authorized-user JSON file.
-    pub credentials_file: Option<PathBuf>,
+    /// Where access tokens come from.
+    pub credentials: GoogleCredentials,
 }
+
+/// Where Google access tokens come from, chosen as Google's client libraries choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GoogleCredentials {
+    /// None are sent: an emulator (`STORAGE_EMULATOR_HOST`).
+    None,
+    /// A service-account or authorized-user JSON file: `credentials_file`, else
+    /// `GOOGLE_APPLICATION_CREDENTIALS`.
+    File(PathBuf),
+    /// The GCE/GKE metadata server at this host (`GCE_METADATA_HOST`, else
+    /// `metadata.google.internal`).
+    Metadata(String),
+}
+
+/// The metadata server when `GCE_METADATA_HOST` does not name one.
+pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 
 /// `azure_storage`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +214,21 @@ impl Validator<'_> {
             .transpose()
     }
 
+    /// Refuses a storage section this binary was built without (a Cargo feature).
+    fn built_with(&self, path: &str, enabled: bool, feature: &str) -> Result<(), ConfigError> {
+        if enabled {
+            Ok(())
+        } else {
+            Err(self.err(
+                path,
+                format!(
+                    "this vault-raft-snapshot was built without this storage (Cargo feature \"{feature}\"); \
+                     rebuild with --features {feature}"
+                ),
+            ))
+        }
+    }
+
     fn url(&self, key: &str, url: &str) -> Result<String, ConfigError> {
         let trimmed = url.trim_end_matches('/');
         let ok = trimmed.parse::<ureq::http::Uri>().ok().is_some_and(|u| {
@@ -221,10 +250,11 @@ impl Validator<'_> {
             let Some(dir) = non_empty(local.path) else {
                 continue;
             };
+            let key = format!("{path}.path");
             storages.push(StorageConfig {
                 retain: self.retain_of(&path, local.retain)?,
                 kind: StorageKind::Local {
-                    path: self.writable_dir(&format!("{path}.path"), &dir)?,
+                    path: self.writable_dir(&dir).map_err(|e| self.err(&key, e))?,
                 },
             });
         }
@@ -232,6 +262,7 @@ impl Validator<'_> {
             let Some(bucket) = non_empty(s3.s3_bucket.clone()) else {
                 continue;
             };
+            self.built_with(&path, cfg!(feature = "s3"), "s3")?;
             storages.push(StorageConfig {
                 retain: self.retain_of(&path, s3.retain)?,
                 kind: StorageKind::S3(self.s3(&path, bucket, s3)?),
@@ -241,6 +272,7 @@ impl Validator<'_> {
             let Some(bucket) = non_empty(gcs.bucket.clone()) else {
                 continue;
             };
+            self.built_with(&path, cfg!(feature = "gcs"), "gcs")?;
             storages.push(StorageConfig {
                 retain: self.retain_of(&path, gcs.retain)?,
                 kind: StorageKind::Gcs(self.gcs(&path, bucket, gcs)?),
@@ -250,6 +282,7 @@ impl Validator<'_> {
             let Some(container) = non_empty(azure.container_name.clone()) else {
                 continue;
             };
+            self.built_with(&path, cfg!(feature = "azure"), "azure")?;
             storages.push(StorageConfig {
                 retain: self.retain_of(&path, azure.retain)?,
                 kind: StorageKind::Azure(self.azure(&path, container, azure)?),
@@ -297,10 +330,7 @@ impl Validator<'_> {
                 .or_else(|| non_empty((self.env)("AWS_DEFAULT_REGION")))
                 .unwrap_or_else(|| "us-east-1".into()),
             bucket,
-            key_prefix: non_empty(raw.s3_key_prefix)
-                .unwrap_or_else(|| "raft_snapshots".into())
-                .trim_matches('/')
-                .to_string(),
+            key_prefix: non_empty(raw.s3_key_prefix).unwrap_or_else(|| "raft_snapshots".into()),
             server_side_encryption: raw.s3_server_side_encryption.unwrap_or(false),
             kms_key_id: non_empty(raw.s3_kms_key_id),
             static_snapshot_name: static_name,
@@ -326,21 +356,50 @@ impl Validator<'_> {
             }
             (None, None) => ("https://storage.googleapis.com".to_string(), false),
         };
-        let credentials_file = non_empty(raw.credentials_file).map(PathBuf::from);
-        if let Some(file) = &credentials_file {
-            crate::storage::gcs::auth::CredentialsFile::read(file)
-                .map_err(|e| self.err(&format!("{path}.credentials_file"), format!("{e:#}")))?;
-        }
+        let credentials = if emulator {
+            GoogleCredentials::None
+        } else if let Some(file) = non_empty(raw.credentials_file) {
+            let key = format!("{path}.credentials_file");
+            self.google_credentials_file(&file, &format!("{}: key \"{key}\": ", self.file))?
+        } else if let Some(file) = non_empty((self.env)("GOOGLE_APPLICATION_CREDENTIALS")) {
+            self.google_credentials_file(
+                &file,
+                "environment variable GOOGLE_APPLICATION_CREDENTIALS: ",
+            )?
+        } else {
+            GoogleCredentials::Metadata(
+                non_empty((self.env)("GCE_METADATA_HOST"))
+                    .unwrap_or_else(|| DEFAULT_METADATA_HOST.into()),
+            )
+        };
         Ok(GcsConfig {
             bucket,
-            prefix: non_empty(raw.prefix)
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
+            prefix: non_empty(raw.prefix).unwrap_or_default(),
             endpoint,
-            emulator,
-            credentials_file,
+            credentials,
         })
+    }
+
+    /// A credentials file that reads and parses; `from` starts the message (key or variable).
+    #[cfg(feature = "gcs")]
+    fn google_credentials_file(
+        &self,
+        file: &str,
+        from: &str,
+    ) -> Result<GoogleCredentials, ConfigError> {
+        let path = PathBuf::from(file);
+        crate::google_credentials::CredentialsFile::read(&path)
+            .map_err(|e| ConfigError(format!("{from}{e:#}")))?;
+        Ok(GoogleCredentials::File(path))
+    }
+
+    #[cfg(not(feature = "gcs"))]
+    fn google_credentials_file(
+        &self,
+        file: &str,
+        _from: &str,
+    ) -> Result<GoogleCredentials, ConfigError> {
+        Ok(GoogleCredentials::File(PathBuf::from(file)))
     }
 
     fn azure(
@@ -365,10 +424,7 @@ impl Validator<'_> {
             account_name,
             account_key,
             container_name: container,
-            prefix: non_empty(raw.prefix)
-                .unwrap_or_default()
-                .trim_matches('/')
-                .to_string(),
+            prefix: non_empty(raw.prefix).unwrap_or_default(),
             endpoint: non_empty(raw.endpoint)
                 .map(|e| self.url(&format!("{path}.endpoint"), &e))
                 .transpose()?,

@@ -5,6 +5,16 @@
 //! runtime is ever nested. Uploads stream from the staged file as Put Block / Put Block List
 //! with one block of `block_size` in flight (memory is about one block), and are aborted on
 //! failure. Afterwards the blob's size must match the staged file, or it is deleted.
+//!
+//! Cleanup removes only what this upload wrote: a blob appears only when Put Blob or Put
+//! Block List succeeds, so the blob is deleted only after one of those succeeded and the
+//! check then failed. A failure before that leaves an older blob of the same name alone;
+//! blocks that were sent but never committed are discarded by Azure after a week and are
+//! never visible as a blob.
+//!
+//! Errors keep their source chain, except with a SAS token: there [`AzureStorage::failed`]
+//! flattens the chain to text and removes the token, because `object_store`'s errors can
+//! carry the request URL, and a SAS token is that URL's query string.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -16,10 +26,11 @@ use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::path::Path as BlobPath;
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 
-use super::Storage;
+use super::keys::ObjectKeys;
+use super::{Storage, clean_up_on_failure};
 use crate::config::AzureConfig;
-use crate::retention::SnapshotEntry;
-use crate::snapshot_name::SnapshotName;
+use crate::shutdown::StopFlag;
+use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
 /// Block size: 8 MiB, with one block in flight.
 pub const DEFAULT_BLOCK_SIZE: usize = 8 << 20;
@@ -28,6 +39,7 @@ const READ_SIZE: usize = 1 << 20;
 /// Snapshots under a prefix in one container.
 pub struct AzureStorage {
     config: AzureConfig,
+    keys: ObjectKeys,
     runtime: tokio::runtime::Runtime,
     store: MicrosoftAzure,
     block_size: usize,
@@ -40,6 +52,7 @@ impl AzureStorage {
     /// # Errors
     /// When the client cannot be configured (e.g. an invalid endpoint).
     pub fn new(config: AzureConfig) -> Result<Self> {
+        crate::install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -60,9 +73,10 @@ impl AzureStorage {
         }
         let store = builder
             .build()
-            .map_err(|e| anyhow!("{e}"))
+            .map_err(|e| scrub_sas(e.into(), config.sas_token.as_ref()))
             .with_context(|| format!("cannot set up Azure container {}", config.container_name))?;
         Ok(Self {
+            keys: ObjectKeys::new(&config.prefix),
             config,
             runtime,
             store,
@@ -85,16 +99,15 @@ impl AzureStorage {
         self
     }
 
-    fn prefix(&self) -> String {
-        if self.config.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.config.prefix)
-        }
+    fn blob(&self, name: &SnapshotName) -> BlobPath {
+        BlobPath::from(self.keys.snapshot(name))
     }
 
-    fn blob(&self, name: &SnapshotName) -> BlobPath {
-        BlobPath::from(format!("{}{name}", self.prefix()))
+    /// `error` from a call that was `doing` something, with its chain, and with the SAS token
+    /// removed where one is configured (see the module's header).
+    fn failed(&self, doing: &str, error: object_store::Error) -> anyhow::Error {
+        scrub_sas(anyhow::Error::new(error), self.config.sas_token.as_ref())
+            .context(doing.to_string())
     }
 
     fn url(&self, blob: &BlobPath) -> String {
@@ -104,66 +117,110 @@ impl AzureStorage {
         )
     }
 
-    fn put(&self, from: &Path, blob: &BlobPath) -> Result<()> {
+    /// Uploads `from` as `blob` and checks what landed; on failure, removes what this upload
+    /// wrote and nothing else.
+    fn put(&self, from: &Path, blob: &BlobPath, stop: &StopFlag) -> Result<()> {
         let mut file = File::open(from)
             .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
         let size = file.metadata()?.len();
         if size <= self.block_size as u64 {
             let mut body = Vec::new();
             file.read_to_end(&mut body)?;
+            stop.check()?;
             self.runtime
                 .block_on(self.store.put(blob, PutPayload::from(body)))
-                .map_err(|e| anyhow!("Put Blob failed: {e}"))?;
+                .map_err(|e| self.failed("Put Blob failed", e))?;
         } else {
-            let upload = self
-                .runtime
-                .block_on(self.store.put_multipart(blob))
-                .map_err(|e| anyhow!("starting the block upload failed: {e}"))?;
-            let mut writer = WriteMultipart::new_with_chunk_size(upload, self.block_size);
-            let mut buffer = vec![0u8; READ_SIZE];
-            let sent = (|| -> Result<()> {
-                loop {
-                    ensure!(
-                        !crate::shutdown::requested(),
-                        "interrupted by a shutdown signal"
-                    );
-                    let n = file.read(&mut buffer)?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    // At most one block in flight: memory stays at about two blocks.
-                    self.runtime
-                        .block_on(writer.wait_for_capacity(1))
-                        .map_err(|e| anyhow!("Put Block failed: {e}"))?;
-                    // write() spawns the block's upload: it needs the runtime's context,
-                    // and runs when the next block_on drives the runtime.
-                    let _context = self.runtime.enter();
-                    writer.write(&buffer[..n]);
-                }
-            })();
-            match sent {
-                Ok(()) => {
-                    self.runtime
-                        .block_on(writer.finish())
-                        .map_err(|e| anyhow!("Put Block List failed: {e}"))?;
-                }
-                Err(e) => {
-                    let _ = self.runtime.block_on(writer.abort());
-                    return Err(e);
-                }
-            }
+            self.put_blocks(&mut file, blob, stop)?;
         }
-        let meta = self
+        let checked = self
             .runtime
             .block_on(self.store.head(blob))
-            .map_err(|e| anyhow!("Get Blob Properties after the upload failed: {e}"))?;
-        ensure!(
-            meta.size == size,
-            "the blob landed with size {}, expected {size}",
-            meta.size
-        );
+            .map_err(|e| self.failed("Get Blob Properties after the upload failed", e))
+            .and_then(|meta| {
+                ensure!(
+                    meta.size == size,
+                    "the blob landed with size {}, expected {size}",
+                    meta.size
+                );
+                Ok(())
+            });
+        clean_up_on_failure(checked, self.url(blob), || {
+            self.runtime
+                .block_on(self.store.delete(blob))
+                .map_err(|e| self.failed("Delete Blob failed", e))
+        })
+    }
+
+    /// Put Block for each block, then Put Block List, which makes the blob appear.
+    fn put_blocks(&self, file: &mut File, blob: &BlobPath, stop: &StopFlag) -> Result<()> {
+        let upload = self
+            .runtime
+            .block_on(self.store.put_multipart(blob))
+            .map_err(|e| self.failed("starting the block upload failed", e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.block_size);
+        let mut buffer = vec![0u8; READ_SIZE];
+        let sent = (|| -> Result<()> {
+            loop {
+                stop.check()?;
+                let n = file.read(&mut buffer)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                // At most one block in flight: memory stays at about two blocks.
+                self.runtime
+                    .block_on(writer.wait_for_capacity(1))
+                    .map_err(|e| self.failed("Put Block failed", e))?;
+                // write() spawns the block's upload: it needs the runtime's context,
+                // and runs when the next block_on drives the runtime.
+                let _context = self.runtime.enter();
+                writer.write(&buffer[..n]);
+            }
+        })();
+        // Nothing was committed yet: "cleanup" is the abort of the uncommitted blocks.
+        let mut writer = Some(writer);
+        clean_up_on_failure(
+            sent,
+            format!("the uncommitted blocks of {}", self.url(blob)),
+            || match writer.take() {
+                Some(w) => self
+                    .runtime
+                    .block_on(w.abort())
+                    .map_err(|e| self.failed("aborting the block upload failed", e)),
+                None => Ok(()),
+            },
+        )?;
+        let writer = writer.ok_or_else(|| anyhow!("the block upload was aborted"))?;
+        self.runtime
+            .block_on(writer.finish())
+            .map_err(|e| self.failed("Put Block List failed", e))?;
         Ok(())
     }
+}
+
+/// Removes the SAS token from the text of `error`'s whole chain, when there is one.
+///
+/// The result is flat text, without a source chain: the one place errors are flattened,
+/// because `object_store` can quote the request URL, and a SAS token is that URL's query
+/// string (its `sig=` value is the credential). Without a SAS token the error is unchanged.
+fn scrub_sas(error: anyhow::Error, sas: Option<&crate::secret::Secret>) -> anyhow::Error {
+    let Some(sas) = sas.filter(|s| !s.is_empty()) else {
+        return error;
+    };
+    let mut text = format!("{error:#}");
+    let token = sas.expose().trim_start_matches('?');
+    let mut secrets = vec![token.to_string()];
+    secrets.extend(
+        token
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("sig="))
+            .filter(|sig| !sig.is_empty())
+            .map(str::to_string),
+    );
+    for secret in secrets {
+        text = text.replace(&secret, "<redacted>");
+    }
+    anyhow!(text)
 }
 
 impl Storage for AzureStorage {
@@ -176,21 +233,19 @@ impl Storage for AzureStorage {
             "azure://{}/{}/{}",
             self.config.account_name,
             self.config.container_name,
-            self.prefix()
+            self.keys.list_prefix()
         )
     }
 
-    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String> {
+    fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String> {
         let blob = self.blob(name);
-        if let Err(e) = self.put(from, &blob) {
-            let _ = self.delete(name);
-            return Err(e).with_context(|| format!("uploading {}", self.url(&blob)));
-        }
+        self.put(from, &blob, stop)
+            .with_context(|| format!("uploading {}", self.url(&blob)))?;
         Ok(self.url(&blob))
     }
 
     fn list(&self) -> Result<Vec<SnapshotEntry>> {
-        let prefix = self.prefix();
+        let prefix = self.keys.list_prefix();
         let mut entries = Vec::new();
         let mut page_token = None;
         loop {
@@ -202,15 +257,10 @@ impl Storage for AzureStorage {
             let page = self
                 .runtime
                 .block_on(self.store.list_paginated(Some(&prefix), options))
-                .map_err(|e| anyhow!("List Blobs failed: {e}"))
+                .map_err(|e| self.failed("List Blobs failed", e))
                 .with_context(|| format!("listing {}", self.location()))?;
             for meta in page.result.objects {
-                let name = meta
-                    .location
-                    .as_ref()
-                    .strip_prefix(&prefix)
-                    .and_then(SnapshotName::parse);
-                if let Some(name) = name {
+                if let Some(name) = self.keys.parse(meta.location.as_ref()) {
                     entries.push(SnapshotEntry {
                         name,
                         size: meta.size,
@@ -230,7 +280,7 @@ impl Storage for AzureStorage {
         let size = self
             .runtime
             .block_on(self.store.head(&blob))
-            .map_err(|e| anyhow!("{e}"))
+            .map_err(|e| self.failed("Get Blob Properties failed", e))
             .with_context(context)?
             .size;
         let mut file = File::create(to)?;
@@ -240,7 +290,7 @@ impl Storage for AzureStorage {
             let bytes = self
                 .runtime
                 .block_on(self.store.get_range(&blob, start..end))
-                .map_err(|e| anyhow!("{e}"))
+                .map_err(|e| self.failed("Get Blob failed", e))
                 .with_context(context)?;
             file.write_all(&bytes)?;
             start = end;
@@ -252,7 +302,35 @@ impl Storage for AzureStorage {
         let blob = self.blob(name);
         match self.runtime.block_on(self.store.delete(&blob)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(anyhow!("{e}")).with_context(|| format!("deleting {}", self.url(&blob))),
+            Err(e) => Err(self.failed("Delete Blob failed", e))
+                .with_context(|| format!("deleting {}", self.url(&blob))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub_sas;
+    use crate::secret::Secret;
+
+    #[test]
+    fn a_sas_token_and_its_signature_are_scrubbed_from_the_whole_chain() {
+        let sas = Secret::new("?sv=2024-01-01&sp=rwdl&sig=c2lnbmF0dXJl%3D");
+        let inner = anyhow::anyhow!("GET https://a.blob/c?comp=list&sig=c2lnbmF0dXJl%3D failed");
+        let error = inner.context("List Blobs failed");
+        let text = format!("{:#}", scrub_sas(error, Some(&sas)));
+        assert!(!text.contains("c2lnbmF0dXJl"), "{text}");
+        assert!(
+            text.contains("List Blobs failed: GET https://a.blob/c"),
+            "{text}"
+        );
+
+        let plain = anyhow::anyhow!("no SAS here").context("outer");
+        let kept = scrub_sas(plain, None);
+        assert_eq!(
+            kept.chain().count(),
+            2,
+            "without a SAS token the chain is kept"
+        );
     }
 }

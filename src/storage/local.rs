@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use log::debug;
 
-use super::Storage;
-use crate::retention::SnapshotEntry;
-use crate::snapshot_name::SnapshotName;
+use super::{Storage, clean_up_on_failure};
+use crate::shutdown::StopFlag;
+use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
 /// Snapshots in one directory.
 pub struct LocalStorage {
@@ -84,14 +84,16 @@ impl Storage for LocalStorage {
         self.dir.display().to_string()
     }
 
-    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String> {
+    fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String> {
+        stop.check()?;
         let target = self.dir.join(name.to_string());
         let temp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let result = self.write_then_rename(from, &temp, &target);
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result.map(|()| target.display().to_string())
+        let written = self.write_then_rename(from, &temp, &target);
+        clean_up_on_failure(written, temp.display(), || match fs::remove_file(&temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        })?;
+        Ok(target.display().to_string())
     }
 
     fn list(&self) -> Result<Vec<SnapshotEntry>> {
@@ -161,7 +163,7 @@ mod tests {
         let target = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(target.path().to_path_buf());
         let from = staged(work.path(), b"snapshot bytes");
-        let landed = storage.upload(&from, &name(5)).unwrap();
+        let landed = storage.upload(&from, &name(5), &StopFlag::never()).unwrap();
         assert_eq!(
             landed,
             target
@@ -196,7 +198,11 @@ mod tests {
         let target = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(target.path().to_path_buf());
         let landed = storage
-            .upload(&staged(work.path(), b"across"), &name(9))
+            .upload(
+                &staged(work.path(), b"across"),
+                &name(9),
+                &StopFlag::never(),
+            )
             .unwrap();
         assert_eq!(fs::read(&landed).unwrap(), b"across");
         assert_eq!(
@@ -211,7 +217,7 @@ mod tests {
         let work = tempfile::tempdir_in(target.path()).unwrap();
         let from = staged(work.path(), b"linked");
         let storage = LocalStorage::new(target.path().to_path_buf());
-        let landed = storage.upload(&from, &name(3)).unwrap();
+        let landed = storage.upload(&from, &name(3), &StopFlag::never()).unwrap();
         fs::remove_file(&from).unwrap();
         assert_eq!(fs::read(&landed).unwrap(), b"linked");
     }
@@ -222,7 +228,11 @@ mod tests {
         let storage = LocalStorage::new(target.path().to_path_buf());
         assert!(
             storage
-                .upload(Path::new("/nonexistent/staged"), &name(1))
+                .upload(
+                    Path::new("/nonexistent/staged"),
+                    &name(1),
+                    &StopFlag::never()
+                )
                 .is_err()
         );
         assert_eq!(fs::read_dir(target.path()).unwrap().count(), 0);
@@ -256,7 +266,7 @@ mod tests {
         let target = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(target.path().to_path_buf());
         storage
-            .upload(&staged(work.path(), b"abc"), &name(2))
+            .upload(&staged(work.path(), b"abc"), &name(2), &StopFlag::never())
             .unwrap();
         let back = work.path().join("back");
         storage.download(&name(2), &back).unwrap();

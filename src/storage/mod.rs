@@ -1,20 +1,32 @@
 //! Where snapshots are kept. Every storage implements [`Storage`]; nothing outside this module
 //! knows what kind of storage it talks to, and retention is decided once, in
 //! [`crate::retention`], never by a storage.
+//!
+//! What every storage shares lives here once: object keys under a prefix ([`keys`]), reading
+//! the staged file in parts ([`read_full`]), and undoing what a failed upload wrote
+//! ([`clean_up_on_failure`]). [`memory::MemoryStorage`] implements the trait in memory, for
+//! fast tests of the cycle, fan-out and pruning without servers.
 
+#[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "gcs")]
 pub mod gcs;
+pub mod keys;
 pub mod local;
+pub mod memory;
+#[cfg(feature = "s3")]
 pub mod s3;
 
+use std::fmt::Display;
 use std::io::{self, Read};
 use std::path::Path;
 
 use anyhow::Result;
+use log::error;
 
 use crate::config::{StorageConfig, StorageKind};
-use crate::retention::SnapshotEntry;
-use crate::snapshot_name::SnapshotName;
+use crate::shutdown::StopFlag;
+use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
 /// A place snapshots are stored.
 ///
@@ -28,16 +40,21 @@ pub trait Storage {
     fn location(&self) -> String;
 
     /// Stores the file at `from` under `name`, opening its own reader of it. Returns where
-    /// it landed. After `Ok`, [`Storage::list`] shows `name` with the file's size; after an
-    /// error, nothing that lists as a snapshot is left behind.
+    /// it landed. After `Ok`, [`Storage::list`] shows `name` with the file's size, replacing
+    /// any earlier object of that name. After an error, this upload left nothing behind (no
+    /// object, no orphaned parts), and nothing it did not write was removed: an object that
+    /// was there before stays as it was.
     ///
     /// `from` is a finished file that nobody writes again (the cycle closes its only write
     /// handle and makes it read-only before any upload), so a storage on the same filesystem
-    /// may link it instead of copying it.
+    /// may link it instead of copying it. `stop` is checked between parts: a raised flag
+    /// ends the upload with an error, and cleans up like any other failure.
     ///
     /// # Errors
-    /// When the file cannot be read or the storage refuses or loses the write.
-    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String>;
+    /// When the file cannot be read, the storage refuses or loses the write, what landed
+    /// does not match the file (size, and the checksum where the storage reports one), or
+    /// `stop` was raised.
+    fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String>;
 
     /// Every snapshot held, in no particular order. Other objects are skipped.
     ///
@@ -65,10 +82,37 @@ pub trait Storage {
 pub fn build(config: &StorageConfig) -> Result<Box<dyn Storage>> {
     Ok(match &config.kind {
         StorageKind::Local { path } => Box::new(local::LocalStorage::new(path.clone())),
+        #[cfg(feature = "s3")]
         StorageKind::S3(s3) => Box::new(s3::S3Storage::new(s3.clone())),
+        #[cfg(feature = "gcs")]
         StorageKind::Gcs(gcs) => Box::new(gcs::GcsStorage::new(gcs.clone())),
+        #[cfg(feature = "azure")]
         StorageKind::Azure(azure) => Box::new(azure::AzureStorage::new(azure.clone())?),
     })
+}
+
+/// Undoes what a failed upload wrote: when `attempt` failed, runs `clean_up` (abort a
+/// multipart upload, delete the object this upload created), then returns the original
+/// error. A cleanup that fails too is logged with `what` it was meant to remove, never
+/// dropped: it may have left an object or parts behind that an operator should know about.
+///
+/// Call it only around steps whose failure leaves something this upload wrote. A step that
+/// failed before writing anything needs no cleanup, and must get none: deleting "the object
+/// under this name" then could remove one that was there before.
+///
+/// # Errors
+/// `attempt`'s error, unchanged.
+pub(crate) fn clean_up_on_failure<T>(
+    attempt: Result<T>,
+    what: impl Display,
+    clean_up: impl FnOnce() -> Result<()>,
+) -> Result<T> {
+    if attempt.is_err() {
+        if let Err(e) = clean_up() {
+            error!("could not remove {what} after a failed upload; remove it by hand: {e:#}");
+        }
+    }
+    attempt
 }
 
 /// Reads until `buffer` is full or the reader ends; returns the bytes read. The cloud

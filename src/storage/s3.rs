@@ -16,6 +16,17 @@
 //! for a multipart upload the MD5 of the parts' MD5s with `-<parts>`. The parts are not hashed
 //! a second time here: MD5 was half the CPU of an upload when they were. An object that fails
 //! the check is deleted.
+//!
+//! With `s3_static_snapshot_name`, the previous snapshot sits under the one fixed name, so
+//! nothing may be written there until the new one is known good: the upload goes to a
+//! temporary key beside it (`.<name>.tmp-<snapshot time>`), is checked there, and is then
+//! copied over the fixed name server-side (`CopyObject`, atomic: the old object stays whole
+//! until the new one replaces it). The temporary key is deleted in every case. A failed or
+//! unverified upload thus never removes or replaces the last good object.
+//!
+//! Cleanup removes only what this upload wrote: the parts of its own multipart upload, the
+//! object it completed, or its temporary key. A `PutObject` that failed left nothing, so
+//! nothing is deleted then (an object of the same name from before stays).
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -23,17 +34,19 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use log::debug;
 use md5::{Digest, Md5};
 use s3::bucket::Bucket;
 use s3::creds::Credentials;
 use s3::region::Region;
 use ureq::http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{Storage, read_full};
+use super::keys::ObjectKeys;
+use super::{Storage, clean_up_on_failure, read_full};
 use crate::archive::hex;
 use crate::config::S3Config;
-use crate::retention::SnapshotEntry;
-use crate::snapshot_name::SnapshotName;
+use crate::shutdown::StopFlag;
+use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
 /// The default part size: 8 MiB (S3's minimum is 5 MiB, except for the last part).
 pub const DEFAULT_PART_SIZE: usize = 8 << 20;
@@ -42,6 +55,7 @@ const CONTENT_TYPE: &str = "application/gzip";
 /// Snapshots under a key prefix in one bucket.
 pub struct S3Storage {
     config: S3Config,
+    keys: ObjectKeys,
     part_size: usize,
     page_size: Option<usize>,
     buckets: RefCell<Option<Buckets>>,
@@ -58,6 +72,7 @@ impl S3Storage {
     #[must_use]
     pub fn new(config: S3Config) -> Self {
         Self {
+            keys: ObjectKeys::new(&config.key_prefix),
             config,
             part_size: DEFAULT_PART_SIZE,
             page_size: None,
@@ -79,20 +94,8 @@ impl S3Storage {
         self
     }
 
-    fn key(&self, name: &str) -> String {
-        if self.config.key_prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}/{name}", self.config.key_prefix)
-        }
-    }
-
-    fn list_prefix(&self) -> String {
-        if self.config.key_prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.config.key_prefix)
-        }
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.config.bucket)
     }
 
     /// The two bucket handles, created at first use and refreshed when temporary
@@ -116,6 +119,7 @@ impl S3Storage {
     }
 
     fn open(&self) -> Result<Buckets> {
+        crate::install_crypto_provider();
         let c = &self.config;
         let credentials = match (&c.access_key_id, &c.secret_access_key) {
             (Some(id), Some(secret)) => {
@@ -123,7 +127,6 @@ impl S3Storage {
             }
             _ => Credentials::default(),
         }
-        .map_err(|e| anyhow!("{e}"))
         .context(
             "no AWS credentials: set access_key_id and secret_access_key, AWS_ACCESS_KEY_ID and \
              AWS_SECRET_ACCESS_KEY, a profile, web identity, or an instance role",
@@ -136,10 +139,9 @@ impl S3Storage {
             None => c
                 .region
                 .parse()
-                .map_err(|e| anyhow!("unknown AWS region {:?}: {e}", c.region))?,
+                .with_context(|| format!("unknown AWS region {:?}", c.region))?,
         };
         let mut plain = Bucket::new(&c.bucket, region, credentials)
-            .map_err(|e| anyhow!("{e}"))
             .with_context(|| format!("cannot set up S3 bucket {}", c.bucket))?;
         if c.force_path_style {
             plain = plain.with_path_style();
@@ -164,44 +166,62 @@ impl S3Storage {
         let with_sse = Box::new(
             plain
                 .with_extra_headers(headers)
-                .map_err(|e| anyhow!("{e}"))?,
+                .context("cannot set the encryption and storage class headers")?,
         );
         Ok(Buckets { plain, with_sse })
     }
 
-    fn put(&self, buckets: &Buckets, from: &Path, key: &str) -> Result<()> {
+    /// Uploads `from` to `key` and checks what landed; on any failure, removes what this
+    /// upload wrote (its parts, or the object it completed) and nothing else.
+    fn put(&self, buckets: &Buckets, from: &Path, key: &str, stop: &StopFlag) -> Result<()> {
         let mut file = File::open(from)
             .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
         let size = file.metadata()?.len();
         let expected_etag = if size <= self.part_size as u64 {
             let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             file.read_to_end(&mut body)?;
+            stop.check()?;
+            // A failed PutObject stored nothing: no cleanup (it could delete an older object).
             buckets
                 .with_sse
                 .put_object_with_content_type(key, &body, CONTENT_TYPE)
-                .map_err(|e| anyhow!("PutObject failed: {e}"))?;
+                .context("PutObject failed")?;
             hex(&Md5::digest(&body))
         } else {
-            self.put_multipart(buckets, &mut file, key)?
+            self.put_multipart(buckets, &mut file, key, stop)?
         };
-        self.check_landed(buckets, key, size, &expected_etag)
+        clean_up_on_failure(
+            self.check_landed(buckets, key, size, &expected_etag),
+            self.url(key),
+            || {
+                buckets
+                    .plain
+                    .delete_object(key)
+                    .context("DeleteObject failed")?;
+                Ok(())
+            },
+        )
     }
 
-    /// Returns the ETag S3 computes for these parts.
-    fn put_multipart(&self, buckets: &Buckets, file: &mut File, key: &str) -> Result<String> {
+    /// Returns the ETag S3 computes for these parts. On failure the multipart upload is
+    /// aborted, so no parts linger (and are billed).
+    fn put_multipart(
+        &self,
+        buckets: &Buckets,
+        file: &mut File,
+        key: &str,
+        stop: &StopFlag,
+    ) -> Result<String> {
         let upload = buckets
             .with_sse
             .initiate_multipart_upload(key, CONTENT_TYPE)
-            .map_err(|e| anyhow!("CreateMultipartUpload failed: {e}"))?;
+            .context("CreateMultipartUpload failed")?;
         let id = upload.upload_id;
-        let result = (|| -> Result<String> {
+        let sent = (|| -> Result<String> {
             let mut parts = Vec::new();
             let mut buffer = vec![0u8; self.part_size];
             loop {
-                ensure!(
-                    !crate::shutdown::requested(),
-                    "interrupted by a shutdown signal"
-                );
+                stop.check()?;
                 let filled = read_full(file, &mut buffer)?;
                 if filled == 0 {
                     break;
@@ -211,7 +231,7 @@ impl S3Storage {
                 let part = buckets
                     .plain
                     .put_multipart_chunk(chunk, key, number, &id, CONTENT_TYPE)
-                    .map_err(|e| anyhow!("UploadPart {number} failed: {e}"))?;
+                    .with_context(|| format!("UploadPart {number} failed"))?;
                 parts.push(part);
                 if filled < buffer.len() {
                     break;
@@ -228,24 +248,79 @@ impl S3Storage {
                     )
                 })?);
             }
+            stop.check()?;
             buckets
                 .plain
                 .complete_multipart_upload(key, &id, parts)
-                .map_err(|e| anyhow!("CompleteMultipartUpload failed: {e}"))?;
+                .context("CompleteMultipartUpload failed")?;
             Ok(format!("{}-{count}", hex(&Md5::digest(&digests))))
         })();
-        if result.is_err() {
-            // Best effort: without it, parts would linger (and be billed).
-            let _ = buckets.plain.abort_upload(key, &id);
+        clean_up_on_failure(
+            sent,
+            format!("the multipart upload {id} of {}", self.url(key)),
+            || {
+                buckets
+                    .plain
+                    .abort_upload(key, &id)
+                    .context("AbortMultipartUpload failed")
+            },
+        )
+    }
+
+    /// Uploads to a temporary key beside the fixed name, checks it there, then copies it
+    /// over the fixed name. The temporary key is deleted whatever happens.
+    fn put_static(
+        &self,
+        buckets: &Buckets,
+        from: &Path,
+        static_name: &str,
+        name: &SnapshotName,
+        stop: &StopFlag,
+    ) -> Result<()> {
+        let key = self.keys.key(static_name);
+        let temp = self
+            .keys
+            .key(&format!(".{static_name}.tmp-{}", name.unix_nanos()));
+        self.put(buckets, from, &temp, stop)?;
+        let size = std::fs::metadata(from)?.len();
+        let replaced = (|| -> Result<()> {
+            stop.check()?;
+            // With the SSE and storage-class headers: a copy does not inherit them.
+            buckets
+                .with_sse
+                .copy_object_internal(&temp, &key)
+                .with_context(|| format!("CopyObject from {} failed", self.url(&temp)))?;
+            let (head, _) = buckets
+                .plain
+                .head_object(&key)
+                .context("HeadObject after the copy failed")?;
+            let landed = head.content_length.and_then(|n| u64::try_from(n).ok());
+            ensure!(
+                landed == Some(size),
+                "the copy landed with size {landed:?}, expected {size}"
+            );
+            Ok(())
+        })();
+        debug!("deleting the temporary object {}", self.url(&temp));
+        let removed = buckets
+            .plain
+            .delete_object(&temp)
+            .context("DeleteObject failed");
+        replaced?;
+        if let Err(e) = removed {
+            log::error!(
+                "could not remove the temporary object {}; remove it by hand: {e:#}",
+                self.url(&temp)
+            );
         }
-        result
+        Ok(())
     }
 
     fn check_landed(&self, buckets: &Buckets, key: &str, size: u64, etag: &str) -> Result<()> {
         let (head, _) = buckets
             .plain
             .head_object(key)
-            .map_err(|e| anyhow!("HeadObject after the upload failed: {e}"))?;
+            .context("HeadObject after the upload failed")?;
         let landed = head.content_length.and_then(|n| u64::try_from(n).ok());
         ensure!(
             landed == Some(size),
@@ -283,27 +358,20 @@ impl Storage for S3Storage {
     }
 
     fn location(&self) -> String {
-        format!("s3://{}/{}", self.config.bucket, self.config.key_prefix)
+        format!("s3://{}/{}", self.config.bucket, self.keys.prefix())
     }
 
-    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String> {
-        let object = self
-            .config
-            .static_snapshot_name
-            .clone()
-            .unwrap_or_else(|| name.to_string());
-        let key = self.key(&object);
-        self.with_buckets(|buckets| {
-            let stored = self.put(buckets, from, &key);
-            if let Err(e) = stored {
-                // Whatever may have landed must not list as a snapshot.
-                let _ = buckets.plain.delete_object(&key);
-                return Err(e);
-            }
-            Ok(())
+    fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String> {
+        let key = match &self.config.static_snapshot_name {
+            Some(fixed) => self.keys.key(fixed),
+            None => self.keys.snapshot(name),
+        };
+        self.with_buckets(|buckets| match &self.config.static_snapshot_name {
+            Some(fixed) => self.put_static(buckets, from, fixed, name, stop),
+            None => self.put(buckets, from, &key, stop),
         })
-        .with_context(|| format!("uploading s3://{}/{key}", self.config.bucket))?;
-        Ok(format!("s3://{}/{key}", self.config.bucket))
+        .with_context(|| format!("uploading {}", self.url(&key)))?;
+        Ok(self.url(&key))
     }
 
     fn list(&self) -> Result<Vec<SnapshotEntry>> {
@@ -311,7 +379,7 @@ impl Storage for S3Storage {
             // One fixed object, overwritten each time: nothing to prune.
             return Ok(Vec::new());
         }
-        let prefix = self.list_prefix();
+        let prefix = self.keys.list_prefix();
         self.with_buckets(|buckets| {
             let mut entries = Vec::new();
             let mut token = None;
@@ -319,13 +387,9 @@ impl Storage for S3Storage {
                 let (page, _) = buckets
                     .plain
                     .list_page(prefix.clone(), None, token.take(), None, self.page_size)
-                    .map_err(|e| anyhow!("ListObjectsV2 failed: {e}"))?;
+                    .context("ListObjectsV2 failed")?;
                 for object in page.contents {
-                    let name = object
-                        .key
-                        .strip_prefix(&prefix)
-                        .and_then(SnapshotName::parse);
-                    if let Some(name) = name {
+                    if let Some(name) = self.keys.parse(&object.key) {
                         entries.push(SnapshotEntry {
                             name,
                             size: object.size,
@@ -347,29 +411,29 @@ impl Storage for S3Storage {
     }
 
     fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
-        let key = self.key(&name.to_string());
+        let key = self.keys.snapshot(name);
         self.with_buckets(|buckets| {
             let mut file = File::create(to)?;
             let status = buckets
                 .plain
                 .get_object_to_writer(&key, &mut file)
-                .map_err(|e| anyhow!("GetObject failed: {e}"))?;
+                .context("GetObject failed")?;
             ensure!(status == 200, "GetObject answered {status}");
             Ok(())
         })
-        .with_context(|| format!("downloading s3://{}/{key}", self.config.bucket))
+        .with_context(|| format!("downloading {}", self.url(&key)))
     }
 
     fn delete(&self, name: &SnapshotName) -> Result<()> {
-        let key = self.key(&name.to_string());
+        let key = self.keys.snapshot(name);
         self.with_buckets(|buckets| {
             buckets
                 .plain
                 .delete_object(&key)
-                .map_err(|e| anyhow!("DeleteObject failed: {e}"))?;
+                .context("DeleteObject failed")?;
             Ok(())
         })
-        .with_context(|| format!("deleting s3://{}/{key}", self.config.bucket))
+        .with_context(|| format!("deleting {}", self.url(&key)))
     }
 }
 

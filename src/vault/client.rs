@@ -53,23 +53,25 @@ pub struct VaultClient {
 }
 
 impl VaultClient {
-    /// Builds the client from validated settings.
-    #[must_use]
-    pub fn new(settings: &VaultSettings) -> Self {
+    /// Builds the client from validated settings, reading the TLS files they name.
+    ///
+    /// # Errors
+    /// A [`crate::config::ConfigError`] when a TLS file cannot be read or parsed.
+    pub fn new(settings: &VaultSettings) -> Result<Self, crate::config::ConfigError> {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(CONNECT_TIMEOUT))
-            .tls_config(settings.tls.clone())
+            .tls_config(super::tls::client_config(&settings.tls)?)
             .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Self {
+        Ok(Self {
             agent,
             addr: settings.addr.clone(),
             namespace: settings.namespace.clone(),
             snapshot_timeout: settings.snapshot_timeout,
-        }
+        })
     }
 
     /// The configured address, e.g. `https://127.0.0.1:8200`.

@@ -14,7 +14,7 @@ use log::info;
 use super::client::{VaultClient, error_message, vault_error};
 use crate::archive::verify::{SnapshotSummary, verify};
 use crate::secret::Secret;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{INTERRUPTED, StopFlag};
 
 /// The snapshot path under `/v1/`.
 pub const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
@@ -29,7 +29,7 @@ pub fn download(
     token: &Secret,
     leader_address: &str,
     file: &mut File,
-    shutdown: &Shutdown,
+    stop: &StopFlag,
 ) -> Result<SnapshotSummary> {
     let mut url = client.url(SNAPSHOT_PATH);
     let mut response = client.get_stream(&url, token)?;
@@ -74,7 +74,7 @@ pub fn download(
     let mut tee = Tee {
         source: response.body_mut().as_reader(),
         file,
-        shutdown,
+        stop,
         failure: None,
         written: 0,
         flushed: 0,
@@ -138,7 +138,7 @@ const WRITE_BACK_STEP: u64 = 8 << 20;
 struct Tee<'a, R> {
     source: R,
     file: &'a mut File,
-    shutdown: &'a Shutdown,
+    stop: &'a StopFlag,
     failure: Option<String>,
     written: u64,
     flushed: u64,
@@ -169,9 +169,9 @@ impl<R> Tee<'_, R> {
 
 impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.shutdown.requested() {
-            self.failure = Some("interrupted by a shutdown signal".into());
-            return Err(io::Error::other("interrupted by a shutdown signal"));
+        if self.stop.requested() {
+            self.failure = Some(INTERRUPTED.into());
+            return Err(io::Error::other(INTERRUPTED));
         }
         let n = self.source.read(buf).inspect_err(|e| {
             self.failure = Some(format!("reading from Vault failed: {e}"));

@@ -17,6 +17,7 @@ use vault_raft_snapshot::archive::build::pseudo_random_bytes;
 use vault_raft_snapshot::config::{AzureConfig, GcsConfig, S3Config};
 use vault_raft_snapshot::retention::RetentionPolicy;
 use vault_raft_snapshot::secret::Secret;
+use vault_raft_snapshot::shutdown::StopFlag;
 use vault_raft_snapshot::snapshot_name::SnapshotName;
 use vault_raft_snapshot::storage::Storage;
 use vault_raft_snapshot::storage::azure::AzureStorage;
@@ -188,8 +189,7 @@ pub fn gcs_config(prefix: &str) -> GcsConfig {
         bucket: BUCKET.into(),
         prefix: prefix.into(),
         endpoint: GCS_ENDPOINT.into(),
-        emulator: true,
-        credentials_file: None,
+        credentials: vault_raft_snapshot::config::GoogleCredentials::None,
     }
 }
 
@@ -256,6 +256,7 @@ impl AzureFixture {
         if !server_up("Azurite (Azure)", "127.0.0.1:10000") {
             return None;
         }
+        vault_raft_snapshot::install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -329,7 +330,11 @@ pub fn upload_then_list_shows_name_and_exact_size(f: &dyn Fixture) {
     let work = tempfile::tempdir().unwrap();
     let storage = f.storage();
     storage
-        .upload(&staged(work.path(), &[7u8; 1234]), &name(1))
+        .upload(
+            &staged(work.path(), &[7u8; 1234]),
+            &name(1),
+            &StopFlag::never(),
+        )
         .unwrap();
     let listed = storage.list().unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
@@ -341,7 +346,7 @@ pub fn download_is_byte_identical_for_1_byte_and_beyond_one_part(f: &dyn Fixture
     let storage = f.storage();
     for (n, bytes) in [(1, vec![42u8]), (2, pseudo_random_bytes(17 << 20, 9))] {
         storage
-            .upload(&staged(work.path(), &bytes), &name(n))
+            .upload(&staged(work.path(), &bytes), &name(n), &StopFlag::never())
             .unwrap();
         let back = work.path().join("back");
         storage.download(&name(n), &back).unwrap();
@@ -372,7 +377,7 @@ pub fn foreign_objects_are_never_listed_or_deleted(f: &dyn Fixture) {
     let storage = f.storage();
     for n in 1..=3 {
         storage
-            .upload(&staged(work.path(), b"ours"), &name(n))
+            .upload(&staged(work.path(), b"ours"), &name(n), &StopFlag::never())
             .unwrap();
     }
     let listed: Vec<SnapshotName> = storage.list().unwrap().iter().map(|e| e.name).collect();
@@ -396,7 +401,7 @@ pub fn listing_is_complete_beyond_one_page(f: &dyn Fixture) {
     let storage = f.storage();
     for n in 1..=7 {
         storage
-            .upload(&staged(work.path(), b"x"), &name(n))
+            .upload(&staged(work.path(), b"x"), &name(n), &StopFlag::never())
             .unwrap();
     }
     let mut listed: Vec<SnapshotName> = storage.list().unwrap().iter().map(|e| e.name).collect();
@@ -408,10 +413,10 @@ pub fn delete_removes_and_deleting_a_missing_name_is_fine(f: &dyn Fixture) {
     let work = tempfile::tempdir().unwrap();
     let storage = f.storage();
     storage
-        .upload(&staged(work.path(), b"x"), &name(1))
+        .upload(&staged(work.path(), b"x"), &name(1), &StopFlag::never())
         .unwrap();
     storage
-        .upload(&staged(work.path(), b"y"), &name(2))
+        .upload(&staged(work.path(), b"y"), &name(2), &StopFlag::never())
         .unwrap();
     storage.delete(&name(1)).unwrap();
     storage.delete(&name(1)).unwrap();
@@ -424,7 +429,11 @@ pub fn a_failed_upload_leaves_nothing_that_lists(f: &dyn Fixture) {
     let storage = f.storage();
     assert!(
         storage
-            .upload(Path::new("/nonexistent/staged.snap"), &name(1))
+            .upload(
+                Path::new("/nonexistent/staged.snap"),
+                &name(1),
+                &StopFlag::never()
+            )
             .is_err()
     );
     assert!(storage.list().unwrap().is_empty());

@@ -7,6 +7,7 @@ use std::fs;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
+use vault_raft_snapshot::shutdown::StopFlag;
 use vault_raft_snapshot::snapshot_name::SnapshotName;
 
 use crate::conformance::{
@@ -57,7 +58,11 @@ fn old_snapshots(fixture: &dyn Fixture) {
         let name = SnapshotName::at(SystemTime::now() - Duration::from_secs(hours * 3600));
         fixture
             .storage()
-            .upload(&staged.with_extension(hours.to_string()), &name)
+            .upload(
+                &staged.with_extension(hours.to_string()),
+                &name,
+                &StopFlag::never(),
+            )
             .unwrap();
     }
 }
@@ -209,10 +214,18 @@ fn sse_headers_go_only_on_put_object_and_create_multipart_upload() {
     .unwrap();
     use vault_raft_snapshot::storage::Storage;
     storage
-        .upload(&small, &SnapshotName::at(SystemTime::now()))
+        .upload(
+            &small,
+            &SnapshotName::at(SystemTime::now()),
+            &StopFlag::never(),
+        )
         .unwrap();
     storage
-        .upload(&large, &SnapshotName::at(SystemTime::now()))
+        .upload(
+            &large,
+            &SnapshotName::at(SystemTime::now()),
+            &StopFlag::never(),
+        )
         .unwrap();
     recorder("stop-recording");
     let recording = ureq::get(&format!(

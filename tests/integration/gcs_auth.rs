@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use vault_raft_snapshot::config::GcsConfig;
+use vault_raft_snapshot::config::GoogleCredentials;
 use vault_raft_snapshot::storage::Storage;
 use vault_raft_snapshot::storage::gcs::GcsStorage;
-use vault_raft_snapshot::storage::gcs::auth::{Authenticator, SCOPE, TokenSource};
+use vault_raft_snapshot::storage::gcs::auth::{Authenticator, SCOPE};
 
 #[derive(Clone, Debug)]
 struct Seen {
@@ -159,7 +160,7 @@ fn a_service_account_signs_a_jwt_and_the_token_is_cached() {
         &json!({"type": "service_account", "client_email": "snapshots@project.iam.gserviceaccount.com",
                 "private_key": fixture("gcs-test-key.pem"), "token_uri": format!("http://{addr}/token")}),
     );
-    let mut auth = Authenticator::new(TokenSource::File(file));
+    let mut auth = Authenticator::new(GoogleCredentials::File(file));
     let agent = agent();
     assert_eq!(auth.token(&agent).unwrap().unwrap().expose(), TOKEN);
     assert_eq!(auth.token(&agent).unwrap().unwrap().expose(), TOKEN);
@@ -181,7 +182,7 @@ fn an_authorized_user_exchanges_its_refresh_token() {
                 "client_secret": "client-secret-value", "refresh_token": "1//refresh-value",
                 "token_uri": format!("http://{addr}/token")}),
     );
-    let mut auth = Authenticator::new(TokenSource::File(file));
+    let mut auth = Authenticator::new(GoogleCredentials::File(file));
     assert_eq!(auth.token(&agent()).unwrap().unwrap().expose(), TOKEN);
     let request = seen.lock().unwrap()[0].clone();
     assert_eq!(request.method, "POST");
@@ -202,7 +203,7 @@ fn the_metadata_server_is_asked_with_its_header() {
             json!({"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}).to_string(),
         )
     });
-    let mut auth = Authenticator::new(TokenSource::Metadata(addr));
+    let mut auth = Authenticator::new(GoogleCredentials::Metadata(addr));
     assert_eq!(auth.token(&agent()).unwrap().unwrap().expose(), TOKEN);
     assert_eq!(
         seen.lock().unwrap()[0].path,
@@ -226,7 +227,7 @@ fn a_refused_exchange_says_why_and_shows_no_secret() {
     );
     let error = format!(
         "{:#}",
-        Authenticator::new(TokenSource::File(file))
+        Authenticator::new(GoogleCredentials::File(file))
             .token(&agent())
             .unwrap_err()
     );
@@ -276,8 +277,7 @@ fn the_bearer_token_reaches_the_storage_api() {
         bucket: "b".into(),
         prefix: "p".into(),
         endpoint: format!("http://{api_addr}"),
-        emulator: false,
-        credentials_file: Some(file),
+        credentials: GoogleCredentials::File(file),
     });
     assert!(storage.list().unwrap().is_empty());
     let request = &seen.lock().unwrap()[0];

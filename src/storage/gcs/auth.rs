@@ -1,102 +1,29 @@
-//! Google credentials, found as Google's client libraries find them:
-//! 1. the configured `credentials_file`, else `GOOGLE_APPLICATION_CREDENTIALS`: a service
-//!    account (an RS256 JWT signed with its key, exchanged at its `token_uri`) or an
-//!    authorized user (its refresh token exchanged at `token_uri`);
-//! 2. else the GCE/GKE metadata server (`GCE_METADATA_HOST` overrides its address).
+//! Google access tokens, from the source the configuration chose as Google's client
+//! libraries choose it ([`crate::config::GoogleCredentials`]):
+//! 1. a credentials file ([`CredentialsFile`]): a service account (an RS256 JWT signed with
+//!    its key, exchanged at its `token_uri`) or an authorized user (its refresh token
+//!    exchanged at `token_uri`);
+//! 2. else the GCE/GKE metadata server.
 //!
 //! Access tokens are cached until a minute before they expire. Keys, refresh tokens, client
 //! secrets and access tokens are [`Secret`]s: never logged, never in an error.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 
+use crate::config::GoogleCredentials;
+pub use crate::google_credentials::CredentialsFile;
 use crate::secret::Secret;
 
 /// The OAuth scope for reading and writing objects.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
-const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
-const METADATA_HOST: &str = "metadata.google.internal";
 const EARLY_REFRESH: Duration = Duration::from_secs(60);
-
-/// A credentials JSON file.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum CredentialsFile {
-    /// A service account key.
-    ServiceAccount {
-        /// The account's email, the JWT issuer.
-        client_email: String,
-        /// PEM private key.
-        private_key: Secret,
-        /// Where to exchange the JWT.
-        #[serde(default = "default_token_uri")]
-        token_uri: String,
-    },
-    /// A user's refresh token (from `gcloud auth application-default login`).
-    AuthorizedUser {
-        /// OAuth client id.
-        client_id: String,
-        /// OAuth client secret.
-        client_secret: Secret,
-        /// The refresh token.
-        refresh_token: Secret,
-        /// Where to exchange it.
-        #[serde(default = "default_token_uri")]
-        token_uri: String,
-    },
-}
-
-fn default_token_uri() -> String {
-    DEFAULT_TOKEN_URI.into()
-}
-
-impl CredentialsFile {
-    /// Reads and parses a credentials file (its content never appears in an error).
-    ///
-    /// # Errors
-    /// When the file cannot be read or is not a service account or authorized user file.
-    pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read Google credentials file {}", path.display()))?;
-        let parsed: Self = serde_json::from_str(&text).map_err(|e| {
-            // serde's message can quote a value; keep only its position.
-            anyhow!(
-                "{} is not a service_account or authorized_user credentials file (line {}, column {})",
-                path.display(),
-                e.line(),
-                e.column()
-            )
-        })?;
-        if let CredentialsFile::ServiceAccount { private_key, .. } = &parsed {
-            jsonwebtoken::EncodingKey::from_rsa_pem(private_key.expose().as_bytes()).map_err(
-                |_| {
-                    anyhow!(
-                        "{}: private_key is not an RSA private key in PEM form",
-                        path.display()
-                    )
-                },
-            )?;
-        }
-        Ok(parsed)
-    }
-}
-
-/// Where tokens come from.
-pub enum TokenSource {
-    /// No credentials (an emulator).
-    None,
-    /// A credentials file.
-    File(PathBuf),
-    /// The metadata server at this host.
-    Metadata(String),
-}
 
 /// Hands out a cached access token.
 pub struct Authenticator {
-    source: TokenSource,
+    source: GoogleCredentials,
     cached: Option<(Secret, Instant)>,
 }
 
@@ -119,27 +46,11 @@ struct Claims<'a> {
 impl Authenticator {
     /// An authenticator for `source`.
     #[must_use]
-    pub fn new(source: TokenSource) -> Self {
+    pub fn new(source: GoogleCredentials) -> Self {
         Self {
             source,
             cached: None,
         }
-    }
-
-    /// The source Google's libraries would use: `credentials_file`, else
-    /// `GOOGLE_APPLICATION_CREDENTIALS`, else the metadata server.
-    #[must_use]
-    pub fn discover(credentials_file: Option<&Path>) -> TokenSource {
-        if let Some(file) = credentials_file {
-            return TokenSource::File(file.to_path_buf());
-        }
-        if let Some(file) =
-            std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").filter(|v| !v.is_empty())
-        {
-            return TokenSource::File(PathBuf::from(file));
-        }
-        let host = std::env::var("GCE_METADATA_HOST").unwrap_or_else(|_| METADATA_HOST.into());
-        TokenSource::Metadata(host)
     }
 
     /// A valid access token, or `None` for an emulator.
@@ -147,7 +58,7 @@ impl Authenticator {
     /// # Errors
     /// When the token exchange fails.
     pub fn token(&mut self, agent: &ureq::Agent) -> Result<Option<Secret>> {
-        if matches!(self.source, TokenSource::None) {
+        if matches!(self.source, GoogleCredentials::None) {
             return Ok(None);
         }
         if let Some((token, valid_until)) = &self.cached {
@@ -156,8 +67,8 @@ impl Authenticator {
             }
         }
         let response = match &self.source {
-            TokenSource::None => return Ok(None),
-            TokenSource::File(path) => match CredentialsFile::read(path)? {
+            GoogleCredentials::None => return Ok(None),
+            GoogleCredentials::File(path) => match CredentialsFile::read(path)? {
                 CredentialsFile::ServiceAccount {
                     client_email,
                     private_key,
@@ -209,7 +120,7 @@ impl Authenticator {
                     ],
                 )?,
             },
-            TokenSource::Metadata(host) => {
+            GoogleCredentials::Metadata(host) => {
                 let url = format!(
                     "http://{host}/computeMetadata/v1/instance/service-accounts/default/token"
                 );

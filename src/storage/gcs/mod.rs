@@ -5,7 +5,16 @@
 //! Uploads are resumable sessions sent in chunks of `chunk_size` (a multiple of 256 KiB) read
 //! from the staged file one at a time; Google answers `308 Resume Incomplete` to each but
 //! the last, so redirects are never followed. The final answer's `size` and `md5Hash` must
-//! match the staged file, or the object is deleted and the upload counts as failed.
+//! match the staged file, or the upload counts as failed.
+//!
+//! Cleanup removes only what this upload wrote. A session that failed before its last
+//! chunk created no object (a resumable upload appears whole or not at all); it is
+//! cancelled (`DELETE` on the session URL) so the uploaded bytes are dropped at once. An
+//! object that landed but does not match is deleted by its `generation`, so an object of
+//! the same name that was there before (or that another writer put there since) is never
+//! the one removed.
+//!
+//! OBJECT_STORE_EVALUATION
 
 pub mod auth;
 
@@ -19,11 +28,12 @@ use base64::Engine;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
-use super::{Storage, read_full};
+use super::keys::ObjectKeys;
+use super::{Storage, clean_up_on_failure, read_full};
 use crate::config::GcsConfig;
-use crate::retention::SnapshotEntry;
-use crate::snapshot_name::SnapshotName;
-use auth::{Authenticator, TokenSource};
+use crate::shutdown::StopFlag;
+use crate::snapshot_name::{SnapshotEntry, SnapshotName};
+use auth::Authenticator;
 
 /// Upload chunk: 8 MiB, a multiple of the 256 KiB Google requires.
 pub const DEFAULT_CHUNK_SIZE: usize = 8 << 20;
@@ -32,6 +42,7 @@ const CHUNK_QUANTUM: usize = 256 << 10;
 /// Snapshots under a prefix in one bucket.
 pub struct GcsStorage {
     config: GcsConfig,
+    keys: ObjectKeys,
     agent: ureq::Agent,
     auth: RefCell<Authenticator>,
     chunk_size: usize,
@@ -45,6 +56,8 @@ struct ObjectResource {
     size: String,
     #[serde(rename = "md5Hash")]
     md5_hash: Option<String>,
+    /// Which version of the object this is (a decimal string).
+    generation: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,11 +72,7 @@ impl GcsStorage {
     /// A storage for `config`; credentials are looked up at the first call.
     #[must_use]
     pub fn new(config: GcsConfig) -> Self {
-        let source = if config.emulator {
-            TokenSource::None
-        } else {
-            Authenticator::discover(config.credentials_file.as_deref())
-        };
+        let source = config.credentials.clone();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -72,6 +81,7 @@ impl GcsStorage {
             .build()
             .new_agent();
         Self {
+            keys: ObjectKeys::new(&config.prefix),
             config,
             agent,
             auth: RefCell::new(Authenticator::new(source)),
@@ -94,18 +104,8 @@ impl GcsStorage {
         self
     }
 
-    fn object_name(&self, name: &SnapshotName) -> String {
-        format!("{}{name}", self.prefix())
-    }
-
-    /// The prefix with a trailing slash unless empty or already ending in one.
-    fn prefix(&self) -> String {
-        let p = &self.config.prefix;
-        if p.is_empty() || p.ends_with('/') {
-            p.clone()
-        } else {
-            format!("{p}/")
-        }
+    fn url(&self, object: &str) -> String {
+        format!("gs://{}/{object}", self.config.bucket)
     }
 
     fn object_url(&self, object: &str) -> String {
@@ -124,7 +124,9 @@ impl GcsStorage {
         })
     }
 
-    fn upload_object(&self, from: &Path, object: &str) -> Result<()> {
+    /// Sends `from` as `object` in one resumable session and checks what landed; on any
+    /// failure, removes what this upload wrote and nothing else.
+    fn upload_object(&self, from: &Path, object: &str, stop: &StopFlag) -> Result<()> {
         let mut file = File::open(from)
             .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
         let size = file.metadata()?.len();
@@ -155,15 +157,30 @@ impl GcsStorage {
             .ok_or_else(|| anyhow!("the resumable upload has no session URL"))?
             .to_string();
 
+        let sent = self.send_chunks(&session, &mut file, size, stop);
+        let (landed, md5) = clean_up_on_failure(sent, "the resumable upload session", || {
+            self.cancel_session(&session)
+        })?;
+        clean_up_on_failure(check_landed(&landed, size, &md5), self.url(object), || {
+            self.delete_generation(object, landed.generation.as_deref())
+        })
+    }
+
+    /// Sends the file in chunks; returns the object the last chunk created, with the MD5 of
+    /// what was sent.
+    fn send_chunks(
+        &self,
+        session: &str,
+        file: &mut File,
+        size: u64,
+        stop: &StopFlag,
+    ) -> Result<(ObjectResource, Vec<u8>)> {
         let mut md5 = Md5::new();
         let mut buffer = vec![0u8; self.chunk_size];
         let mut offset: u64 = 0;
         loop {
-            ensure!(
-                !crate::shutdown::requested(),
-                "interrupted by a shutdown signal"
-            );
-            let filled = read_full(&mut file, &mut buffer)?;
+            stop.check()?;
+            let filled = read_full(file, &mut buffer)?;
             let last = offset + filled as u64 == size;
             md5.update(&buffer[..filled]);
             let range = match (filled, last) {
@@ -172,7 +189,7 @@ impl GcsStorage {
                 (n, false) => format!("bytes {offset}-{}/*", offset + n as u64 - 1),
             };
             let mut response = self
-                .authorize(self.agent.put(&session))?
+                .authorize(self.agent.put(session))?
                 .header("Content-Range", &range)
                 .send(&buffer[..filled])
                 .with_context(|| format!("sending {range} failed"))?;
@@ -188,7 +205,7 @@ impl GcsStorage {
                     .body_mut()
                     .read_json()
                     .context("the upload's final answer is not an object resource")?;
-                return check_landed(&landed, size, &md5.finalize());
+                return Ok((landed, md5.finalize().to_vec()));
             }
             ensure!(
                 status == 308,
@@ -199,6 +216,45 @@ impl GcsStorage {
                 bail!("the staged snapshot ended at {offset} bytes, before its size {size}");
             }
         }
+    }
+
+    /// Cancels an unfinished resumable session, dropping the bytes it received.
+    fn cancel_session(&self, session: &str) -> Result<()> {
+        let mut response = self
+            .authorize(self.agent.delete(session))?
+            .call()
+            .context("cancelling the resumable upload session failed")?;
+        let status = response.status().as_u16();
+        // Google answers 499 to a cancel; 404/410: the session is already gone.
+        ensure!(
+            matches!(status, 200..=299 | 404 | 410 | 499),
+            "cancelling the resumable upload session answered {status}: {}",
+            body_text(&mut response)
+        );
+        Ok(())
+    }
+
+    /// Deletes `object` only in the generation this upload created.
+    fn delete_generation(&self, object: &str, generation: Option<&str>) -> Result<()> {
+        let generation = generation.ok_or_else(|| {
+            anyhow!("the object resource gave no generation, so it is not deleted blindly")
+        })?;
+        let url = format!(
+            "{}?generation={}",
+            self.object_url(object),
+            encode(generation)
+        );
+        let mut response = self
+            .authorize(self.agent.delete(&url))?
+            .call()
+            .context("DELETE failed")?;
+        let status = response.status().as_u16();
+        ensure!(
+            (200..300).contains(&status) || status == 404,
+            "DELETE answered {status}: {}",
+            body_text(&mut response)
+        );
+        Ok(())
     }
 }
 
@@ -219,7 +275,32 @@ fn check_landed(landed: &ObjectResource, size: u64, md5: &[u8]) -> Result<()> {
 }
 
 fn body_text(response: &mut ureq::http::Response<ureq::Body>) -> String {
-    crate::vault::client::error_message(&response.body_mut().read_to_string().unwrap_or_default())
+    google_error_message(&response.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// How many characters of a body that is not Google's error shape are shown.
+const BODY_SHOWN: usize = 300;
+
+/// Google's JSON API error, `{"error": {"code": 403, "message": "..."}}`, as its message;
+/// any other body (an emulator's, a proxy's HTML) as its first few hundred characters.
+#[must_use]
+pub fn google_error_message(body: &str) -> String {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Detail,
+    }
+    #[derive(Deserialize)]
+    struct Detail {
+        message: String,
+    }
+    if let Ok(parsed) = serde_json::from_str::<Envelope>(body) {
+        return parsed.error.message;
+    }
+    let trimmed = body.trim();
+    match trimmed.char_indices().nth(BODY_SHOWN) {
+        Some((cut, _)) => format!("{}...", &trimmed[..cut]),
+        None => trimmed.to_string(),
+    }
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (so `/` is `%2F`).
@@ -242,22 +323,18 @@ impl Storage for GcsStorage {
     }
 
     fn location(&self) -> String {
-        format!("gs://{}/{}", self.config.bucket, self.prefix())
+        self.url(&self.keys.list_prefix())
     }
 
-    fn upload(&self, from: &Path, name: &SnapshotName) -> Result<String> {
-        let object = self.object_name(name);
-        let url = format!("gs://{}/{object}", self.config.bucket);
-        if let Err(e) = self.upload_object(from, &object) {
-            // A failed session leaves no object; one that landed wrong is removed.
-            let _ = self.delete(name);
-            return Err(e).with_context(|| format!("uploading {url}"));
-        }
-        Ok(url)
+    fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String> {
+        let object = self.keys.snapshot(name);
+        self.upload_object(from, &object, stop)
+            .with_context(|| format!("uploading {}", self.url(&object)))?;
+        Ok(self.url(&object))
     }
 
     fn list(&self) -> Result<Vec<SnapshotEntry>> {
-        let prefix = self.prefix();
+        let prefix = self.keys.list_prefix();
         let mut entries = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
@@ -289,11 +366,7 @@ impl Storage for GcsStorage {
                 .read_json()
                 .with_context(|| format!("listing {}: not an object list", self.location()))?;
             for item in page.items {
-                let name = item
-                    .name
-                    .strip_prefix(&prefix)
-                    .and_then(SnapshotName::parse);
-                if let (Some(name), Ok(size)) = (name, item.size.parse()) {
+                if let (Some(name), Ok(size)) = (self.keys.parse(&item.name), item.size.parse()) {
                     entries.push(SnapshotEntry { name, size });
                 }
             }
@@ -305,17 +378,18 @@ impl Storage for GcsStorage {
     }
 
     fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
-        let object = self.object_name(name);
+        let object = self.keys.snapshot(name);
         let url = format!("{}?alt=media", self.object_url(&object));
         let mut response = self
             .authorize(self.agent.get(&url))?
             .call()
-            .with_context(|| format!("downloading gs://{}/{object}", self.config.bucket))?;
+            .with_context(|| format!("downloading {}", self.url(&object)))?;
         let status = response.status().as_u16();
         ensure!(
             status == 200,
-            "downloading gs://{}/{object} answered {status}",
-            self.config.bucket
+            "downloading {} answered {status}: {}",
+            self.url(&object),
+            body_text(&mut response)
         );
         let mut file = File::create(to)?;
         std::io::copy(&mut response.body_mut().as_reader(), &mut file)?;
@@ -323,19 +397,19 @@ impl Storage for GcsStorage {
     }
 
     fn delete(&self, name: &SnapshotName) -> Result<()> {
-        let object = self.object_name(name);
+        let object = self.keys.snapshot(name);
         let mut response = self
             .authorize(self.agent.delete(&self.object_url(&object)))?
             .call()
-            .with_context(|| format!("deleting gs://{}/{object}", self.config.bucket))?;
+            .with_context(|| format!("deleting {}", self.url(&object)))?;
         let status = response.status().as_u16();
         // Real GCS answers 204, the emulators 200; a missing object is already gone.
         if (200..300).contains(&status) || status == 404 {
             Ok(())
         } else {
             bail!(
-                "deleting gs://{}/{object} answered {status}: {}",
-                self.config.bucket,
+                "deleting {} answered {status}: {}",
+                self.url(&object),
                 body_text(&mut response)
             )
         }
@@ -344,7 +418,21 @@ impl Storage for GcsStorage {
 
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{encode, google_error_message};
+
+    #[test]
+    fn reads_googles_error_shape_not_vaults() {
+        let body = r#"{"error": {"code": 403, "message": "caller does not have storage.objects.create access", "errors": []}}"#;
+        assert_eq!(
+            google_error_message(body),
+            "caller does not have storage.objects.create access"
+        );
+        assert_eq!(
+            google_error_message(r#"{"errors": ["vault"]}"#),
+            r#"{"errors": ["vault"]}"#
+        );
+        assert_eq!(google_error_message(&"x".repeat(400)).len(), 303);
+    }
 
     #[test]
     fn encodes_slashes_and_spaces() {

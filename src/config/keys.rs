@@ -1,0 +1,441 @@
+//! The documentation of every configuration key: one table that the man page and README's
+//! configuration tables are generated from (`crate::docs`). Tests check it against the keys
+//! the parser accepts, so neither can drift from the other.
+
+use super::{DEFAULT_ADDR, DEFAULT_K8S_TOKEN_PATH};
+
+/// Where a key belongs in the documentation: one table each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// How to reach Vault.
+    Vault,
+    /// How to log in.
+    Auth,
+    /// Schedule, retention, staging, metrics.
+    Agent,
+    /// `local_storage`.
+    Local,
+    /// `aws_storage`.
+    S3,
+    /// `google_storage`.
+    Gcs,
+    /// `azure_storage`.
+    Azure,
+    /// Keys every storage object takes.
+    AnyStorage,
+}
+
+impl Section {
+    /// Every section, in the order the documentation shows them.
+    pub const ALL: [Section; 8] = [
+        Section::Vault,
+        Section::Auth,
+        Section::Agent,
+        Section::Local,
+        Section::S3,
+        Section::Gcs,
+        Section::Azure,
+        Section::AnyStorage,
+    ];
+
+    /// The name of its table in README (`<!-- keys:NAME -->`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Vault => "vault",
+            Section::Auth => "auth",
+            Section::Agent => "agent",
+            Section::Local => "local_storage",
+            Section::S3 => "aws_storage",
+            Section::Gcs => "google_storage",
+            Section::Azure => "azure_storage",
+            Section::AnyStorage => "any_storage",
+        }
+    }
+}
+
+/// One documented configuration key, for the man page and README. A test checks this list
+/// against the keys the parser accepts, so it cannot drift.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    /// Which table it is shown in.
+    pub section: Section,
+    /// The JSON key (`section.key` inside a storage object).
+    pub key: &'static str,
+    /// The default, or `""` when there is none.
+    pub default: &'static str,
+    /// The environment variable that fills it in, or `""`.
+    pub env: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+/// Every configuration key.
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc {
+        section: Section::Vault,
+        key: "addr",
+        default: DEFAULT_ADDR,
+        env: "VAULT_ADDR",
+        doc: "Vault's address: this node's, or a load balancer's.",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "namespace",
+        default: "",
+        env: "VAULT_NAMESPACE",
+        doc: "Vault namespace, sent as X-Vault-Namespace.",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "timeout",
+        default: "none",
+        env: "",
+        doc: "Limit on the whole snapshot download, as a Go duration (e.g. 30m).",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "ca_cert",
+        default: "the system's trusted CAs",
+        env: "VAULT_CACERT",
+        doc: "PEM file of the CA certificates that sign Vault's certificate.",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "ca_path",
+        default: "",
+        env: "VAULT_CAPATH",
+        doc: "Directory of PEM CA files; ca_cert wins when both are set.",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "client_cert",
+        default: "",
+        env: "VAULT_CLIENT_CERT",
+        doc: "PEM client certificate for mutual TLS (with client_key).",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "client_key",
+        default: "",
+        env: "VAULT_CLIENT_KEY",
+        doc: "PEM private key of client_cert.",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "tls_skip_verify",
+        default: "false",
+        env: "VAULT_SKIP_VERIFY",
+        doc: "Do not verify Vault's certificate (a warning is logged at every start).",
+    },
+    KeyDoc {
+        section: Section::Vault,
+        key: "tls_server_name",
+        default: "",
+        env: "VAULT_TLS_SERVER_NAME",
+        doc: "Not supported yet: refused with an error; use the certificate's name in addr.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "token_path",
+        default: "",
+        env: "",
+        doc: "File holding a Vault token (e.g. a Vault Agent sink), read at every cycle; when set, the other methods are skipped.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "vault_auth_method",
+        default: "approle",
+        env: "",
+        doc: "approle, k8s (or kubernetes), or token (VAULT_TOKEN).",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "role_id",
+        default: "",
+        env: "",
+        doc: "AppRole role_id.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "secret_id",
+        default: "",
+        env: "",
+        doc: "AppRole secret_id.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "approle",
+        default: "approle",
+        env: "",
+        doc: "AppRole auth mount.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "k8s_auth_role",
+        default: "",
+        env: "",
+        doc: "Vault role for Kubernetes login.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "k8s_auth_path",
+        default: "kubernetes",
+        env: "",
+        doc: "Kubernetes auth mount.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "k8s_token_path",
+        default: DEFAULT_K8S_TOKEN_PATH,
+        env: "",
+        doc: "File holding the service account JWT.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "frequency",
+        default: "1h",
+        env: "",
+        doc: "How often run takes a snapshot, as a Go duration: 30s, 5m, 1h, 1h30m.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "retain",
+        default: "0",
+        env: "",
+        doc: "Keep the newest retain snapshots in each storage, by the time in their names; 0 keeps all.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "temp_dir",
+        default: "the system temp dir",
+        env: "TMPDIR",
+        doc: "Where the download is staged. On the same filesystem as local_storage.path, the snapshot is linked instead of copied.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "metrics_file",
+        default: "",
+        env: "",
+        doc: "Prometheus text file for node_exporter's textfile collector, written after every cycle; read by the status command.",
+    },
+    KeyDoc {
+        section: Section::Local,
+        key: "local_storage.path",
+        default: "",
+        env: "",
+        doc: "Directory for raft_snapshot-<unix ns>.snap files; must exist and be writable.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_bucket",
+        default: "",
+        env: "",
+        doc: "S3 bucket (required to enable S3).",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_key_prefix",
+        default: "raft_snapshots",
+        env: "",
+        doc: "Key prefix; snapshots are <prefix>/raft_snapshot-<unix ns>.snap.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_region",
+        default: "us-east-1",
+        env: "AWS_REGION, AWS_DEFAULT_REGION",
+        doc: "Region.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_endpoint",
+        default: "AWS",
+        env: "",
+        doc: "Endpoint of an S3-compatible service, e.g. http://127.0.0.1:9000.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_force_path_style",
+        default: "false",
+        env: "",
+        doc: "Path-style addressing (endpoint/bucket/key), for S3-compatible services.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.access_key_id",
+        default: "the AWS credential chain",
+        env: "AWS_ACCESS_KEY_ID",
+        doc: "Static access key (with secret_access_key); otherwise environment, profile, web identity, container or instance credentials.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.secret_access_key",
+        default: "",
+        env: "AWS_SECRET_ACCESS_KEY",
+        doc: "Static secret key.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_server_side_encryption",
+        default: "false",
+        env: "",
+        doc: "SSE-S3 (AES256) on every snapshot.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_kms_key_id",
+        default: "",
+        env: "",
+        doc: "SSE-KMS with this key id or ARN.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_storage_class",
+        default: "STANDARD",
+        env: "",
+        doc: "Storage class, e.g. STANDARD_IA.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_static_snapshot_name",
+        default: "",
+        env: "",
+        doc: "Write every snapshot to this one object name (overwritten each time); no retention then.",
+    },
+    KeyDoc {
+        section: Section::Gcs,
+        key: "google_storage.bucket",
+        default: "",
+        env: "",
+        doc: "GCS bucket (required to enable GCS).",
+    },
+    KeyDoc {
+        section: Section::Gcs,
+        key: "google_storage.prefix",
+        default: "none",
+        env: "",
+        doc: "Object name prefix.",
+    },
+    KeyDoc {
+        section: Section::Gcs,
+        key: "google_storage.endpoint",
+        default: "https://storage.googleapis.com",
+        env: "STORAGE_EMULATOR_HOST",
+        doc: "JSON API endpoint; STORAGE_EMULATOR_HOST also turns credentials off, for an emulator.",
+    },
+    KeyDoc {
+        section: Section::Gcs,
+        key: "google_storage.credentials_file",
+        default: "the Google credential chain",
+        env: "GOOGLE_APPLICATION_CREDENTIALS",
+        doc: "Service-account or authorized-user JSON; otherwise the GCE/GKE metadata server.",
+    },
+    KeyDoc {
+        section: Section::Azure,
+        key: "azure_storage.account_name",
+        default: "",
+        env: "AZURE_STORAGE_ACCOUNT",
+        doc: "Storage account.",
+    },
+    KeyDoc {
+        section: Section::Azure,
+        key: "azure_storage.account_key",
+        default: "",
+        env: "AZURE_STORAGE_KEY",
+        doc: "Shared key; without it, sas_token or managed identity is used.",
+    },
+    KeyDoc {
+        section: Section::Azure,
+        key: "azure_storage.container_name",
+        default: "",
+        env: "",
+        doc: "Blob container (required to enable Azure).",
+    },
+    KeyDoc {
+        section: Section::Azure,
+        key: "azure_storage.prefix",
+        default: "none",
+        env: "",
+        doc: "Blob name prefix.",
+    },
+    KeyDoc {
+        section: Section::Azure,
+        key: "azure_storage.endpoint",
+        default: "https://<account>.blob.core.windows.net",
+        env: "",
+        doc: "Blob endpoint, for Azurite or sovereign clouds.",
+    },
+    KeyDoc {
+        section: Section::Azure,
+        key: "azure_storage.sas_token",
+        default: "",
+        env: "",
+        doc: "A SAS token instead of the shared key.",
+    },
+    KeyDoc {
+        section: Section::AnyStorage,
+        key: "<storage>.retain",
+        default: "the top-level retain",
+        env: "",
+        doc: "Any storage object may set its own retain.",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::KEYS;
+
+    /// The keys serde accepts at the top level, from its "expected one of" message.
+    fn accepted_keys() -> Vec<String> {
+        let error = serde_json::from_str::<super::super::RawConfig>(r#"{"__probe__": 1}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        super::super::storage::expected_fields(&error)
+    }
+
+    #[test]
+    fn every_storage_key_is_documented_and_every_documented_one_accepted() {
+        for (section, fields) in super::super::storage::accepted_fields() {
+            for field in &fields {
+                let documented = KEYS.iter().any(|d| {
+                    d.key == format!("{section}.{field}")
+                        || (field == "retain" && d.key == "<storage>.retain")
+                });
+                assert!(documented, "{section}.{field} is not documented");
+            }
+            for doc in KEYS
+                .iter()
+                .filter(|d| d.key.starts_with(&format!("{section}.")))
+            {
+                let field = doc.key.split_once('.').unwrap().1;
+                assert!(
+                    fields.iter().any(|f| f == field),
+                    "{} is documented but not accepted",
+                    doc.key
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_accepted_key_is_documented_and_every_documented_key_accepted() {
+        let accepted = accepted_keys();
+        assert!(accepted.len() > 20, "{accepted:?}");
+        for key in &accepted {
+            let documented = KEYS
+                .iter()
+                .any(|d| d.key == key || d.key.starts_with(&format!("{key}.")));
+            assert!(documented, "{key} is not documented");
+        }
+        for doc in KEYS.iter().filter(|d| !d.key.starts_with('<')) {
+            let top = doc.key.split('.').next().unwrap();
+            assert!(
+                accepted.iter().any(|k| k == top),
+                "{} is documented but not accepted",
+                doc.key
+            );
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! A storage in memory, for tests of what sits above the [`Storage`] trait (the cycle's
+//! fan-out, pruning, the commands) without servers or files: rustic's `InMemoryBackend`.
+//!
+//! It keeps the contract every real storage keeps (a failed upload leaves nothing and
+//! removes nothing; only our names list), and it can be told to fail: every upload, list or
+//! delete, or the deletion of one name. Clones share the same objects, so a test keeps one
+//! handle to look inside while the code under test owns another.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Context, Result, bail};
+
+use super::Storage;
+use crate::shutdown::StopFlag;
+use crate::snapshot_name::{SnapshotEntry, SnapshotName};
+
+/// Snapshots held in memory.
+#[derive(Clone, Default)]
+pub struct MemoryStorage {
+    label: String,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    objects: BTreeMap<SnapshotName, Vec<u8>>,
+    fail_uploads: bool,
+    fail_list: bool,
+    fail_deletes: BTreeSet<SnapshotName>,
+    deleted: Vec<SnapshotName>,
+}
+
+impl MemoryStorage {
+    /// An empty storage; `label` is its location in messages.
+    #[must_use]
+    pub fn new(label: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            state: Arc::default(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock has failed already; its data is fine.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts `bytes` under `name` directly, as if an earlier run had stored it.
+    pub fn insert(&self, name: SnapshotName, bytes: &[u8]) {
+        self.state().objects.insert(name, bytes.to_vec());
+    }
+
+    /// The bytes stored under `name`.
+    #[must_use]
+    pub fn get(&self, name: &SnapshotName) -> Option<Vec<u8>> {
+        self.state().objects.get(name).cloned()
+    }
+
+    /// The names held, oldest first.
+    #[must_use]
+    pub fn names(&self) -> Vec<SnapshotName> {
+        self.state().objects.keys().copied().collect()
+    }
+
+    /// The names deleted so far, in order.
+    #[must_use]
+    pub fn deleted(&self) -> Vec<SnapshotName> {
+        self.state().deleted.clone()
+    }
+
+    /// From now on, every upload fails (as a storage that refuses writes).
+    pub fn fail_uploads(&self, fail: bool) {
+        self.state().fail_uploads = fail;
+    }
+
+    /// From now on, listing fails.
+    pub fn fail_list(&self, fail: bool) {
+        self.state().fail_list = fail;
+    }
+
+    /// From now on, deleting `name` fails.
+    pub fn fail_delete_of(&self, name: SnapshotName) {
+        self.state().fail_deletes.insert(name);
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn location(&self) -> String {
+        format!("memory://{}", self.label)
+    }
+
+    fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String> {
+        stop.check()?;
+        let bytes = std::fs::read(from)
+            .with_context(|| format!("cannot read the staged snapshot {}", from.display()))?;
+        let mut state = self.state();
+        if state.fail_uploads {
+            bail!("{}: the storage refused the upload", self.location());
+        }
+        state.objects.insert(*name, bytes);
+        Ok(format!("{}/{name}", self.location()))
+    }
+
+    fn list(&self) -> Result<Vec<SnapshotEntry>> {
+        let state = self.state();
+        if state.fail_list {
+            bail!("listing {} failed", self.location());
+        }
+        Ok(state
+            .objects
+            .iter()
+            .map(|(name, bytes)| SnapshotEntry {
+                name: *name,
+                size: bytes.len() as u64,
+            })
+            .collect())
+    }
+
+    fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
+        let bytes = self
+            .get(name)
+            .with_context(|| format!("{} holds no {name}", self.location()))?;
+        std::fs::write(to, bytes).with_context(|| format!("cannot write {}", to.display()))
+    }
+
+    fn delete(&self, name: &SnapshotName) -> Result<()> {
+        let mut state = self.state();
+        if state.fail_deletes.contains(name) {
+            bail!("deleting {name} from {} failed", self.location());
+        }
+        if state.objects.remove(name).is_some() {
+            state.deleted.push(*name);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(n: u128) -> SnapshotName {
+        SnapshotName::parse(&format!("raft_snapshot-{n}.snap")).unwrap()
+    }
+
+    #[test]
+    fn keeps_the_storage_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let staged = dir.path().join("staged");
+        std::fs::write(&staged, b"abc").unwrap();
+        let storage = MemoryStorage::new("t");
+        let view = storage.clone();
+        storage.insert(name(1), b"old");
+
+        storage.fail_uploads(true);
+        assert!(
+            storage
+                .upload(&staged, &name(1), &StopFlag::never())
+                .is_err()
+        );
+        assert_eq!(
+            view.get(&name(1)).unwrap(),
+            b"old",
+            "a failed upload removed nothing"
+        );
+
+        storage.fail_uploads(false);
+        storage
+            .upload(&staged, &name(2), &StopFlag::never())
+            .unwrap();
+        let stop = StopFlag::never();
+        stop.raise();
+        assert!(storage.upload(&staged, &name(3), &stop).is_err());
+        assert_eq!(view.names(), [name(1), name(2)]);
+
+        storage.delete(&name(1)).unwrap();
+        storage.delete(&name(1)).unwrap();
+        assert_eq!(view.deleted(), [name(1)]);
+        let back = dir.path().join("back");
+        storage.download(&name(2), &back).unwrap();
+        assert_eq!(std::fs::read(back).unwrap(), b"abc");
+    }
+}
