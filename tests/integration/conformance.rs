@@ -25,6 +25,8 @@ use vault_raft_snapshot::storage::gcs::GcsStorage;
 use vault_raft_snapshot::storage::local::LocalStorage;
 use vault_raft_snapshot::storage::s3::S3Storage;
 
+use crate::fault_proxy::{Action, FaultProxy, Request, replace_once};
+
 pub const S3_ENDPOINT: &str = "http://127.0.0.1:5055";
 pub const GCS_ENDPOINT: &str = "http://127.0.0.1:4443";
 pub const AZURE_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
@@ -33,10 +35,34 @@ pub const AZURE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 pub const BUCKET: &str = "vrs-test";
 
+/// The faults a fixture can inject into its storage.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// The write fails after the first part (S3 UploadPart 2, the second GCS chunk, the
+    /// second Azure Put Block, a local disk that fills up), every time it is tried.
+    SecondPartFails,
+    /// The object lands, but the storage reports it one byte larger than sent (the payload
+    /// is 1234 bytes).
+    WrongSizeReported,
+}
+
+/// A storage that fails as asked, with what makes it fail (a proxy, a small tmpfs).
+pub struct Faulty {
+    pub storage: Box<dyn Storage>,
+    pub _guard: Box<dyn std::any::Any>,
+}
+
 /// A storage under test, with raw access to its location for foreign objects.
 pub trait Fixture {
     /// The storage, with small pages (2 per page) and small parts.
     fn storage(&self) -> Box<dyn Storage>;
+    /// The storage with `fault` injected, or `None` where it cannot be injected.
+    fn faulty(&self, fault: Fault) -> Option<Faulty>;
+    /// True if no unfinished multipart upload is left under the prefix (where the storage
+    /// has such a thing to ask about).
+    fn no_unfinished_uploads(&self) -> bool {
+        true
+    }
     /// The test's own prefix (or directory name) inside the bucket (or root directory).
     fn prefix(&self) -> &str;
     /// Writes an object at `key` (relative to the bucket or root), bypassing the storage.
@@ -92,9 +118,55 @@ impl LocalFixture {
     }
 }
 
+/// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped. The tests run
+/// as root (CI does); a machine where mounting fails fails the test with the reason.
+pub struct Tmpfs {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs on {} (these tests need root for a real full disk)",
+            dir.path().display()
+        );
+        Self { dir }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
 impl Fixture for LocalFixture {
     fn storage(&self) -> Box<dyn Storage> {
         Box::new(LocalStorage::new(self.root.path().join(&self.prefix)))
+    }
+    fn faulty(&self, fault: Fault) -> Option<Faulty> {
+        match fault {
+            // A 1 MiB filesystem fills up in the middle of a 3 MiB snapshot.
+            Fault::SecondPartFails => {
+                let tmpfs = Tmpfs::mount("1m");
+                Some(Faulty {
+                    storage: Box::new(LocalStorage::new(tmpfs.dir.path().to_path_buf())),
+                    _guard: Box::new(tmpfs),
+                })
+            }
+            // A local file's size is read back from the file itself after fsync; there is
+            // no server whose answer could be made to lie.
+            Fault::WrongSizeReported => None,
+        }
     }
     fn prefix(&self) -> &str {
         &self.prefix
@@ -159,13 +231,50 @@ impl S3Fixture {
     }
 }
 
-impl Fixture for S3Fixture {
-    fn storage(&self) -> Box<dyn Storage> {
+impl S3Fixture {
+    fn storage_at(&self, endpoint: &str) -> Box<dyn Storage> {
+        let mut config = s3_config(&self.prefix);
+        config.endpoint = Some(endpoint.to_string());
         Box::new(
-            S3Storage::new(s3_config(&self.prefix))
+            S3Storage::new(config)
                 .with_part_size(5 << 20)
                 .with_page_size(2),
         )
+    }
+}
+
+impl Fixture for S3Fixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        self.storage_at(S3_ENDPOINT)
+    }
+    fn faulty(&self, fault: Fault) -> Option<Faulty> {
+        let proxy = match fault {
+            Fault::SecondPartFails => FaultProxy::start("127.0.0.1:5055", |r: &Request| {
+                if r.method == "PUT" && r.target.contains("partNumber=2&") {
+                    Action::Fail(500)
+                } else {
+                    Action::Forward
+                }
+            }),
+            Fault::WrongSizeReported => FaultProxy::start("127.0.0.1:5055", |r: &Request| {
+                if r.method == "HEAD" {
+                    Action::Rewrite(bump_content_length)
+                } else {
+                    Action::Forward
+                }
+            }),
+        };
+        Some(Faulty {
+            storage: self.storage_at(&proxy.url()),
+            _guard: Box::new(proxy),
+        })
+    }
+    fn no_unfinished_uploads(&self) -> bool {
+        let pages = self
+            .bucket
+            .list_multiparts_uploads(Some(&format!("{}/", self.prefix)), None)
+            .unwrap();
+        pages.iter().all(|page| page.uploads.is_empty())
     }
     fn prefix(&self) -> &str {
         &self.prefix
@@ -201,13 +310,47 @@ impl GcsFixture {
     }
 }
 
-impl Fixture for GcsFixture {
-    fn storage(&self) -> Box<dyn Storage> {
+impl GcsFixture {
+    fn storage_at(&self, endpoint: &str) -> Box<dyn Storage> {
+        let mut config = gcs_config(&self.prefix);
+        config.endpoint = endpoint.to_string();
         Box::new(
-            GcsStorage::new(gcs_config(&self.prefix))
+            GcsStorage::new(config)
                 .with_chunk_size(1 << 20)
                 .with_page_size(2),
         )
+    }
+}
+
+impl Fixture for GcsFixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        self.storage_at(GCS_ENDPOINT)
+    }
+    fn faulty(&self, fault: Fault) -> Option<Faulty> {
+        let proxy = match fault {
+            Fault::SecondPartFails => {
+                let chunks = std::sync::atomic::AtomicUsize::new(0);
+                FaultProxy::start("127.0.0.1:4443", move |r: &Request| {
+                    let chunk = r.method == "PUT" && r.target.contains("upload_id=");
+                    if chunk && chunks.fetch_add(1, Ordering::SeqCst) >= 1 {
+                        Action::Fail(503)
+                    } else {
+                        Action::Forward
+                    }
+                })
+            }
+            Fault::WrongSizeReported => FaultProxy::start("127.0.0.1:4443", |r: &Request| {
+                if r.method == "PUT" && r.target.contains("upload_id=") {
+                    Action::Rewrite(bump_json_size)
+                } else {
+                    Action::Forward
+                }
+            }),
+        };
+        Some(Faulty {
+            storage: self.storage_at(&proxy.url()),
+            _guard: Box::new(proxy),
+        })
     }
     fn prefix(&self) -> &str {
         &self.prefix
@@ -277,14 +420,49 @@ impl AzureFixture {
     }
 }
 
-impl Fixture for AzureFixture {
-    fn storage(&self) -> Box<dyn Storage> {
+impl AzureFixture {
+    fn storage_at(&self, endpoint: &str) -> Box<dyn Storage> {
+        let mut config = azure_config(&self.prefix);
+        config.endpoint = Some(endpoint.to_string());
         Box::new(
-            AzureStorage::new(azure_config(&self.prefix))
+            AzureStorage::new(config)
                 .unwrap()
                 .with_block_size(5 << 20)
                 .with_page_size(2),
         )
+    }
+}
+
+impl Fixture for AzureFixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        self.storage_at(AZURE_ENDPOINT)
+    }
+    fn faulty(&self, fault: Fault) -> Option<Faulty> {
+        let proxy = match fault {
+            Fault::SecondPartFails => {
+                let blocks = std::sync::atomic::AtomicUsize::new(0);
+                FaultProxy::start("127.0.0.1:10000", move |r: &Request| {
+                    let block = r.method == "PUT" && r.target.contains("comp=block&");
+                    if block && blocks.fetch_add(1, Ordering::SeqCst) >= 1 {
+                        Action::Fail(500)
+                    } else {
+                        Action::Forward
+                    }
+                })
+            }
+            Fault::WrongSizeReported => FaultProxy::start("127.0.0.1:10000", |r: &Request| {
+                if r.method == "HEAD" {
+                    Action::Rewrite(bump_content_length)
+                } else {
+                    Action::Forward
+                }
+            }),
+        };
+        let endpoint = format!("{}/{AZURE_ACCOUNT}", proxy.url());
+        Some(Faulty {
+            storage: self.storage_at(&endpoint),
+            _guard: Box::new(proxy),
+        })
     }
     fn prefix(&self) -> &str {
         &self.prefix
@@ -302,6 +480,28 @@ impl Fixture for AzureFixture {
             .block_on(self.store.head(&object_store::path::Path::from(key)))
             .is_ok()
     }
+}
+
+// ---------------------------------------------------------------- faults
+
+/// A HEAD answer for the 1234-byte payload, reporting 1235 bytes.
+fn bump_content_length(response: Vec<u8>) -> Vec<u8> {
+    let response = replace_once(
+        response,
+        b"Content-Length: 1234\r\n",
+        b"Content-Length: 1235\r\n",
+    );
+    replace_once(
+        response,
+        b"content-length: 1234\r\n",
+        b"content-length: 1235\r\n",
+    )
+}
+
+/// A GCS object resource for the 1234-byte payload, reporting 1235 bytes.
+fn bump_json_size(response: Vec<u8>) -> Vec<u8> {
+    let response = replace_once(response, b"\"size\":\"1234\"", b"\"size\":\"1235\"");
+    replace_once(response, b"\"size\": \"1234\"", b"\"size\": \"1235\"")
 }
 
 // ---------------------------------------------------------------- the checks
@@ -439,6 +639,65 @@ pub fn a_failed_upload_leaves_nothing_that_lists(f: &dyn Fixture) {
     assert!(storage.list().unwrap().is_empty());
 }
 
+pub fn a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts(f: &dyn Fixture) {
+    let Some(faulty) = f.faulty(Fault::SecondPartFails) else {
+        panic!("every storage can fail in the middle of an upload");
+    };
+    let work = tempfile::tempdir().unwrap();
+    let bytes = pseudo_random_bytes(11 << 20, 3);
+    let error = faulty
+        .storage
+        .upload(&staged(work.path(), &bytes), &name(1), &StopFlag::never())
+        .unwrap_err();
+    eprintln!("the upload failed as it should: {error:#}");
+    assert!(faulty.storage.list().unwrap().is_empty());
+    assert!(f.storage().list().unwrap().is_empty());
+    assert!(
+        f.no_unfinished_uploads(),
+        "parts of the failed upload were left"
+    );
+}
+
+pub fn uploading_the_same_name_twice_replaces_it(f: &dyn Fixture) {
+    let work = tempfile::tempdir().unwrap();
+    let storage = f.storage();
+    let stop = StopFlag::never();
+    storage
+        .upload(&staged(work.path(), b"first"), &name(1), &stop)
+        .unwrap();
+    storage
+        .upload(&staged(work.path(), b"second one"), &name(1), &stop)
+        .unwrap();
+    let listed = storage.list().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].name, listed[0].size), (name(1), 10));
+    let back = work.path().join("back");
+    storage.download(&name(1), &back).unwrap();
+    assert_eq!(fs::read(back).unwrap(), b"second one");
+}
+
+pub fn an_object_that_landed_with_the_wrong_size_is_detected_and_removed(f: &dyn Fixture) {
+    let Some(faulty) = f.faulty(Fault::WrongSizeReported) else {
+        eprintln!("this storage has no server whose size report could be falsified");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let error = faulty
+        .storage
+        .upload(
+            &staged(work.path(), &[9u8; 1234]),
+            &name(1),
+            &StopFlag::never(),
+        )
+        .unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("1235") && text.contains("1234"), "{text}");
+    assert!(
+        f.storage().list().unwrap().is_empty(),
+        "the bad object was left"
+    );
+}
+
 /// One test per check for a fixture.
 macro_rules! conformance {
     ($module:ident, $fixture:expr) => {
@@ -478,6 +737,18 @@ macro_rules! conformance {
             #[test]
             fn a_failed_upload_leaves_nothing_that_lists() {
                 run(super::a_failed_upload_leaves_nothing_that_lists);
+            }
+            #[test]
+            fn a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts() {
+                run(super::a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts);
+            }
+            #[test]
+            fn uploading_the_same_name_twice_replaces_it() {
+                run(super::uploading_the_same_name_twice_replaces_it);
+            }
+            #[test]
+            fn an_object_that_landed_with_the_wrong_size_is_detected_and_removed() {
+                run(super::an_object_that_landed_with_the_wrong_size_is_detected_and_removed);
             }
         }
     };

@@ -6,6 +6,9 @@
 #[path = "../support/vault_stand_in.rs"]
 mod vault_stand_in;
 
+#[path = "../support/fault_proxy.rs"]
+mod fault_proxy;
+
 mod env;
 
 mod auth;
@@ -18,5 +21,6 @@ mod faults;
 mod gcs_auth;
 mod ops;
 mod retention;
+mod s3_static_name;
 mod signals;
 mod tls;

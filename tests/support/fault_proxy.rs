@@ -1,0 +1,239 @@
+//! A small fault-injecting HTTP proxy on 127.0.0.1, put in front of a real storage server
+//! (moto, fake-gcs-server, Azurite) to make it fail the way real clouds fail: an error status
+//! for one kind of request, or an answer rewritten on its way back.
+//!
+//! Each request is read whole (head and body), logged as `METHOD target`, and then either
+//! answered by the proxy or sent upstream on a fresh connection with `Connection: close`;
+//! the upstream answer is read to its end and passed back, also with `Connection: close`, so
+//! every request has a connection of its own and framing never has to be tracked across
+//! requests. The proxy runs until dropped; its threads end with it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A request as the proxy saw it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `GET`, `PUT`, ...
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+}
+
+/// What to do with one request.
+pub enum Action {
+    /// Send it upstream and pass the answer back.
+    Forward,
+    /// Answer with this status and a small body; nothing goes upstream.
+    Fail(u16),
+    /// Send it upstream, and pass back the answer as this function rewrites it (the whole
+    /// response, head and body, as bytes).
+    Rewrite(fn(Vec<u8>) -> Vec<u8>),
+}
+
+type Rule = dyn Fn(&Request) -> Action + Send + Sync;
+
+/// A running proxy.
+pub struct FaultProxy {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<Request>>>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy to `upstream` (`127.0.0.1:port`) that applies `rule` to each request.
+    pub fn start(
+        upstream: &str,
+        rule: impl Fn(&Request) -> Action + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let rule: Arc<Rule> = Arc::new(rule);
+        let upstream = upstream.to_string();
+        let accept = {
+            let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
+            std::thread::spawn(move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(client) = client else { continue };
+                    let (rule, seen, upstream) =
+                        (Arc::clone(&rule), Arc::clone(&seen), upstream.clone());
+                    std::thread::spawn(move || {
+                        let _ = serve(client, &upstream, rule.as_ref(), &seen);
+                    });
+                }
+            })
+        };
+        Self {
+            addr,
+            stop,
+            seen,
+            accept: Some(accept),
+        }
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Every request seen so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(handle) = self.accept.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Reads one HTTP message head: the lines up to the empty one.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        if line.is_empty() {
+            return Ok(Some(lines));
+        }
+        lines.push(line);
+    }
+}
+
+fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
+    lines.iter().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Reads a request body framed by Content-Length or chunked encoding, raw.
+fn read_body(reader: &mut impl BufRead, head: &[String]) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    if header(head, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size_line = String::new();
+            reader.read_line(&mut size_line)?;
+            body.extend_from_slice(size_line.as_bytes());
+            let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk)?;
+            body.extend_from_slice(&chunk);
+            if size == 0 {
+                return Ok(body);
+            }
+        }
+    }
+    let length = header(head, "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    body.resize(length, 0);
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// Joins a head with `Connection: close` in place of any Connection header.
+fn head_bytes(head: &[String]) -> Vec<u8> {
+    let mut out = String::new();
+    for line in head {
+        if line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
+}
+
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    rule: &Rule,
+    seen: &Mutex<Vec<Request>>,
+) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(client.try_clone()?);
+    let Some(head) = read_head(&mut reader)? else {
+        return Ok(());
+    };
+    let body = read_body(&mut reader, &head)?;
+    let mut parts = head[0].split_whitespace();
+    let request = Request {
+        method: parts.next().unwrap_or("").to_string(),
+        target: parts.next().unwrap_or("").to_string(),
+    };
+    seen.lock().unwrap().push(request.clone());
+    let mut client = client;
+    let rewrite = match rule(&request) {
+        Action::Fail(status) => {
+            let body = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>";
+            write!(
+                client,
+                "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            return client.shutdown(Shutdown::Both);
+        }
+        Action::Forward => None,
+        Action::Rewrite(f) => Some(f),
+    };
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(&head_bytes(&head))?;
+    up.write_all(&body)?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer)?;
+    // Mark the answer Connection: close too, so the client does not reuse this socket.
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(answer.len(), |i| i + 4);
+    let head_text = String::from_utf8_lossy(&answer[..split]).to_string();
+    let lines: Vec<String> = head_text
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut out = head_bytes(&lines);
+    out.extend_from_slice(&answer[split..]);
+    if let Some(f) = rewrite {
+        out = f(out);
+    }
+    client.write_all(&out)?;
+    client.shutdown(Shutdown::Both)
+}
+
+/// Replaces the first `from` with `to` in a response's bytes.
+pub fn replace_once(bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
+    match bytes.windows(from.len()).position(|w| w == from) {
+        Some(i) => [&bytes[..i], to, &bytes[i + from.len()..]].concat(),
+        None => bytes,
+    }
+}
