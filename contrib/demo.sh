@@ -6,13 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== building the agent and the Vault stand-in (cargo build; the first build takes a few minutes)"
 cargo build --quiet --bin vault-raft-snapshot --example vault-stand-in
 BIN=$PWD/target/debug/vault-raft-snapshot
 OUT=${DEMO_DIR:-$PWD/demo-snapshots}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
-# Start clean: only the demo's own earlier snapshots are removed.
-rm -f "$OUT"/raft_snapshot-*.snap
+# Start clean: only the demo's own earlier snapshots are removed, and the demo says so.
+EARLIER=$(find "$OUT" -maxdepth 1 -name 'raft_snapshot-*.snap' | wc -l)
+if [ "$EARLIER" -gt 0 ]; then
+  echo "== removing $EARLIER snapshot(s) an earlier demo left in $OUT"
+  rm -f "$OUT"/raft_snapshot-*.snap
+fi
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 target/debug/examples/vault-stand-in --listen "127.0.0.1:$PORT" --state-size 4M > "$WORK/vault.log" 2>&1 &
@@ -52,5 +57,5 @@ echo; echo "== vault-raft-snapshot status"
 echo; echo "== what is in $OUT:"
 ls -l "$OUT"
 echo
-echo "Done: two verified snapshots are in $OUT; nothing was deleted."
+echo "Done: two verified snapshots are in $OUT; prune --dry-run deleted nothing."
 echo "Delete them with: rm -r $OUT"

@@ -29,14 +29,15 @@ pub const EXIT_CONFIG: u8 = 2;
 /// Runs the parsed command line and returns the process exit code.
 #[must_use]
 pub fn run(cli: Cli) -> ExitCode {
-    let config = cli.config;
-    let result = match cli.command {
-        Command::Verify { files } => verify_files(&files),
-        Command::Generate { what } => generate(&what),
-        Command::Once => load(config).and_then(once),
-        Command::Run => load(config).and_then(run_loop),
-        Command::Prune { dry_run } => load(config).and_then(|c| prune(&c, dry_run)),
-        Command::Status => load(config).and_then(|c| status(&c)),
+    let result = match &cli.command {
+        Command::Verify { files } => verify_files(files),
+        Command::Generate { what } => generate(what),
+        Command::Once(config) => load(cli.config_path(config)).and_then(once),
+        Command::Run(config) => load(cli.config_path(config)).and_then(run_loop),
+        Command::Prune { dry_run, config } => {
+            load(cli.config_path(config)).and_then(|c| prune(&c, *dry_run))
+        }
+        Command::Status(config) => load(cli.config_path(config)).and_then(|c| status(&c)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -305,6 +306,11 @@ fn generate(what: &Generated) -> Result<u8> {
     let text = match what {
         Generated::Man => docs::man_page(),
         Generated::Completions { shell } => docs::completions(*shell),
+        Generated::Readme { file } => {
+            let readme = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            docs::refresh_readme(&readme)
+        }
     };
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(EXIT_OK)

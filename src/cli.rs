@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::DEFAULT_CONFIG_PATH;
 
@@ -23,13 +23,34 @@ The config file is JSON and accepts the original Go agent's keys; see vault-raft
 #[derive(Debug, Parser)]
 #[command(name = "vault-raft-snapshot", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The JSON configuration file.
-    #[arg(short, long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    /// The JSON configuration file [default: /etc/vault.d/snapshot.json]; may also follow
+    /// the command.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-c FILE` after a command that reads the configuration (`verify` does not take it).
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The JSON configuration file [default: /etc/vault.d/snapshot.json].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The configuration file: after the command, else before it, else the default.
+    #[must_use]
+    pub fn config_path(&self, after: &ConfigArg) -> PathBuf {
+        after
+            .config
+            .clone()
+            .or_else(|| self.config.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+    }
 }
 
 /// The commands.
@@ -39,12 +60,13 @@ pub enum Command {
     ///
     /// Exits 0 when the snapshot was stored everywhere or this node is not the leader
     /// ("Not running on leader node, skipping."), 1 when anything failed.
-    Once,
+    Once(ConfigArg),
     /// Take a snapshot every `frequency`, as a long-running service.
     ///
     /// A failed cycle is logged and the loop goes on. SIGTERM or SIGINT stops it cleanly
-    /// with exit code 0.
-    Run,
+    /// with exit code 0; a second signal while the first is handled ends it at once with
+    /// exit code 1.
+    Run(ConfigArg),
     /// Apply retention to every storage now, without taking a snapshot.
     ///
     /// Lists every snapshot with its fate: keep or delete, and why.
@@ -52,6 +74,8 @@ pub enum Command {
         /// Show what would be deleted, and delete nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Check snapshot files on disk, with the same checks as a download (no config needed).
     Verify {
@@ -62,7 +86,7 @@ pub enum Command {
     /// Show the last cycle's results from the metrics file (`metrics_file`).
     ///
     /// Exits 1 when the last cycle failed, so it can serve as a check.
-    Status,
+    Status(ConfigArg),
     /// Write the man page or shell completions to stdout (for packagers).
     #[command(hide = true)]
     Generate {
@@ -81,5 +105,11 @@ pub enum Generated {
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+    /// README.md with its generated tables (configuration keys, environment) rewritten.
+    Readme {
+        /// The README to refresh.
+        #[arg(default_value = "README.md")]
+        file: PathBuf,
     },
 }

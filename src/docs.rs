@@ -1,13 +1,98 @@
-//! The man page and shell completions, generated from the clap definitions and the
-//! configuration key table, so they cannot drift from `--help` or from the parser.
-//! `vault-raft-snapshot generate man` writes `man/vault-raft-snapshot.1`; a test fails when the
-//! committed copy is stale.
+//! The man page, README's configuration tables and the shell completions, generated from the
+//! clap definitions, the configuration key table ([`crate::config::KEYS`]) and the table of
+//! environment variables ([`ENVIRONMENT`]), so they cannot drift from `--help`, from the
+//! parser or from each other. `vault-raft-snapshot generate man` writes
+//! `man/vault-raft-snapshot.1` and `generate readme` rewrites README's generated blocks; tests
+//! fail when a committed copy is stale.
 
 use clap::CommandFactory;
 use roff::{Roff, bold, italic, roman};
 
 use crate::cli::Cli;
-use crate::config::{DEFAULT_CONFIG_PATH, KEYS};
+use crate::config::{DEFAULT_CONFIG_PATH, KEYS, KeyDoc, Section};
+use crate::shutdown::SECOND_SIGNAL_EXIT;
+
+/// Every environment variable the agent or a library it drives reads: name, what it does.
+/// README's environment table and the man page's ENVIRONMENT come from it, and a test checks
+/// that every variable the source reads is listed here.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "VAULT_ADDR, VAULT_NAMESPACE, VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY, VAULT_SKIP_VERIFY, VAULT_TLS_SERVER_NAME",
+        "As the Vault CLI applies them, for keys the file does not set (VAULT_TLS_SERVER_NAME is refused, like tls_server_name).",
+    ),
+    (
+        "VAULT_TOKEN",
+        "The token for vault_auth_method token, or when no other method is configured.",
+    ),
+    (
+        "TMPDIR",
+        "Where the download is staged when temp_dir is not set (default /tmp).",
+    ),
+    (
+        "AWS_REGION, AWS_DEFAULT_REGION",
+        "The S3 region when s3_region is not set.",
+    ),
+    (
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, AWS_SHARED_CREDENTIALS_FILE, HOME, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "The AWS credential chain (read by rust-s3's aws-creds) when access_key_id and secret_access_key are not set: static keys from the environment, the [default] profile of AWS_SHARED_CREDENTIALS_FILE (else $HOME/.aws/credentials), web identity (IRSA), container credentials, then instance metadata.",
+    ),
+    (
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "A service-account or authorized-user JSON file when credentials_file is not set; checked at start.",
+    ),
+    (
+        "GCE_METADATA_HOST",
+        "The GCE/GKE metadata server's host (default metadata.google.internal), for tokens when no credentials file is set.",
+    ),
+    (
+        "STORAGE_EMULATOR_HOST",
+        "A GCS emulator to use without credentials, when google_storage.endpoint is not set.",
+    ),
+    (
+        "AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY",
+        "The Azure storage account and shared key when account_name and account_key are not set.",
+    ),
+    (
+        "IDENTITY_HEADER",
+        "The secret header of an Azure managed identity endpoint (read by object_store), used when neither account_key nor sas_token is set.",
+    ),
+    (
+        "SSL_CERT_FILE, SSL_CERT_DIR",
+        "Extra trusted CAs for the system trust store, used for Vault when ca_cert and ca_path are not set, and for S3, GCS and Azure endpoints.",
+    ),
+    (
+        "RUST_LOG",
+        "Log level or filter (default info). Secrets are never logged at any level.",
+    ),
+    (
+        "JOURNAL_STREAM",
+        "Set by systemd: when it names stderr, log lines carry journal priorities instead of timestamps.",
+    ),
+];
+
+/// The commands, as SYNOPSIS and COMMANDS show them.
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        "once",
+        "Take one snapshot, store it in every storage, prune, and exit. For a systemd timer or cron. On a standby it logs \"Not running on leader node, skipping.\" and exits 0.",
+    ),
+    (
+        "run",
+        "Take a snapshot every frequency, as a service. A failed cycle is logged and the loop goes on. SIGTERM or SIGINT stops it within a second or two with exit status 0, leaving no temporary file; a second signal while the first is handled ends it at once with exit status 1.",
+    ),
+    (
+        "prune [--dry-run]",
+        "Apply retention to every storage now, without taking a snapshot, and list every snapshot with keep or delete and the reason. With --dry-run nothing is deleted.",
+    ),
+    (
+        "status",
+        "Print the facts of the metrics file (metrics_file) for a human: leadership, the last cycle, and per storage the last success, the last error and the snapshots held.",
+    ),
+    (
+        "verify FILE...",
+        "Run the snapshot checks on files on disk; no configuration is needed.",
+    ),
+];
 
 /// The man page, in roff.
 #[must_use]
@@ -19,7 +104,7 @@ pub fn man_page() -> String {
     // Writing to a Vec cannot fail.
     let _ = man.render_title(&mut out);
     let _ = man.render_name_section(&mut out);
-    let _ = man.render_synopsis_section(&mut out);
+    out.extend_from_slice(synopsis().as_bytes());
     let _ = man.render_description_section(&mut out);
     let _ = man.render_options_section(&mut out);
     let mut page = String::from_utf8_lossy(&out).into_owned();
@@ -30,35 +115,33 @@ pub fn man_page() -> String {
     page
 }
 
+/// SYNOPSIS: one line per command, with the options each takes.
+fn synopsis() -> String {
+    let mut roff = Roff::new();
+    roff.control("SH", ["SYNOPSIS"]);
+    for (i, (command, _)) in COMMANDS.iter().enumerate() {
+        if i > 0 {
+            roff.control("br", []);
+        }
+        let config = if command.starts_with("verify") {
+            ""
+        } else {
+            "[-c FILE] "
+        };
+        roff.text([
+            bold("vault-raft-snapshot"),
+            roman(format!(" {config}{command}")),
+        ]);
+    }
+    roff.control("br", []);
+    roff.text([bold("vault-raft-snapshot"), roman(" -h | -V")]);
+    roff.render()
+}
+
 fn extra_sections() -> String {
     let mut roff = Roff::new();
     roff.control("SH", ["COMMANDS"]);
-    definitions(
-        &mut roff,
-        Term::Bold,
-        &[
-            (
-                "once",
-                "Take one snapshot, store it in every storage, prune, and exit. For a systemd timer or cron. On a standby it logs \"Not running on leader node, skipping.\" and exits 0.",
-            ),
-            (
-                "run",
-                "Take a snapshot every frequency, as a service. A failed cycle is logged and the loop goes on. SIGTERM or SIGINT stops it within a second or two with exit status 0, leaving no temporary file; a second signal ends it at once.",
-            ),
-            (
-                "prune [--dry-run]",
-                "Apply retention to every storage now, without taking a snapshot, and list every snapshot with keep or delete and the reason. With --dry-run nothing is deleted.",
-            ),
-            (
-                "verify FILE...",
-                "Run the snapshot checks on files on disk; no configuration is needed.",
-            ),
-            (
-                "status",
-                "Print the facts of the metrics file (metrics_file) for a human: leadership, the last cycle, and per storage the last success, the last error and the snapshots held.",
-            ),
-        ],
-    );
+    definitions(&mut roff, Term::Bold, COMMANDS);
 
     roff.control("SH", ["CONFIGURATION"]);
     roff.text([roman(format!(
@@ -85,32 +168,7 @@ fn extra_sections() -> String {
     }
 
     roff.control("SH", ["ENVIRONMENT"]);
-    definitions(
-        &mut roff,
-        Term::Bold,
-        &[
-            (
-                "VAULT_ADDR, VAULT_NAMESPACE, VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT, VAULT_CLIENT_KEY, VAULT_SKIP_VERIFY",
-                "As the Vault CLI applies them, for keys the file does not set.",
-            ),
-            (
-                "VAULT_TOKEN",
-                "The token for vault_auth_method token, or when no other method is configured.",
-            ),
-            (
-                "RUST_LOG",
-                "Log level or filter (default info). Secrets are never logged at any level.",
-            ),
-            (
-                "JOURNAL_STREAM",
-                "Set by systemd: when it names stderr, log lines carry journal priorities instead of timestamps.",
-            ),
-            (
-                "SSL_CERT_FILE, SSL_CERT_DIR",
-                "Extra trusted CAs for the system trust store, used when ca_cert and ca_path are not set.",
-            ),
-        ],
-    );
+    definitions(&mut roff, Term::Bold, ENVIRONMENT);
 
     roff.control("SH", ["EXIT STATUS"]);
     definitions(
@@ -120,6 +178,10 @@ fn extra_sections() -> String {
             (
                 "0",
                 "The snapshot was stored in every storage, or this node is not the leader; run stopped by a signal.",
+            ),
+            (
+                &format!("{SECOND_SIGNAL_EXIT}"),
+                "Also: a second SIGTERM or SIGINT while the first is being handled (e.g. while Vault stalls mid-stream) ends the process at once with this status.",
             ),
             (
                 "1",
@@ -143,8 +205,12 @@ fn extra_sections() -> String {
                 "Snapshots in each local storage directory, mode 0600; the original agent's names. Other files beside them are never touched.",
             ),
             (
+                "<temp_dir>/.vault-raft-snapshot-<random>.tmp",
+                "The staged download, verified as it arrives, removed at the end of every cycle (temp_dir, else TMPDIR, else /tmp).",
+            ),
+            (
                 ".raft_snapshot-<unix ns>.snap.tmp-<pid>",
-                "A snapshot being written; renamed into place once synced.",
+                "A snapshot being written into a local storage directory; renamed into place once synced.",
             ),
         ],
     );
@@ -179,6 +245,95 @@ fn extra_sections() -> String {
     roff.render()
 }
 
+/// README's table of the keys of one section, as Markdown.
+#[must_use]
+pub fn readme_key_table(section: Section) -> String {
+    let keys: Vec<&KeyDoc> = KEYS.iter().filter(|k| k.section == section).collect();
+    let with_env = keys.iter().any(|k| !k.env.is_empty());
+    let mut out = String::from(if with_env {
+        "| key | default | environment | meaning |\n|---|---|---|---|\n"
+    } else {
+        "| key | default | meaning |\n|---|---|---|\n"
+    });
+    for key in keys {
+        // Inside a storage table a key is shown by its own name.
+        let name = key.key.split_once('.').map_or(key.key, |(_, field)| field);
+        let default = if key.default.is_empty() {
+            String::new()
+        } else {
+            key.default.to_string()
+        };
+        let env = if key.env.is_empty() {
+            String::new()
+        } else {
+            key.env
+                .split(", ")
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if with_env {
+            out.push_str(&format!("| `{name}` | {default} | {env} | {} |\n", key.doc));
+        } else {
+            out.push_str(&format!("| `{name}` | {default} | {} |\n", key.doc));
+        }
+    }
+    out
+}
+
+/// README's table of environment variables, as Markdown.
+#[must_use]
+pub fn readme_environment_table() -> String {
+    let mut out = String::from("| variable | meaning |\n|---|---|\n");
+    for (names, meaning) in ENVIRONMENT {
+        let names = names
+            .split(", ")
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!("| {names} | {meaning} |\n"));
+    }
+    out
+}
+
+/// `readme` with every generated block (`<!-- generated:NAME -->` ... `<!-- /generated -->`)
+/// rewritten from the tables. Unknown names are left as they are.
+#[must_use]
+pub fn refresh_readme(readme: &str) -> String {
+    const END: &str = "<!-- /generated -->";
+    let mut out = String::new();
+    let mut rest = readme;
+    while let Some(start) = rest.find("<!-- generated:") {
+        let Some(name_end) = rest[start..].find(" -->").map(|i| start + i) else {
+            break;
+        };
+        let name = &rest[start + "<!-- generated:".len()..name_end];
+        let Some(end) = rest[name_end..].find(END).map(|i| name_end + i) else {
+            break;
+        };
+        let body = if name == "environment" {
+            Some(readme_environment_table())
+        } else {
+            Section::ALL
+                .iter()
+                .find(|s| s.name() == name)
+                .map(|s| readme_key_table(*s))
+        };
+        out.push_str(&rest[..name_end + " -->".len()]);
+        match body {
+            Some(body) => {
+                out.push('\n');
+                out.push_str(&body);
+            }
+            None => out.push_str(&rest[name_end + " -->".len()..end]),
+        }
+        out.push_str(END);
+        rest = &rest[end + END.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// How a definition list shows its terms: commands and keys bold, file names italic.
 #[derive(Clone, Copy)]
 enum Term {
@@ -203,4 +358,94 @@ pub fn completions(shell: clap_complete::Shell) -> String {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "vault-raft-snapshot", &mut out);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refreshing_rewrites_only_the_generated_blocks() {
+        let readme = "intro\n<!-- generated:local_storage -->\nstale\n<!-- /generated -->\nprose\n<!-- generated:nope -->\nkept\n<!-- /generated -->\n";
+        let fresh = refresh_readme(readme);
+        assert!(
+            fresh.starts_with("intro\n<!-- generated:local_storage -->\n| key |"),
+            "{fresh}"
+        );
+        assert!(fresh.contains("| `path` |"), "{fresh}");
+        assert!(!fresh.contains("stale"), "{fresh}");
+        assert!(
+            fresh.contains("prose\n<!-- generated:nope -->\nkept\n<!-- /generated -->"),
+            "{fresh}"
+        );
+        assert_eq!(refresh_readme(&fresh), fresh);
+    }
+
+    /// Every variable name in `var(...)`, `var_os(...)`, `(self.env)(...)` or `key_or_env(...)`
+    /// calls under `dir`.
+    fn variables_read(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                variables_read(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // In a key_or_env call the variable is the last string literal before its end.
+            for (i, _) in text.match_indices("key_or_env(") {
+                let call: String = text[i..].chars().take_while(|c| *c != ')').collect();
+                if let Some(name) = call.rsplit('"').nth(1) {
+                    if name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                        found.push(name.to_string());
+                    }
+                }
+            }
+            for opener in ["var(\"", "var_os(\"", "env)(\""] {
+                for (i, _) in text.match_indices(opener) {
+                    let rest = &text[i + opener.len()..];
+                    let name: String = rest.chars().take_while(|c| *c != '"').collect();
+                    if name.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !name.is_empty()
+                    {
+                        found.push(name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_environment_variable_the_source_reads_is_documented() {
+        let mut found = Vec::new();
+        variables_read(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.len() > 10, "{found:?}");
+        let documented: Vec<&str> = ENVIRONMENT
+            .iter()
+            .flat_map(|(names, _)| names.split(", "))
+            .collect();
+        for name in found {
+            assert!(
+                documented.contains(&name.as_str()),
+                "{name} is read but not in docs::ENVIRONMENT"
+            );
+        }
+    }
+
+    #[test]
+    fn the_synopsis_shows_every_command_and_verify_without_a_config() {
+        let synopsis = synopsis();
+        for (command, _) in COMMANDS {
+            assert!(
+                synopsis.contains(command.split(' ').next().unwrap()),
+                "{synopsis}"
+            );
+        }
+        assert!(
+            synopsis.contains("[\\-c FILE] once") || synopsis.contains("[-c FILE] once"),
+            "{synopsis}"
+        );
+        assert!(synopsis.contains(" verify FILE"), "{synopsis}");
+    }
 }

@@ -46,6 +46,9 @@ _vault__raft__snapshot() {
             vault__raft__snapshot__subcmd__generate,man)
                 cmd="vault__raft__snapshot__subcmd__generate__subcmd__man"
                 ;;
+            vault__raft__snapshot__subcmd__generate,readme)
+                cmd="vault__raft__snapshot__subcmd__generate__subcmd__readme"
+                ;;
             vault__raft__snapshot__subcmd__generate__subcmd__help,completions)
                 cmd="vault__raft__snapshot__subcmd__generate__subcmd__help__subcmd__completions"
                 ;;
@@ -54,6 +57,9 @@ _vault__raft__snapshot() {
                 ;;
             vault__raft__snapshot__subcmd__generate__subcmd__help,man)
                 cmd="vault__raft__snapshot__subcmd__generate__subcmd__help__subcmd__man"
+                ;;
+            vault__raft__snapshot__subcmd__generate__subcmd__help,readme)
+                cmd="vault__raft__snapshot__subcmd__generate__subcmd__help__subcmd__readme"
                 ;;
             vault__raft__snapshot__subcmd__help,generate)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__generate"
@@ -81,6 +87,9 @@ _vault__raft__snapshot() {
                 ;;
             vault__raft__snapshot__subcmd__help__subcmd__generate,man)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__generate__subcmd__man"
+                ;;
+            vault__raft__snapshot__subcmd__help__subcmd__generate,readme)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__generate__subcmd__readme"
                 ;;
             *)
                 ;;
@@ -111,20 +120,12 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__generate)
-            opts="-c -h --config --help man completions help"
+            opts="-h --help man completions readme help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -133,20 +134,12 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__generate__subcmd__completions)
-            opts="-c -h --config --help bash elvish fish powershell zsh"
+            opts="-h --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -155,7 +148,7 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__generate__subcmd__help)
-            opts="man completions help"
+            opts="man completions readme help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -210,21 +203,41 @@ _vault__raft__snapshot() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__generate__subcmd__help__subcmd__readme)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__generate__subcmd__man)
-            opts="-c -h --config --help"
+            opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
+                *)
+                    COMPREPLY=()
                     ;;
-                -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__generate__subcmd__readme)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -247,7 +260,7 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__generate)
-            opts="man completions"
+            opts="man completions readme"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +288,20 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__generate__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__generate__subcmd__readme)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -461,20 +488,12 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__verify)
-            opts="-c -h --config --help"
+            opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -24,7 +24,7 @@ function __fish_vault_raft_snapshot_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]; may also follow the command' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s V -l version -d 'Print version'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "once" -d 'Take one snapshot, store it, prune, and exit (for a systemd timer or cron)'
@@ -34,28 +34,27 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "status" -d 'Show the last cycle\'s results from the metrics file (`metrics_file`)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "generate" -d 'Write the man page or shell completions to stdout (for packagers)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand once" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand once" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand once" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand run" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand run" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -l dry-run -d 'Show what would be deleted, and delete nothing'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand verify" -s c -l config -d 'The JSON configuration file' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand verify" -s h -l help -d 'Print help'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s c -l config -d 'The JSON configuration file' -r -F
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -s h -l help -d 'Print help'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "man" -d 'The man page (roff)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "completions" -d 'Completions for a shell'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from man" -s c -l config -d 'The JSON configuration file' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions readme help" -s h -l help -d 'Print help'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions readme help" -f -a "man" -d 'The man page (roff)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions readme help" -f -a "completions" -d 'Completions for a shell'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions readme help" -f -a "readme" -d 'README.md with its generated tables (configuration keys, environment) rewritten'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions readme help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from man" -s h -l help -d 'Print help'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s c -l config -d 'The JSON configuration file' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from completions" -s h -l help -d 'Print help'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from readme" -s h -l help -d 'Print help'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "man" -d 'The man page (roff)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Completions for a shell'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "readme" -d 'README.md with its generated tables (configuration keys, environment) rewritten'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "once" -d 'Take one snapshot, store it, prune, and exit (for a systemd timer or cron)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
@@ -66,3 +65,4 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'The man page (roff)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Completions for a shell'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "readme" -d 'README.md with its generated tables (configuration keys, environment) rewritten'

@@ -94,12 +94,16 @@ fn the_systemd_units_run_the_real_command_line() {
         let words = exec_start(unit);
         assert_eq!(words[0], "/usr/local/bin/vault-raft-snapshot", "{unit}");
         let cli = Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{unit}: {e}"));
-        assert_eq!(cli.config, Path::new(DEFAULT_CONFIG_PATH), "{unit}");
-        let verb = match cli.command {
-            Verb::Run => "run",
-            Verb::Once => "once",
+        let (verb, after) = match &cli.command {
+            Verb::Run(after) => ("run", after),
+            Verb::Once(after) => ("once", after),
             other => panic!("{unit} runs {other:?}"),
         };
+        assert_eq!(
+            cli.config_path(after),
+            Path::new(DEFAULT_CONFIG_PATH),
+            "{unit}"
+        );
         assert_eq!(verb, expected, "{unit}");
     }
     let timer = fs::read_to_string(repo("contrib/systemd/vault-raft-snapshot.timer")).unwrap();
@@ -321,6 +325,64 @@ fn under_the_journal_lines_carry_priorities_and_no_timestamps() {
     assert!(
         !text.contains("[20"),
         "timestamp printed under the journal: {text:?}"
+    );
+}
+
+#[test]
+fn the_readmes_generated_tables_are_current() {
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    let fresh = generated(&["readme", repo("README.md").to_str().unwrap()]);
+    assert!(
+        readme.contains("<!-- generated:vault -->")
+            && readme.contains("<!-- generated:environment -->"),
+        "README lost its generated blocks"
+    );
+    assert!(
+        fresh == readme,
+        "README.md's generated tables are stale: run `cargo run -- generate readme > README.new && mv README.new README.md`"
+    );
+}
+
+/// GitHub's anchor for a heading: lower case, spaces to dashes, punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn the_readmes_headings_are_unique_and_its_links_land_on_them() {
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    let mut in_code = false;
+    let mut anchors = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        }
+        if !in_code && line.starts_with('#') {
+            let heading = line.trim_start_matches('#');
+            let a = anchor(heading);
+            assert!(
+                !anchors.contains(&a),
+                "README has the heading {heading:?} twice"
+            );
+            anchors.push(a);
+        }
+    }
+    for (i, _) in readme.match_indices("](#") {
+        let target: String = readme[i + 3..].chars().take_while(|c| *c != ')').collect();
+        assert!(
+            anchors.contains(&target),
+            "README links to #{target}, which is no heading"
+        );
+    }
+    assert!(
+        !readme.contains("not supported by this version yet"),
+        "stale storage section"
     );
 }
 
