@@ -604,6 +604,35 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "gcs")]
+    #[test]
+    fn google_application_credentials_is_checked_at_start() {
+        let mut fixture = Fixture::new();
+        let gcs = r#"{"role_id": "r", "secret_id": "s", "google_storage": {"bucket": "b"}}"#;
+        fixture.env.insert(
+            "GOOGLE_APPLICATION_CREDENTIALS".into(),
+            "/nonexistent/sa.json".into(),
+        );
+        let error = fixture.error(gcs);
+        assert!(
+            error.contains("environment variable GOOGLE_APPLICATION_CREDENTIALS")
+                && error.contains("cannot read"),
+            "{error}"
+        );
+        fixture.env.remove("GOOGLE_APPLICATION_CREDENTIALS");
+        fixture
+            .env
+            .insert("GCE_METADATA_HOST".into(), "127.0.0.1:9".into());
+        let config = fixture.load(gcs).unwrap();
+        let StorageKind::Gcs(loaded) = &config.storages[0].kind else {
+            panic!("{:?}", config.storages);
+        };
+        assert_eq!(
+            loaded.credentials,
+            GoogleCredentials::Metadata("127.0.0.1:9".into())
+        );
+    }
+
     #[test]
     fn secrets_do_not_appear_in_debug_output() {
         let fixture = Fixture::new();
