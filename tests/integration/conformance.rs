@@ -44,12 +44,42 @@ pub enum Fault {
     /// The object lands, but the storage reports it one byte larger than sent (the payload
     /// is 1234 bytes).
     WrongSizeReported,
+    /// A stop is requested (as SIGTERM does) while the first part is on its way: the
+    /// storage's own abort or cancel must clean up, not the client library's.
+    StopAfterFirstPart,
 }
 
 /// A storage that fails as asked, with what makes it fail (a proxy, a small tmpfs).
 pub struct Faulty {
     pub storage: Box<dyn Storage>,
     pub _guard: Box<dyn std::any::Any>,
+    /// The flag to pass to the upload (raised by the fault where it is a stop).
+    pub stop: StopFlag,
+}
+
+impl Faulty {
+    fn new(storage: Box<dyn Storage>, guard: impl std::any::Any) -> Self {
+        Self {
+            storage,
+            _guard: Box::new(guard),
+            stop: StopFlag::never(),
+        }
+    }
+}
+
+/// A proxy to `upstream` that raises `stop` at the first request `is_part` matches.
+fn stop_at_first_part(
+    upstream: &str,
+    stop: &StopFlag,
+    is_part: fn(&Request) -> bool,
+) -> FaultProxy {
+    let stop = stop.clone();
+    FaultProxy::start(upstream, move |r: &Request| {
+        if is_part(r) {
+            stop.raise();
+        }
+        Action::Forward
+    })
 }
 
 /// A storage under test, with raw access to its location for foreign objects.
@@ -158,10 +188,14 @@ impl Fixture for LocalFixture {
             // A 1 MiB filesystem fills up in the middle of a 3 MiB snapshot.
             Fault::SecondPartFails => {
                 let tmpfs = Tmpfs::mount("1m");
-                Some(Faulty {
-                    storage: Box::new(LocalStorage::new(tmpfs.dir.path().to_path_buf())),
-                    _guard: Box::new(tmpfs),
-                })
+                let storage = Box::new(LocalStorage::new(tmpfs.dir.path().to_path_buf()));
+                Some(Faulty::new(storage, tmpfs))
+            }
+            // A local write is one copy: the flag is checked before it starts.
+            Fault::StopAfterFirstPart => {
+                let faulty = Faulty::new(self.storage(), ());
+                faulty.stop.raise();
+                Some(faulty)
             }
             // A local file's size is read back from the file itself after fsync; there is
             // no server whose answer could be made to lie.
@@ -263,11 +297,17 @@ impl Fixture for S3Fixture {
                     Action::Forward
                 }
             }),
+            Fault::StopAfterFirstPart => {
+                let stop = StopFlag::never();
+                let proxy = stop_at_first_part("127.0.0.1:5055", &stop, |r| {
+                    r.method == "PUT" && r.target.contains("partNumber=1&")
+                });
+                let mut faulty = Faulty::new(self.storage_at(&proxy.url()), proxy);
+                faulty.stop = stop;
+                return Some(faulty);
+            }
         };
-        Some(Faulty {
-            storage: self.storage_at(&proxy.url()),
-            _guard: Box::new(proxy),
-        })
+        Some(Faulty::new(self.storage_at(&proxy.url()), proxy))
     }
     fn no_unfinished_uploads(&self) -> bool {
         let pages = self
@@ -346,11 +386,17 @@ impl Fixture for GcsFixture {
                     Action::Forward
                 }
             }),
+            Fault::StopAfterFirstPart => {
+                let stop = StopFlag::never();
+                let proxy = stop_at_first_part("127.0.0.1:4443", &stop, |r| {
+                    r.method == "PUT" && r.target.contains("upload_id=")
+                });
+                let mut faulty = Faulty::new(self.storage_at(&proxy.url()), proxy);
+                faulty.stop = stop;
+                return Some(faulty);
+            }
         };
-        Some(Faulty {
-            storage: self.storage_at(&proxy.url()),
-            _guard: Box::new(proxy),
-        })
+        Some(Faulty::new(self.storage_at(&proxy.url()), proxy))
     }
     fn prefix(&self) -> &str {
         &self.prefix
@@ -457,12 +503,19 @@ impl Fixture for AzureFixture {
                     Action::Forward
                 }
             }),
+            Fault::StopAfterFirstPart => {
+                let stop = StopFlag::never();
+                let proxy = stop_at_first_part("127.0.0.1:10000", &stop, |r| {
+                    r.method == "PUT" && r.target.contains("comp=block&")
+                });
+                let endpoint = format!("{}/{AZURE_ACCOUNT}", proxy.url());
+                let mut faulty = Faulty::new(self.storage_at(&endpoint), proxy);
+                faulty.stop = stop;
+                return Some(faulty);
+            }
         };
         let endpoint = format!("{}/{AZURE_ACCOUNT}", proxy.url());
-        Some(Faulty {
-            storage: self.storage_at(&endpoint),
-            _guard: Box::new(proxy),
-        })
+        Some(Faulty::new(self.storage_at(&endpoint), proxy))
     }
     fn prefix(&self) -> &str {
         &self.prefix
@@ -640,9 +693,9 @@ pub fn a_failed_upload_leaves_nothing_that_lists(f: &dyn Fixture) {
 }
 
 pub fn a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts(f: &dyn Fixture) {
-    let Some(faulty) = f.faulty(Fault::SecondPartFails) else {
-        panic!("every storage can fail in the middle of an upload");
-    };
+    let faulty = f
+        .faulty(Fault::SecondPartFails)
+        .expect("every storage can fail in the middle of an upload");
     let work = tempfile::tempdir().unwrap();
     let bytes = pseudo_random_bytes(11 << 20, 3);
     let error = faulty
@@ -655,6 +708,27 @@ pub fn a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts(f: &dyn 
     assert!(
         f.no_unfinished_uploads(),
         "parts of the failed upload were left"
+    );
+}
+
+pub fn a_stop_in_the_middle_of_an_upload_leaves_nothing_and_no_parts(f: &dyn Fixture) {
+    let faulty = f
+        .faulty(Fault::StopAfterFirstPart)
+        .expect("every storage can be stopped");
+    let work = tempfile::tempdir().unwrap();
+    let bytes = pseudo_random_bytes(11 << 20, 4);
+    let error = faulty
+        .storage
+        .upload(&staged(work.path(), &bytes), &name(1), &faulty.stop)
+        .unwrap_err();
+    assert!(
+        format!("{error:#}").contains("interrupted by a shutdown signal"),
+        "{error:#}"
+    );
+    assert!(f.storage().list().unwrap().is_empty());
+    assert!(
+        f.no_unfinished_uploads(),
+        "parts of the stopped upload were left"
     );
 }
 
@@ -741,6 +815,10 @@ macro_rules! conformance {
             #[test]
             fn a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts() {
                 run(super::a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts);
+            }
+            #[test]
+            fn a_stop_in_the_middle_of_an_upload_leaves_nothing_and_no_parts() {
+                run(super::a_stop_in_the_middle_of_an_upload_leaves_nothing_and_no_parts);
             }
             #[test]
             fn uploading_the_same_name_twice_replaces_it() {
