@@ -58,28 +58,49 @@ pub struct Faulty {
 }
 
 impl Faulty {
-    fn new(storage: Box<dyn Storage>, guard: impl std::any::Any) -> Self {
+    fn new(storage: Box<dyn Storage>, guard: impl std::any::Any, stop: StopFlag) -> Self {
         Self {
             storage,
             _guard: Box::new(guard),
-            stop: StopFlag::never(),
+            stop,
         }
     }
 }
 
-/// A proxy to `upstream` that raises `stop` at the first request `is_part` matches.
-fn stop_at_first_part(
-    upstream: &str,
-    stop: &StopFlag,
+/// How a storage's requests look on the wire, for the proxy that injects faults.
+struct Wire {
+    upstream: &'static str,
+    /// A request that carries one part of an upload.
     is_part: fn(&Request) -> bool,
-) -> FaultProxy {
-    let stop = stop.clone();
-    FaultProxy::start(upstream, move |r: &Request| {
-        if is_part(r) {
-            stop.raise();
-        }
-        Action::Forward
-    })
+    /// The request whose answer reports the size of what landed.
+    is_check: fn(&Request) -> bool,
+    /// Rewrites that answer to report 1235 bytes for the 1234 sent.
+    misreport: fn(Vec<u8>) -> Vec<u8>,
+}
+
+impl Wire {
+    /// A proxy injecting `fault`, and the stop flag it raises (for `StopAfterFirstPart`).
+    fn proxy(self, fault: Fault) -> (FaultProxy, StopFlag) {
+        let stop = StopFlag::never();
+        let raise = stop.clone();
+        let parts = std::sync::atomic::AtomicUsize::new(0);
+        let proxy = FaultProxy::start(self.upstream, move |r: &Request| match fault {
+            Fault::SecondPartFails if (self.is_part)(r) => {
+                if parts.fetch_add(1, Ordering::SeqCst) >= 1 {
+                    Action::Fail(500)
+                } else {
+                    Action::Forward
+                }
+            }
+            Fault::WrongSizeReported if (self.is_check)(r) => Action::Rewrite(self.misreport),
+            Fault::StopAfterFirstPart if (self.is_part)(r) => {
+                raise.raise();
+                Action::Forward
+            }
+            _ => Action::Forward,
+        });
+        (proxy, stop)
+    }
 }
 
 /// A storage under test, with raw access to its location for foreign objects.
@@ -185,21 +206,21 @@ impl Fixture for LocalFixture {
     }
     fn faulty(&self, fault: Fault) -> Option<Faulty> {
         match fault {
-            // A 1 MiB filesystem fills up in the middle of a 3 MiB snapshot.
+            // A 1 MiB filesystem fills up in the middle of an 11 MiB snapshot.
             Fault::SecondPartFails => {
                 let tmpfs = Tmpfs::mount("1m");
                 let storage = Box::new(LocalStorage::new(tmpfs.dir.path().to_path_buf()));
-                Some(Faulty::new(storage, tmpfs))
-            }
-            // A local write is one copy: the flag is checked before it starts.
-            Fault::StopAfterFirstPart => {
-                let faulty = Faulty::new(self.storage(), ());
-                faulty.stop.raise();
-                Some(faulty)
+                Some(Faulty::new(storage, tmpfs, StopFlag::never()))
             }
             // A local file's size is read back from the file itself after fsync; there is
             // no server whose answer could be made to lie.
             Fault::WrongSizeReported => None,
+            // A local write is one copy: the flag is checked before it starts.
+            Fault::StopAfterFirstPart => {
+                let stop = StopFlag::never();
+                stop.raise();
+                Some(Faulty::new(self.storage(), (), stop))
+            }
         }
     }
     fn prefix(&self) -> &str {
@@ -238,26 +259,31 @@ pub fn s3_config(prefix: &str) -> S3Config {
     }
 }
 
+/// The test bucket on moto, for reading and writing behind the storage's back.
+pub fn raw_s3_bucket() -> Box<::s3::Bucket> {
+    let credentials = ::s3::creds::Credentials::new(
+        Some("test-access-key"),
+        Some("test-secret-key"),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let region = ::s3::Region::Custom {
+        region: "us-east-1".into(),
+        endpoint: S3_ENDPOINT.into(),
+    };
+    ::s3::Bucket::new(BUCKET, region, credentials)
+        .unwrap()
+        .with_path_style()
+}
+
 impl S3Fixture {
     pub fn new() -> Option<Self> {
         if !server_up("moto (S3)", "127.0.0.1:5055") {
             return None;
         }
-        let credentials = ::s3::creds::Credentials::new(
-            Some("test-access-key"),
-            Some("test-secret-key"),
-            None,
-            None,
-            None,
-        )
-        .unwrap();
-        let region = ::s3::Region::Custom {
-            region: "us-east-1".into(),
-            endpoint: S3_ENDPOINT.into(),
-        };
-        let bucket = ::s3::Bucket::new(BUCKET, region, credentials)
-            .unwrap()
-            .with_path_style();
+        let bucket = raw_s3_bucket();
         Some(Self {
             prefix: unique_prefix(),
             bucket,
@@ -282,32 +308,14 @@ impl Fixture for S3Fixture {
         self.storage_at(S3_ENDPOINT)
     }
     fn faulty(&self, fault: Fault) -> Option<Faulty> {
-        let proxy = match fault {
-            Fault::SecondPartFails => FaultProxy::start("127.0.0.1:5055", |r: &Request| {
-                if r.method == "PUT" && r.target.contains("partNumber=2&") {
-                    Action::Fail(500)
-                } else {
-                    Action::Forward
-                }
-            }),
-            Fault::WrongSizeReported => FaultProxy::start("127.0.0.1:5055", |r: &Request| {
-                if r.method == "HEAD" {
-                    Action::Rewrite(bump_content_length)
-                } else {
-                    Action::Forward
-                }
-            }),
-            Fault::StopAfterFirstPart => {
-                let stop = StopFlag::never();
-                let proxy = stop_at_first_part("127.0.0.1:5055", &stop, |r| {
-                    r.method == "PUT" && r.target.contains("partNumber=1&")
-                });
-                let mut faulty = Faulty::new(self.storage_at(&proxy.url()), proxy);
-                faulty.stop = stop;
-                return Some(faulty);
-            }
+        let wire = Wire {
+            upstream: "127.0.0.1:5055",
+            is_part: |r| r.method == "PUT" && r.target.contains("partNumber="),
+            is_check: |r| r.method == "HEAD",
+            misreport: bump_content_length,
         };
-        Some(Faulty::new(self.storage_at(&proxy.url()), proxy))
+        let (proxy, stop) = wire.proxy(fault);
+        Some(Faulty::new(self.storage_at(&proxy.url()), proxy, stop))
     }
     fn no_unfinished_uploads(&self) -> bool {
         let pages = self
@@ -367,36 +375,15 @@ impl Fixture for GcsFixture {
         self.storage_at(GCS_ENDPOINT)
     }
     fn faulty(&self, fault: Fault) -> Option<Faulty> {
-        let proxy = match fault {
-            Fault::SecondPartFails => {
-                let chunks = std::sync::atomic::AtomicUsize::new(0);
-                FaultProxy::start("127.0.0.1:4443", move |r: &Request| {
-                    let chunk = r.method == "PUT" && r.target.contains("upload_id=");
-                    if chunk && chunks.fetch_add(1, Ordering::SeqCst) >= 1 {
-                        Action::Fail(503)
-                    } else {
-                        Action::Forward
-                    }
-                })
-            }
-            Fault::WrongSizeReported => FaultProxy::start("127.0.0.1:4443", |r: &Request| {
-                if r.method == "PUT" && r.target.contains("upload_id=") {
-                    Action::Rewrite(bump_json_size)
-                } else {
-                    Action::Forward
-                }
-            }),
-            Fault::StopAfterFirstPart => {
-                let stop = StopFlag::never();
-                let proxy = stop_at_first_part("127.0.0.1:4443", &stop, |r| {
-                    r.method == "PUT" && r.target.contains("upload_id=")
-                });
-                let mut faulty = Faulty::new(self.storage_at(&proxy.url()), proxy);
-                faulty.stop = stop;
-                return Some(faulty);
-            }
+        let wire = Wire {
+            upstream: "127.0.0.1:4443",
+            is_part: |r| r.method == "PUT" && r.target.contains("upload_id="),
+            // The last chunk's answer is the object resource, with its size.
+            is_check: |r| r.method == "PUT" && r.target.contains("upload_id="),
+            misreport: bump_json_size,
         };
-        Some(Faulty::new(self.storage_at(&proxy.url()), proxy))
+        let (proxy, stop) = wire.proxy(fault);
+        Some(Faulty::new(self.storage_at(&proxy.url()), proxy, stop))
     }
     fn prefix(&self) -> &str {
         &self.prefix
@@ -484,38 +471,15 @@ impl Fixture for AzureFixture {
         self.storage_at(AZURE_ENDPOINT)
     }
     fn faulty(&self, fault: Fault) -> Option<Faulty> {
-        let proxy = match fault {
-            Fault::SecondPartFails => {
-                let blocks = std::sync::atomic::AtomicUsize::new(0);
-                FaultProxy::start("127.0.0.1:10000", move |r: &Request| {
-                    let block = r.method == "PUT" && r.target.contains("comp=block&");
-                    if block && blocks.fetch_add(1, Ordering::SeqCst) >= 1 {
-                        Action::Fail(500)
-                    } else {
-                        Action::Forward
-                    }
-                })
-            }
-            Fault::WrongSizeReported => FaultProxy::start("127.0.0.1:10000", |r: &Request| {
-                if r.method == "HEAD" {
-                    Action::Rewrite(bump_content_length)
-                } else {
-                    Action::Forward
-                }
-            }),
-            Fault::StopAfterFirstPart => {
-                let stop = StopFlag::never();
-                let proxy = stop_at_first_part("127.0.0.1:10000", &stop, |r| {
-                    r.method == "PUT" && r.target.contains("comp=block&")
-                });
-                let endpoint = format!("{}/{AZURE_ACCOUNT}", proxy.url());
-                let mut faulty = Faulty::new(self.storage_at(&endpoint), proxy);
-                faulty.stop = stop;
-                return Some(faulty);
-            }
+        let wire = Wire {
+            upstream: "127.0.0.1:10000",
+            is_part: |r| r.method == "PUT" && r.target.contains("comp=block&"),
+            is_check: |r| r.method == "HEAD",
+            misreport: bump_content_length,
         };
+        let (proxy, stop) = wire.proxy(fault);
         let endpoint = format!("{}/{AZURE_ACCOUNT}", proxy.url());
-        Some(Faulty::new(self.storage_at(&endpoint), proxy))
+        Some(Faulty::new(self.storage_at(&endpoint), proxy, stop))
     }
     fn prefix(&self) -> &str {
         &self.prefix

@@ -11,7 +11,7 @@ use vault_raft_snapshot::snapshot_name::SnapshotName;
 use vault_raft_snapshot::storage::Storage;
 use vault_raft_snapshot::storage::s3::S3Storage;
 
-use crate::conformance::{BUCKET, S3Fixture, s3_config, unique_prefix};
+use crate::conformance::{S3Fixture, raw_s3_bucket, s3_config, unique_prefix};
 use crate::fault_proxy::{Action, FaultProxy, Request, replace_once};
 
 const FORWARD: u8 = 0;
@@ -20,7 +20,7 @@ const MISREPORT_SIZE: u8 = 2;
 
 /// Object keys under `prefix/`, as moto lists them.
 fn keys(prefix: &str) -> Vec<String> {
-    let bucket = raw_bucket();
+    let bucket = raw_s3_bucket();
     let pages = bucket.list(format!("{prefix}/"), None).unwrap();
     let mut keys: Vec<String> = pages
         .into_iter()
@@ -28,24 +28,6 @@ fn keys(prefix: &str) -> Vec<String> {
         .collect();
     keys.sort();
     keys
-}
-
-fn raw_bucket() -> Box<s3::Bucket> {
-    let credentials = s3::creds::Credentials::new(
-        Some("test-access-key"),
-        Some("test-secret-key"),
-        None,
-        None,
-        None,
-    )
-    .unwrap();
-    let region = s3::Region::Custom {
-        region: "us-east-1".into(),
-        endpoint: "http://127.0.0.1:5055".into(),
-    };
-    s3::Bucket::new(BUCKET, region, credentials)
-        .unwrap()
-        .with_path_style()
 }
 
 fn misreport(response: Vec<u8>) -> Vec<u8> {
@@ -99,7 +81,7 @@ fn a_failed_or_unverified_upload_never_touches_the_last_good_object() {
             .unwrap_err();
         eprintln!("failed as it should ({mode_now}, {size} bytes): {error:#}");
         mode.store(FORWARD, Ordering::SeqCst);
-        let kept = raw_bucket().get_object(&latest).unwrap();
+        let kept = raw_s3_bucket().get_object(&latest).unwrap();
         assert!(
             kept.bytes() == good.as_slice(),
             "the last good object changed"
@@ -113,7 +95,7 @@ fn a_failed_or_unverified_upload_never_touches_the_last_good_object() {
 
     let newer = pseudo_random_bytes(6 << 20, 3);
     storage.upload(&stage(3, &newer), &name(3), &stop).unwrap();
-    assert!(raw_bucket().get_object(&latest).unwrap().bytes() == newer.as_slice());
+    assert!(raw_s3_bucket().get_object(&latest).unwrap().bytes() == newer.as_slice());
     assert_eq!(keys(&prefix), [latest], "the temporary key was not removed");
     assert!(
         proxy

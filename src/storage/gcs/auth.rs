@@ -94,7 +94,7 @@ impl Authenticator {
                         &claims,
                         &key,
                     )
-                    .map_err(|e| anyhow!("signing the token request failed: {e}"))?;
+                    .context("signing the token request failed")?;
                     exchange(
                         agent,
                         &token_uri,
