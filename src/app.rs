@@ -34,9 +34,19 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Generate { what } => generate(what),
         Command::Once(config) => load(cli.config_path(config)).and_then(once),
         Command::Run(config) => load(cli.config_path(config)).and_then(run_loop),
-        Command::Prune { dry_run, config } => {
-            load(cli.config_path(config)).and_then(|c| prune(&c, *dry_run))
-        }
+        Command::Prune {
+            dry_run,
+            json,
+            now,
+            config,
+        } => load(cli.config_path(config)).and_then(|c| {
+            let options = PruneOptions {
+                dry_run: *dry_run,
+                json: *json,
+                now: now.unwrap_or_else(SystemTime::now),
+            };
+            prune(&c, &options)
+        }),
         Command::Status(config) => load(cli.config_path(config)).and_then(|c| status(&c)),
     };
     match result {
@@ -148,10 +158,10 @@ fn run_loop(config: Config) -> Result<u8> {
         .iter()
         .map(|s| {
             format!(
-                "{} {} (retain {})",
+                "{} {} ({})",
                 s.storage.kind(),
                 s.storage.location(),
-                s.policy.retain
+                s.policy
             )
         })
         .collect();
@@ -182,30 +192,62 @@ fn run_loop(config: Config) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn prune(config: &Config, dry_run: bool) -> Result<u8> {
+/// How `prune` runs.
+struct PruneOptions {
+    dry_run: bool,
+    json: bool,
+    /// The time the plan is made for (`--now`, else the clock).
+    now: SystemTime,
+}
+
+fn prune(config: &Config, options: &PruneOptions) -> Result<u8> {
     let agent = Agent::new(config.clone())?;
-    let now = SystemTime::now();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let dry_run = options.dry_run;
+    let mut out = std::io::stdout().lock();
     let mut failed = false;
+    let mut report = Vec::new();
     for configured in agent.storages() {
         let (storage, policy) = (&configured.storage, configured.policy);
-        let decisions = match crate::prune::prune(storage.as_ref(), policy, now, dry_run) {
+        let decisions = match crate::prune::prune(storage.as_ref(), policy, options.now, dry_run) {
             Ok(decisions) => decisions,
             Err(e) => {
                 error!("{e:#}");
                 failed = true;
+                report.push(serde_json::json!({
+                    "storage": storage.kind(), "location": storage.location(),
+                    "policy": policy.to_string(), "error": format!("{e:#}"),
+                }));
                 continue;
             }
         };
         let doomed = decisions.iter().filter(|d| !d.keep).count();
+        if options.json {
+            let snapshots: Vec<_> = decisions
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "name": d.entry.name.to_string(),
+                        "time": utc_timestamp(d.entry.name.time()),
+                        "size": d.entry.size,
+                        "keep": d.keep,
+                        "reasons": d.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            report.push(serde_json::json!({
+                "storage": storage.kind(), "location": storage.location(),
+                "policy": policy.to_string(), "snapshots": snapshots,
+                "deleted": if dry_run { 0 } else { doomed },
+                "would_delete": if dry_run { doomed } else { 0 },
+            }));
+            continue;
+        }
         writeln!(
             out,
-            "{} {}: {} snapshot(s), retain {}",
+            "{} {}: {} snapshot(s), {policy}",
             storage.kind(),
             storage.location(),
             decisions.len(),
-            policy.retain
         )?;
         for d in &decisions {
             let action = match (d.keep, dry_run) {
@@ -219,7 +261,7 @@ fn prune(config: &Config, dry_run: bool) -> Result<u8> {
                 d.entry.name,
                 utc_timestamp(d.entry.name.time()),
                 d.entry.size,
-                d.reason
+                d.explain()
             )?;
         }
         let summary = match (doomed, dry_run) {
@@ -228,6 +270,14 @@ fn prune(config: &Config, dry_run: bool) -> Result<u8> {
             (n, false) => format!("deleted {n} snapshot(s)"),
         };
         writeln!(out, "  {summary}")?;
+    }
+    if options.json {
+        let document = serde_json::json!({
+            "dry_run": dry_run,
+            "now": utc_timestamp(options.now),
+            "storages": report,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
     }
     Ok(if failed { EXIT_FAILED } else { EXIT_OK })
 }

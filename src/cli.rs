@@ -41,6 +41,11 @@ pub struct ConfigArg {
     pub config: Option<PathBuf>,
 }
 
+fn parse_now(text: &str) -> Result<std::time::SystemTime, String> {
+    crate::snapshot_name::parse_rfc3339(text)
+        .ok_or_else(|| format!("not an RFC 3339 time: {text:?} (example: 2026-11-20T13:00:00Z)"))
+}
+
 impl Cli {
     /// The configuration file: after the command, else before it, else the default.
     #[must_use]
@@ -69,11 +74,18 @@ pub enum Command {
     Run(ConfigArg),
     /// Apply retention to every storage now, without taking a snapshot.
     ///
-    /// Lists every snapshot with its fate: keep or delete, and why.
+    /// Lists every snapshot with its fate: keep or delete, and every rule that keeps it.
     Prune {
         /// Show what would be deleted, and delete nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the plan as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Plan as if the clock read this RFC 3339 time (e.g. 2026-11-20T13:00:00Z);
+        /// snapshots after it count as future. Only with --dry-run.
+        #[arg(long, value_name = "TIME", requires = "dry_run", value_parser = parse_now)]
+        now: Option<std::time::SystemTime>,
         #[command(flatten)]
         config: ConfigArg,
     },

@@ -122,9 +122,7 @@ impl Agent {
             .map(|s| {
                 Ok(ConfiguredStorage {
                     storage: storage::build(s)?,
-                    policy: RetentionPolicy {
-                        retain: s.retain.unwrap_or(config.retain),
-                    },
+                    policy: s.retention.unwrap_or(config.retention),
                 })
             })
             .collect::<Result<_>>()?;
@@ -320,7 +318,7 @@ mod tests {
     fn configured(storage: &MemoryStorage, retain: u64) -> ConfiguredStorage {
         ConfiguredStorage {
             storage: Box::new(storage.clone()),
-            policy: RetentionPolicy { retain },
+            policy: RetentionPolicy::keep_last(retain),
         }
     }
 

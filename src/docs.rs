@@ -81,8 +81,8 @@ const COMMANDS: &[(&str, &str)] = &[
         "Take a snapshot every frequency, as a service. A failed cycle is logged and the loop goes on. SIGTERM or SIGINT stops it within a second or two with exit status 0, leaving no temporary file; a second signal while the first is handled ends it at once with exit status 1.",
     ),
     (
-        "prune [--dry-run]",
-        "Apply retention to every storage now, without taking a snapshot, and list every snapshot with keep or delete and the reason. With --dry-run nothing is deleted.",
+        "prune [--dry-run [--now TIME]] [--json]",
+        "Apply retention to every storage now, without taking a snapshot, and list every snapshot with keep or delete and every rule that keeps it. With --dry-run nothing is deleted; --now TIME (RFC 3339) plans as if the clock read that time; --json prints the plan as data.",
     ),
     (
         "status",
@@ -167,6 +167,15 @@ fn extra_sections() -> String {
             .text([roman(format!("{}{notes}", key.doc))]);
     }
 
+    roff.control("SH", ["RETENTION"]);
+    roff.text([roman(
+        "A snapshot is kept if any rule keeps it. retain N keeps the newest N. retain_hourly, retain_daily, retain_weekly, retain_monthly and retain_yearly N keep, for the last N hours, days, ISO weeks, months or years that have at least one snapshot, the newest snapshot of each (periods without a snapshot do not use up the count); periods are UTC, from the time in the snapshot's name. retain_within D keeps every snapshot within D of the newest snapshot, counted from the newest snapshot, not from the clock. The newest snapshot is always kept. A count of 0 or a duration of 0s turns a rule off; with every rule off nothing is deleted. A snapshot dated in the future is kept and counted by no rule. A storage object that sets any retention key uses its own keys only.",
+    )]);
+    roff.control("PP", []);
+    roff.text([roman(
+        "Example: with hourly snapshots, retain_within 24h, retain_daily 7, retain_weekly 4 and retain_monthly 12 keep every snapshot of the last 24 hours, the last snapshot of each of the last 7 days, of each of the last 4 ISO weeks and of each of the last 12 months: 44 snapshots for a year, instead of 8,760. prune --dry-run shows, per snapshot, every rule that keeps it (for example daily 2026-11-20, weekly 2026-W47, within 24h).",
+    )]);
+
     roff.control("SH", ["ENVIRONMENT"]);
     definitions(&mut roff, Term::Bold, ENVIRONMENT);
 
@@ -233,6 +242,10 @@ fn extra_sections() -> String {
                 "Show what retention would delete.",
             ),
             (
+                "vault-raft-snapshot prune --dry-run --now 2026-12-01T00:00:00Z --json",
+                "Try a policy as if it were another time, as data.",
+            ),
+            (
                 "vault-raft-snapshot verify /var/backups/vault/raft_snapshot-*.snap",
                 "Check stored snapshots before a restore.",
             ),
@@ -257,7 +270,12 @@ pub fn readme_key_table(section: Section) -> String {
     });
     for key in keys {
         // Inside a storage table a key is shown by its own name.
-        let name = key.key.split_once('.').map_or(key.key, |(_, field)| field);
+        let name = key
+            .key
+            .split(", ")
+            .map(|k| k.split_once('.').map_or(k, |(_, field)| field))
+            .collect::<Vec<_>>()
+            .join("`, `");
         let default = if key.default.is_empty() {
             String::new()
         } else {

@@ -34,7 +34,7 @@ pub fn prune(
                 "Deleted old snapshot {name} from {} {} ({})",
                 storage.kind(),
                 storage.location(),
-                decision.reason
+                decision.explain()
             ),
             Err(e) => {
                 failed += 1;

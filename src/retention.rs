@@ -1,106 +1,263 @@
 //! Which snapshots to keep: one pure function, used by every storage and by `prune`.
 //!
-//! The policy is the original agent's `retain`: keep the newest N snapshots, by the time in
-//! their names; 0 keeps all. [`plan`] does no I/O and takes `now` as a parameter, so it is
-//! tested on its own and `prune --dry-run` shows exactly what a real run would do.
+//! The rules are restic's `forget --keep-*`, over the time in each snapshot's name:
+//! - `retain` (the original agent's key): the newest N;
+//! - `retain_hourly`, `_daily`, `_weekly`, `_monthly`, `_yearly`: for the last N hours, days,
+//!   ISO weeks, months or years **that have at least one snapshot**, the newest snapshot of
+//!   each (a period without a snapshot does not use up the count); periods are UTC;
+//! - `retain_within`: every snapshot within that duration of the newest snapshot (counted
+//!   from the newest snapshot, not from the clock, so an agent that stopped taking snapshots
+//!   never ages everything out).
+//!
+//! A snapshot is kept if any rule keeps it, and the newest snapshot is always kept. With
+//! every rule off (0, or unset) nothing is deleted. [`plan`] does no I/O and takes `now` as
+//! a parameter, so it is tested on its own and `prune --dry-run` shows exactly what a real
+//! run would do, with every rule that keeps each snapshot.
 //!
 //! Two rules make it safe beyond the original agent's:
 //! - it only ever sees names we generated (see [`crate::snapshot_name`]);
-//! - a snapshot dated after `now` (a clock that was wrong, or jumped back) is kept and does
-//!   not count toward `retain`. Otherwise a clock set back by a day would make every new
-//!   snapshot "older" than the future-dated ones, and the snapshot just stored would be the
-//!   first to go.
+//! - a snapshot dated after `now` (a clock that was wrong, or jumped back) is kept and
+//!   counted by no rule, and "newest" means the newest that is not in the future. Otherwise a
+//!   clock set back by a day would make every new snapshot "older" than the future-dated
+//!   ones, and the snapshot just stored would be the first to go.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::calendar::{Period, PeriodKey, period_of};
+use crate::duration;
 use crate::snapshot_name::SnapshotEntry;
 #[cfg(test)]
 use crate::snapshot_name::SnapshotName;
 
-/// How many snapshots a storage keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A retention policy: how many of each rule keeps, 0 for a rule that is off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RetentionPolicy {
-    /// Keep the newest `retain` snapshots; 0 keeps all.
-    pub retain: u64,
+    /// `retain`: the newest N.
+    pub last: u64,
+    /// `retain_hourly`.
+    pub hourly: u64,
+    /// `retain_daily`.
+    pub daily: u64,
+    /// `retain_weekly` (ISO weeks).
+    pub weekly: u64,
+    /// `retain_monthly`.
+    pub monthly: u64,
+    /// `retain_yearly`.
+    pub yearly: u64,
+    /// `retain_within`; `None` or zero is off.
+    pub within: Option<Duration>,
 }
 
-/// Why a snapshot is kept or deleted.
+impl RetentionPolicy {
+    /// The original agent's policy: the newest `n`; 0 keeps all.
+    #[must_use]
+    pub fn keep_last(n: u64) -> Self {
+        Self {
+            last: n,
+            ..Self::default()
+        }
+    }
+
+    /// The period rules that are on, with their counts.
+    fn period_rules(&self) -> Vec<(Period, u64)> {
+        [
+            (Period::Hour, self.hourly),
+            (Period::Day, self.daily),
+            (Period::Week, self.weekly),
+            (Period::Month, self.monthly),
+            (Period::Year, self.yearly),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+
+    fn within(&self) -> Option<Duration> {
+        self.within.filter(|d| !d.is_zero())
+    }
+
+    /// True when every rule is off: nothing is deleted.
+    #[must_use]
+    pub fn keeps_all(&self) -> bool {
+        self.last == 0 && self.period_rules().is_empty() && self.within().is_none()
+    }
+}
+
+impl fmt::Display for RetentionPolicy {
+    /// `retain 3, daily 7, within 72h`, or `keep all` when every rule is off.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.keeps_all() {
+            return f.write_str("keep all (no retention rule set)");
+        }
+        let mut parts = Vec::new();
+        if self.last > 0 {
+            parts.push(format!("retain {}", self.last));
+        }
+        for (period, n) in self.period_rules() {
+            parts.push(format!("{} {n}", rule_name(period)));
+        }
+        if let Some(d) = self.within() {
+            parts.push(format!("within {}", short_duration(d)));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// `72h` for whole hours (as operators write `retain_within`), else Go's form (`1h30m0s`).
+fn short_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 && d.as_secs() % 3600 == 0 {
+        format!("{}h", d.as_secs() / 3600)
+    } else {
+        duration::format(d)
+    }
+}
+
+fn rule_name(period: Period) -> &'static str {
+    match period {
+        Period::Hour => "hourly",
+        Period::Day => "daily",
+        Period::Week => "weekly",
+        Period::Month => "monthly",
+        Period::Year => "yearly",
+    }
+}
+
+/// Why a snapshot is kept: every rule that keeps it. A deleted snapshot has none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// `retain` is 0: everything is kept.
-    KeepAll,
-    /// Among the newest `retain`; `rank` 1 is the newest.
-    Newest {
-        /// 1-based position, newest first.
-        rank: u64,
-        /// The policy's `retain`.
-        retain: u64,
-    },
-    /// Its name is dated after `now`; kept, and not counted.
+    /// Every rule is off: all snapshots are kept.
+    NoRules,
+    /// Dated after `now`: kept, and counted by no rule.
     DatedInFuture,
-    /// Older than the newest `retain`.
-    BeyondRetain {
-        /// 1-based position, newest first.
+    /// The newest snapshot (that is not in the future), always kept.
+    Newest,
+    /// Among the newest `count` (`retain`); this one is number `rank`.
+    Last {
+        /// 1 for the newest.
         rank: u64,
-        /// The policy's `retain`.
-        retain: u64,
+        /// `retain`.
+        count: u64,
     },
+    /// The newest snapshot of this period, one of the last periods the rule keeps.
+    Period(PeriodKey),
+    /// Within `retain_within` of the newest snapshot.
+    Within(Duration),
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::KeepAll => f.write_str("retain is 0: all snapshots are kept"),
-            Reason::Newest { rank, retain } => write!(f, "newest {rank} of {retain} retained"),
-            Reason::DatedInFuture => f.write_str("dated in the future (check the clock); kept"),
-            Reason::BeyondRetain { rank, retain } => {
-                write!(f, "number {rank} by age, beyond retain {retain}")
+            Reason::NoRules => f.write_str("no retention rule set"),
+            Reason::DatedInFuture => f.write_str("dated in the future (check the clock)"),
+            Reason::Newest => f.write_str("the newest"),
+            Reason::Last { count, .. } => write!(f, "newest {count}"),
+            Reason::Period(key) => {
+                let name = match key {
+                    PeriodKey::Hour(..) => "hourly",
+                    PeriodKey::Day(..) => "daily",
+                    PeriodKey::Week(..) => "weekly",
+                    PeriodKey::Month(..) => "monthly",
+                    PeriodKey::Year(..) => "yearly",
+                };
+                write!(f, "{name} {key}")
             }
+            Reason::Within(d) => write!(f, "within {}", short_duration(*d)),
         }
     }
 }
 
-/// The decision for one snapshot.
+/// The fate of one snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
     /// The snapshot.
     pub entry: SnapshotEntry,
     /// Whether it stays.
     pub keep: bool,
-    /// Why.
-    pub reason: Reason,
+    /// Every rule that keeps it; empty when it is deleted.
+    pub reasons: Vec<Reason>,
 }
 
-/// Decides, for every entry, whether it stays. Returns the entries newest first.
-///
-/// Pure: no I/O, and `now` is a parameter.
+impl Decision {
+    /// The reasons as one phrase: `daily 2026-11-20, within 72h`, or why it goes.
+    #[must_use]
+    pub fn explain(&self) -> String {
+        if self.reasons.is_empty() {
+            "kept by no rule".to_string()
+        } else {
+            self.reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+/// Decides, for every snapshot, whether `policy` keeps it at time `now`. Returns the
+/// decisions newest first; a name listed twice is one snapshot.
 #[must_use]
 pub fn plan(entries: &[SnapshotEntry], policy: RetentionPolicy, now: SystemTime) -> Vec<Decision> {
     let mut sorted = entries.to_vec();
     sorted.sort_by_key(|e| std::cmp::Reverse(e.name));
     sorted.dedup_by(|a, b| a.name == b.name);
+    let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let now = nanos(now);
+
+    let newest = sorted
+        .iter()
+        .map(|e| e.name.unix_nanos())
+        .find(|t| *t <= now);
+    let within = policy.within();
+    let cutoff = match (newest, within) {
+        (Some(newest), Some(d)) => Some(newest.saturating_sub(d.as_nanos())),
+        _ => None,
+    };
+    let mut rules: Vec<(Period, u64, Option<PeriodKey>)> = policy
+        .period_rules()
+        .into_iter()
+        .map(|(period, n)| (period, n, None))
+        .collect();
     let mut rank = 0;
     sorted
         .into_iter()
         .map(|entry| {
-            let (keep, reason) = if entry.name.time() > now {
-                (true, Reason::DatedInFuture)
-            } else if policy.retain == 0 {
-                (true, Reason::KeepAll)
+            let t = entry.name.unix_nanos();
+            let mut reasons = Vec::new();
+            if t > now {
+                reasons.push(Reason::DatedInFuture);
+            } else if policy.keeps_all() {
+                reasons.push(Reason::NoRules);
             } else {
                 rank += 1;
-                let retain = policy.retain;
-                if rank <= retain {
-                    (true, Reason::Newest { rank, retain })
-                } else {
-                    (false, Reason::BeyondRetain { rank, retain })
+                if rank == 1 {
+                    reasons.push(Reason::Newest);
                 }
-            };
+                if rank <= policy.last {
+                    reasons.push(Reason::Last {
+                        rank,
+                        count: policy.last,
+                    });
+                }
+                let seconds = i64::try_from(t / 1_000_000_000).unwrap_or(i64::MAX);
+                for (period, left, last_key) in &mut rules {
+                    let key = period_of(seconds, *period);
+                    if *left > 0 && *last_key != Some(key) {
+                        reasons.push(Reason::Period(key));
+                        *left -= 1;
+                        *last_key = Some(key);
+                    }
+                }
+                if let (Some(cutoff), Some(d)) = (cutoff, within) {
+                    if t >= cutoff {
+                        reasons.push(Reason::Within(d));
+                    }
+                }
+            }
             Decision {
                 entry,
-                keep,
-                reason,
+                keep: !reasons.is_empty(),
+                reasons,
             }
         })
         .collect()
@@ -141,52 +298,59 @@ mod tests {
     #[test]
     fn keeps_the_newest_n_whatever_the_input_order() {
         let entries = [entry(300), entry(100), entry(500), entry(200), entry(400)];
-        let decisions = plan(&entries, RetentionPolicy { retain: 2 }, at(1000));
+        let decisions = plan(&entries, RetentionPolicy::keep_last(2), at(1000));
         assert_eq!(kept(&decisions), [500, 400]);
         assert_eq!(deleted(&decisions), [300, 200, 100]);
-        assert_eq!(decisions[0].reason, Reason::Newest { rank: 1, retain: 2 });
         assert_eq!(
-            decisions[4].reason,
-            Reason::BeyondRetain { rank: 5, retain: 2 }
+            decisions[0].reasons,
+            [Reason::Newest, Reason::Last { rank: 1, count: 2 }]
         );
+        assert_eq!(decisions[1].explain(), "newest 2");
+        assert!(decisions[4].reasons.is_empty());
+        assert_eq!(decisions[4].explain(), "kept by no rule");
     }
 
     #[test]
     fn retain_zero_keeps_everything() {
         let entries = [entry(1), entry(2), entry(3)];
-        let decisions = plan(&entries, RetentionPolicy { retain: 0 }, at(10));
+        let decisions = plan(&entries, RetentionPolicy::keep_last(0), at(10));
         assert!(
             decisions
                 .iter()
-                .all(|d| d.keep && d.reason == Reason::KeepAll)
+                .all(|d| d.keep && d.reasons == [Reason::NoRules])
         );
     }
 
     #[test]
     fn fewer_than_retain_deletes_nothing() {
-        let decisions = plan(&[entry(1), entry(2)], RetentionPolicy { retain: 5 }, at(10));
+        let decisions = plan(&[entry(1), entry(2)], RetentionPolicy::keep_last(5), at(10));
         assert_eq!(kept(&decisions), [2, 1]);
     }
 
     #[test]
     fn empty_input_gives_an_empty_plan() {
-        assert!(plan(&[], RetentionPolicy { retain: 3 }, at(10)).is_empty());
+        assert!(plan(&[], RetentionPolicy::keep_last(3), at(10)).is_empty());
     }
 
     #[test]
     fn future_dated_snapshots_are_kept_and_not_counted() {
         // The clock went back: 900 and 800 are "in the future" at now=500.
         let entries = [entry(900), entry(800), entry(400), entry(300), entry(200)];
-        let decisions = plan(&entries, RetentionPolicy { retain: 2 }, at(500));
+        let decisions = plan(&entries, RetentionPolicy::keep_last(2), at(500));
         assert_eq!(kept(&decisions), [900, 800, 400, 300]);
         assert_eq!(deleted(&decisions), [200]);
-        assert_eq!(decisions[0].reason, Reason::DatedInFuture);
+        assert_eq!(decisions[0].reasons, [Reason::DatedInFuture]);
+        assert_eq!(
+            decisions[2].reasons[0],
+            Reason::Newest,
+            "newest is the newest not in the future"
+        );
     }
 
     #[test]
     fn the_plan_does_not_depend_on_now_when_nothing_is_in_the_future() {
         let entries = [entry(1), entry(5), entry(3), entry(4)];
-        let policy = RetentionPolicy { retain: 2 };
+        let policy = RetentionPolicy::keep_last(2);
         assert_eq!(
             plan(&entries, policy, at(10)),
             plan(&entries, policy, at(99_999))
@@ -195,8 +359,202 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_one_snapshot() {
-        let decisions = plan(&[entry(1), entry(1)], RetentionPolicy { retain: 1 }, at(10));
+        let decisions = plan(&[entry(1), entry(1)], RetentionPolicy::keep_last(1), at(10));
         assert_eq!(decisions.len(), 1);
         assert!(decisions[0].keep);
+    }
+
+    /// The golden cases of `tests/retention/golden.json`: about 300 irregular times over two
+    /// years and the keep sets an independent implementation (contrib/scripts/
+    /// retention_golden.py, on Python's own calendar) computed for each policy.
+    #[test]
+    fn matches_the_independent_golden_plans() {
+        #[derive(serde::Deserialize)]
+        struct Golden {
+            times: Vec<u64>,
+            cases: Vec<Case>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Case {
+            policy: std::collections::BTreeMap<String, u64>,
+            now: u64,
+            keep: Vec<u64>,
+        }
+        let golden: Golden =
+            serde_json::from_str(include_str!("../tests/retention/golden.json")).unwrap();
+        assert!(golden.times.len() >= 200 && golden.cases.len() >= 12);
+        let entries: Vec<SnapshotEntry> = golden.times.iter().map(|t| entry(*t)).collect();
+        for case in &golden.cases {
+            let get = |k: &str| case.policy.get(k).copied().unwrap_or(0);
+            let policy = RetentionPolicy {
+                last: get("retain"),
+                hourly: get("retain_hourly"),
+                daily: get("retain_daily"),
+                weekly: get("retain_weekly"),
+                monthly: get("retain_monthly"),
+                yearly: get("retain_yearly"),
+                within: Some(Duration::from_secs(get("retain_within_seconds"))),
+            };
+            let decisions = plan(&entries, policy, at(case.now));
+            let mut kept = kept(&decisions);
+            kept.sort_unstable();
+            assert_eq!(kept, case.keep, "{:?} at {}", case.policy, case.now);
+            for d in &decisions {
+                assert_eq!(d.keep, !d.reasons.is_empty(), "{d:?}");
+            }
+        }
+    }
+
+    /// A small deterministic generator, so the properties below see thousands of cases
+    /// without a dependency and fail the same way every time.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn entries(&mut self) -> Vec<SnapshotEntry> {
+            let start = 1_700_000_000 + self.below(100_000_000);
+            let mut t = start;
+            (0..self.below(60))
+                .map(|_| {
+                    // Minutes to weeks apart.
+                    t += [60, 3600, 86_400, 7 * 86_400][self.below(4) as usize]
+                        * (1 + self.below(5));
+                    entry(t)
+                })
+                .collect()
+        }
+        fn policy(&mut self) -> RetentionPolicy {
+            let mut n = || if self.below(2) == 0 { 0 } else { self.below(6) };
+            RetentionPolicy {
+                last: n(),
+                hourly: n(),
+                daily: n(),
+                weekly: n(),
+                monthly: n(),
+                yearly: n(),
+                within: [None, Some(Duration::from_secs(3600 * 30))][self.below(2) as usize],
+            }
+        }
+    }
+
+    fn kept_names(decisions: &[Decision]) -> Vec<SnapshotEntry> {
+        decisions
+            .iter()
+            .filter(|d| d.keep)
+            .map(|d| d.entry.clone())
+            .collect()
+    }
+
+    #[test]
+    fn properties_hold_for_thousands_of_random_plans() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let entries = rng.entries();
+            let policy = rng.policy();
+            let now = at(entries.iter().map(|e| e.size).max().unwrap_or(0) + rng.below(3) * 86_400);
+            let decisions = plan(&entries, policy, now);
+
+            // The newest snapshot is always kept.
+            if let Some(first) = decisions.first() {
+                assert!(first.keep, "{policy:?} dropped the newest");
+            }
+            // Planning what was kept deletes nothing more.
+            let kept = kept_names(&decisions);
+            let again = plan(&kept, policy, now);
+            assert!(
+                again.iter().all(|d| d.keep),
+                "{policy:?}: second plan deletes"
+            );
+            // Adding a rule (or raising a count) never deletes more.
+            let mut more = policy;
+            match rng.below(7) {
+                0 => more.last += 1 + rng.below(3),
+                1 => more.hourly += 1 + rng.below(3),
+                2 => more.daily += 1 + rng.below(3),
+                3 => more.weekly += 1 + rng.below(3),
+                4 => more.monthly += 1 + rng.below(3),
+                5 => more.yearly += 1 + rng.below(3),
+                _ => {
+                    let wider = Duration::from_secs(3600 * (1 + rng.below(100)));
+                    more.within = Some(more.within.map_or(wider, |w| w + wider));
+                }
+            }
+            if policy.keeps_all() {
+                continue; // from "keep all", any rule deletes: not a rule added to others
+            }
+            let with_more = kept_names(&plan(&entries, more, now));
+            for e in &kept {
+                assert!(
+                    with_more.contains(e),
+                    "{more:?} deleted {e:?} that {policy:?} kept"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn within_counts_from_the_newest_snapshot_not_the_clock() {
+        let entries = [
+            entry(1_000_000),
+            entry(1_000_000 - 3600),
+            entry(1_000_000 - 7200),
+        ];
+        let policy = RetentionPolicy {
+            within: Some(Duration::from_secs(3600)),
+            ..RetentionPolicy::default()
+        };
+        // A year later, the snapshots within an hour of the newest are still kept.
+        let decisions = plan(&entries, policy, at(1_000_000 + 365 * 86_400));
+        assert_eq!(kept(&decisions), [1_000_000, 1_000_000 - 3600]);
+        assert_eq!(decisions[1].explain(), "within 1h");
+    }
+
+    #[test]
+    fn periods_without_snapshots_do_not_use_up_the_count() {
+        // Three snapshots on days 0, 10 and 20 (and two more on day 20): daily 3 keeps one
+        // per day that has snapshots, the newest of each.
+        let day = 86_400;
+        let base = 1_700_006_400; // a midnight, UTC
+        let entries = [
+            entry(base),
+            entry(base + 10 * day),
+            entry(base + 20 * day),
+            entry(base + 20 * day + 60),
+            entry(base + 20 * day + 120),
+        ];
+        let policy = RetentionPolicy {
+            daily: 3,
+            ..RetentionPolicy::default()
+        };
+        let decisions = plan(&entries, policy, at(base + 30 * day));
+        assert_eq!(
+            kept(&decisions),
+            [base + 20 * day + 120, base + 10 * day, base]
+        );
+        assert_eq!(decisions[0].explain(), "the newest, daily 2023-12-05");
+    }
+
+    /// The worked example of README and the man page: a year of hourly snapshots.
+    #[test]
+    fn the_documented_example_keeps_44_of_a_years_hourly_snapshots() {
+        let start = 1_763_856_000; // 2025-11-23T00:00:00Z
+        let entries: Vec<SnapshotEntry> = (0..8760).map(|h| entry(start + h * 3600)).collect();
+        let policy = RetentionPolicy {
+            within: Some(Duration::from_secs(24 * 3600)),
+            daily: 7,
+            weekly: 4,
+            monthly: 12,
+            ..RetentionPolicy::default()
+        };
+        let decisions = plan(&entries, policy, at(start + 8760 * 3600));
+        assert_eq!(kept(&decisions).len(), 44);
     }
 }

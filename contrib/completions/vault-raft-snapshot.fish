@@ -38,8 +38,10 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand once" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand run" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -l now -d 'Plan as if the clock read this RFC 3339 time (e.g. 2026-11-20T13:00:00Z); snapshots after it count as future. Only with --dry-run' -r
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -l dry-run -d 'Show what would be deleted, and delete nothing'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -l json -d 'Print the plan as JSON instead of a table'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F

@@ -203,7 +203,49 @@ pub const KEYS: &[KeyDoc] = &[
         key: "retain",
         default: "0",
         env: "",
-        doc: "Keep the newest retain snapshots in each storage, by the time in their names; 0 keeps all.",
+        doc: "Keep the newest N snapshots in each storage, by the time in their names. With every retain rule 0 or unset, nothing is deleted.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "retain_hourly",
+        default: "0",
+        env: "",
+        doc: "Keep the newest snapshot of each of the last N UTC hours that have a snapshot.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "retain_daily",
+        default: "0",
+        env: "",
+        doc: "Keep the newest snapshot of each of the last N UTC days that have a snapshot.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "retain_weekly",
+        default: "0",
+        env: "",
+        doc: "Keep the newest snapshot of each of the last N ISO weeks that have a snapshot.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "retain_monthly",
+        default: "0",
+        env: "",
+        doc: "Keep the newest snapshot of each of the last N calendar months that have a snapshot.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "retain_yearly",
+        default: "0",
+        env: "",
+        doc: "Keep the newest snapshot of each of the last N calendar years that have a snapshot.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "retain_within",
+        default: "0s",
+        env: "",
+        doc: "Keep every snapshot taken within this Go duration (e.g. 72h) of the newest snapshot, counted from the newest snapshot, not the clock.",
     },
     KeyDoc {
         section: Section::Agent,
@@ -375,10 +417,10 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::AnyStorage,
-        key: "<storage>.retain",
-        default: "the top-level retain",
+        key: "<storage>.retain, <storage>.retain_hourly, <storage>.retain_daily, <storage>.retain_weekly, <storage>.retain_monthly, <storage>.retain_yearly, <storage>.retain_within",
+        default: "the top-level policy",
         env: "",
-        doc: "Any storage object may set its own retain.",
+        doc: "Any storage object may set its own retention; one that sets any retain key uses its own retain keys only (it replaces the top-level policy, it does not merge with it).",
     },
 ];
 
@@ -401,7 +443,8 @@ mod tests {
             for field in &fields {
                 let documented = KEYS.iter().any(|d| {
                     d.key == format!("{section}.{field}")
-                        || (field == "retain" && d.key == "<storage>.retain")
+                        || (field.starts_with("retain")
+                            && d.key.split(", ").any(|k| k == format!("<storage>.{field}")))
                 });
                 assert!(documented, "{section}.{field} is not documented");
             }

@@ -24,10 +24,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::duration;
+use crate::retention::RetentionPolicy;
 use crate::secret::Secret;
 
 mod auth;
 mod keys;
+mod retention;
 mod storage;
 mod vault;
 
@@ -64,6 +66,12 @@ impl std::error::Error for ConfigError {}
 struct RawConfig {
     addr: Option<String>,
     retain: Option<i64>,
+    retain_hourly: Option<i64>,
+    retain_daily: Option<i64>,
+    retain_weekly: Option<i64>,
+    retain_monthly: Option<i64>,
+    retain_yearly: Option<i64>,
+    retain_within: Option<String>,
     frequency: Option<String>,
     role_id: Option<String>,
     secret_id: Option<Secret>,
@@ -98,8 +106,8 @@ pub struct Config {
     pub vault: VaultSettings,
     /// How to authenticate.
     pub auth: AuthMethod,
-    /// Keep the newest `retain` snapshots in each storage; 0 keeps all.
-    pub retain: u64,
+    /// The top-level retention policy, for storages without their own.
+    pub retention: RetentionPolicy,
     /// How often `run` takes a snapshot.
     pub frequency: Duration,
     /// Where the download is staged: `temp_dir`, else `TMPDIR`, else `/tmp`.
@@ -172,11 +180,9 @@ impl Validator<'_> {
     }
 
     fn validate(&self, raw: RawConfig, source: &Path) -> Result<Config, ConfigError> {
-        let retain = match raw.retain {
-            None => 0,
-            Some(n) => u64::try_from(n)
-                .map_err(|_| self.err("retain", format!("must be 0 or more, not {n}")))?,
-        };
+        let retention = self
+            .retention("", retention::raw_retention!(raw))?
+            .unwrap_or_default();
         let frequency = match non_empty(raw.frequency) {
             None => DEFAULT_FREQUENCY,
             Some(text) => self.positive_duration("frequency", &text)?,
@@ -224,7 +230,7 @@ impl Validator<'_> {
             source: source.to_path_buf(),
             vault,
             auth,
-            retain,
+            retention,
             frequency,
             temp_dir,
             storages,
@@ -339,7 +345,7 @@ mod tests {
         let fixture = Fixture::new();
         let config = fixture.load(MINIMAL).unwrap();
         assert_eq!(config.vault.addr, DEFAULT_ADDR);
-        assert_eq!(config.retain, 0);
+        assert_eq!(config.retention, RetentionPolicy::default());
         assert_eq!(config.frequency, Duration::from_secs(3600));
         assert!(!config.vault.tls.skip_verify);
         assert_eq!(
@@ -353,7 +359,7 @@ mod tests {
         assert_eq!(
             config.storages,
             [StorageConfig {
-                retain: None,
+                retention: None,
                 kind: StorageKind::Local {
                     path: PathBuf::from(fixture.snaps())
                 }
@@ -376,7 +382,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(config.vault.addr, "http://vault.internal:8200");
-        assert_eq!(config.retain, 72);
+        assert_eq!(config.retention, RetentionPolicy::keep_last(72));
         assert_eq!(config.frequency, Duration::from_secs(5400));
         assert!(
             matches!(config.auth, AuthMethod::AppRole { ref mount, .. } if mount == "snap-approle")
@@ -631,6 +637,78 @@ mod tests {
             loaded.credentials,
             GoogleCredentials::Metadata("127.0.0.1:9".into())
         );
+    }
+
+    #[test]
+    fn retention_keys_at_the_top_and_per_storage_replace_rather_than_merge() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                r#"{"role_id": "r", "secret_id": "s", "retain": 3, "retain_daily": 7,
+                    "retain_weekly": 4, "retain_monthly": 12, "retain_yearly": 2,
+                    "retain_hourly": 24, "retain_within": "72h",
+                    "local_storage": [{"path": "SNAPS"}, {"path": "SNAPS", "retain_monthly": 6}]}"#,
+            )
+            .unwrap();
+        assert_eq!(
+            config.retention,
+            RetentionPolicy {
+                last: 3,
+                hourly: 24,
+                daily: 7,
+                weekly: 4,
+                monthly: 12,
+                yearly: 2,
+                within: Some(Duration::from_secs(72 * 3600)),
+            }
+        );
+        assert_eq!(config.storages[0].retention, None, "uses the top level");
+        assert_eq!(
+            config.storages[1].retention,
+            Some(RetentionPolicy {
+                monthly: 6,
+                ..RetentionPolicy::default()
+            }),
+            "its own keys only, not merged with the top level"
+        );
+        let off = fixture
+            .load(r#"{"role_id": "r", "secret_id": "s", "retain_within": "0s", "local_storage": {"path": "SNAPS"}}"#)
+            .unwrap();
+        assert!(off.retention.keeps_all());
+
+        for (entry, expected) in [
+            (
+                r#""retain_daily": -1"#,
+                "key \"retain_daily\": must be 0 or more",
+            ),
+            (
+                r#""retain_within": "3 days""#,
+                "key \"retain_within\": invalid duration",
+            ),
+            (
+                r#""retain_fortnightly": 2"#,
+                "unknown field `retain_fortnightly`",
+            ),
+            (
+                r#""local_storage": {"path": "SNAPS", "retain_weekly": -3}"#,
+                "key \"local_storage.retain_weekly\": must be 0 or more",
+            ),
+            (
+                r#""local_storage": {"path": "SNAPS", "retain_within": "soon"}"#,
+                "key \"local_storage.retain_within\": invalid duration",
+            ),
+        ] {
+            let json = format!(
+                r#"{{"role_id": "r", "secret_id": "s", "local_storage": {{"path": "SNAPS"}}, {entry}}}"#
+            );
+            let json = json.replacen(
+                r#""local_storage": {"path": "SNAPS"}, "local_storage""#,
+                r#""local_storage""#,
+                1,
+            );
+            let error = fixture.error(&json);
+            assert!(error.contains(expected), "{entry}: {error}");
+        }
     }
 
     #[test]

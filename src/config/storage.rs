@@ -11,14 +11,16 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::retention::raw_retention;
 use super::{ConfigError, Validator, non_empty};
+use crate::retention::RetentionPolicy;
 use crate::secret::Secret;
 
 /// One place snapshots are stored, with its retention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
-    /// This storage's `retain`, overriding the top-level one.
-    pub retain: Option<u64>,
+    /// This storage's own retention policy, replacing the top-level one when set.
+    pub retention: Option<RetentionPolicy>,
     /// What kind of storage, and where.
     pub kind: StorageKind,
 }
@@ -117,6 +119,12 @@ pub struct AzureConfig {
 struct RawLocal {
     path: Option<String>,
     retain: Option<i64>,
+    retain_hourly: Option<i64>,
+    retain_daily: Option<i64>,
+    retain_weekly: Option<i64>,
+    retain_monthly: Option<i64>,
+    retain_yearly: Option<i64>,
+    retain_within: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +142,12 @@ struct RawS3 {
     s3_static_snapshot_name: Option<String>,
     s3_storage_class: Option<String>,
     retain: Option<i64>,
+    retain_hourly: Option<i64>,
+    retain_daily: Option<i64>,
+    retain_weekly: Option<i64>,
+    retain_monthly: Option<i64>,
+    retain_yearly: Option<i64>,
+    retain_within: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +158,12 @@ struct RawGcs {
     endpoint: Option<String>,
     credentials_file: Option<String>,
     retain: Option<i64>,
+    retain_hourly: Option<i64>,
+    retain_daily: Option<i64>,
+    retain_weekly: Option<i64>,
+    retain_monthly: Option<i64>,
+    retain_yearly: Option<i64>,
+    retain_within: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -156,6 +176,12 @@ struct RawAzure {
     endpoint: Option<String>,
     sas_token: Option<Secret>,
     retain: Option<i64>,
+    retain_hourly: Option<i64>,
+    retain_daily: Option<i64>,
+    retain_weekly: Option<i64>,
+    retain_monthly: Option<i64>,
+    retain_yearly: Option<i64>,
+    retain_within: Option<String>,
 }
 
 /// The four storage keys as read from the file.
@@ -201,19 +227,6 @@ impl Validator<'_> {
             .collect()
     }
 
-    fn retain_of(&self, path: &str, retain: Option<i64>) -> Result<Option<u64>, ConfigError> {
-        retain
-            .map(|n| {
-                u64::try_from(n).map_err(|_| {
-                    self.err(
-                        &format!("{path}.retain"),
-                        format!("must be 0 or more, not {n}"),
-                    )
-                })
-            })
-            .transpose()
-    }
-
     /// Refuses a storage section this binary was built without (a Cargo feature).
     fn built_with(&self, path: &str, enabled: bool, feature: &str) -> Result<(), ConfigError> {
         if enabled {
@@ -252,7 +265,7 @@ impl Validator<'_> {
             };
             let key = format!("{path}.path");
             storages.push(StorageConfig {
-                retain: self.retain_of(&path, local.retain)?,
+                retention: self.retention(&path, raw_retention!(local))?,
                 kind: StorageKind::Local {
                     path: self.writable_dir(&dir).map_err(|e| self.err(&key, e))?,
                 },
@@ -264,7 +277,7 @@ impl Validator<'_> {
             };
             self.built_with(&path, cfg!(feature = "s3"), "s3")?;
             storages.push(StorageConfig {
-                retain: self.retain_of(&path, s3.retain)?,
+                retention: self.retention(&path, raw_retention!(s3))?,
                 kind: StorageKind::S3(self.s3(&path, bucket, s3)?),
             });
         }
@@ -274,7 +287,7 @@ impl Validator<'_> {
             };
             self.built_with(&path, cfg!(feature = "gcs"), "gcs")?;
             storages.push(StorageConfig {
-                retain: self.retain_of(&path, gcs.retain)?,
+                retention: self.retention(&path, raw_retention!(gcs))?,
                 kind: StorageKind::Gcs(self.gcs(&path, bucket, gcs)?),
             });
         }
@@ -284,7 +297,7 @@ impl Validator<'_> {
             };
             self.built_with(&path, cfg!(feature = "azure"), "azure")?;
             storages.push(StorageConfig {
-                retain: self.retain_of(&path, azure.retain)?,
+                retention: self.retention(&path, raw_retention!(azure))?,
                 kind: StorageKind::Azure(self.azure(&path, container, azure)?),
             });
         }

@@ -601,7 +601,7 @@ pub fn foreign_objects_are_never_listed_or_deleted(f: &dyn Fixture) {
     assert_eq!(listed.len(), 3, "{listed:?}");
     let decisions = vault_raft_snapshot::prune::prune(
         storage.as_ref(),
-        RetentionPolicy { retain: 1 },
+        RetentionPolicy::keep_last(1),
         SystemTime::now(),
         false,
     )

@@ -15,6 +15,7 @@ use crate::conformance::{
     GcsFixture, S3_ENDPOINT, S3Fixture,
 };
 use crate::env::{TestEnv, valid_archive};
+use crate::fault_proxy::{Action, FaultProxy, Request};
 use crate::vault_stand_in::VaultStandIn;
 
 struct Clouds {
@@ -194,14 +195,11 @@ fn an_unreachable_storage_fails_the_cycle_and_the_others_still_get_the_snapshot(
 #[test]
 fn sse_headers_go_only_on_put_object_and_create_multipart_upload() {
     let Some(s3) = S3Fixture::new() else { return };
-    let recorder = |action: &str| {
-        ureq::post(&format!("{S3_ENDPOINT}/moto-api/recorder/{action}"))
-            .send_empty()
-            .unwrap();
-    };
-    recorder("reset-recording");
-    recorder("start-recording");
+    // Through a proxy that records each request's headers (moto's own recorder shares one
+    // file with every test running at the same time).
+    let proxy = FaultProxy::start("127.0.0.1:5055", |_: &Request| Action::Forward);
     let mut config = crate::conformance::s3_config(s3.prefix());
+    config.endpoint = Some(proxy.url());
     config.server_side_encryption = true;
     let storage = vault_raft_snapshot::storage::s3::S3Storage::new(config).with_part_size(5 << 20);
     let work = tempfile::tempdir().unwrap();
@@ -213,44 +211,22 @@ fn sse_headers_go_only_on_put_object_and_create_multipart_upload() {
     )
     .unwrap();
     use vault_raft_snapshot::storage::Storage;
-    storage
-        .upload(
-            &small,
-            &SnapshotName::at(SystemTime::now()),
-            &StopFlag::never(),
-        )
-        .unwrap();
-    storage
-        .upload(
-            &large,
-            &SnapshotName::at(SystemTime::now()),
-            &StopFlag::never(),
-        )
-        .unwrap();
-    recorder("stop-recording");
-    let recording = ureq::get(&format!(
-        "{S3_ENDPOINT}/moto-api/recorder/download-recording"
-    ))
-    .call()
-    .unwrap()
-    .into_body()
-    .into_with_config()
-    .limit(256 << 20)
-    .read_to_string()
-    .unwrap();
+    for staged in [&small, &large] {
+        storage
+            .upload(
+                staged,
+                &SnapshotName::at(SystemTime::now()),
+                &StopFlag::never(),
+            )
+            .unwrap();
+    }
     let mut seen = Vec::new();
-    for line in recording.lines().filter(|l| l.contains(s3.prefix())) {
-        let request: Value = serde_json::from_str(line).unwrap();
-        let (method, url) = (
-            request["method"].as_str().unwrap(),
-            request["url"].as_str().unwrap(),
-        );
-        let sse = request["headers"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("x-amz-server-side-encryption"));
-        let kind = match (method, url) {
+    for request in proxy.requests() {
+        let sse = request
+            .headers
+            .iter()
+            .any(|k| k == "x-amz-server-side-encryption");
+        let kind = match (request.method.as_str(), request.target.as_str()) {
             ("POST", u) if u.contains("uploads") => "CreateMultipartUpload",
             ("PUT", u) if u.contains("partNumber") => "UploadPart",
             ("POST", u) if u.contains("uploadId") => "CompleteMultipartUpload",
@@ -399,4 +375,157 @@ fn a_refused_sas_token_never_appears_in_errors_or_trace_logs() {
         !stderr.contains("SAS-SIGNATURE-VALUE"),
         "the SAS token leaked"
     );
+}
+
+/// One snapshot's fate in a JSON plan: name, keep, reasons.
+type Fate = (String, bool, Vec<String>);
+
+/// The `prune --dry-run --json` plan of every storage: (storage kind, fates).
+fn json_plans(stdout: &[u8]) -> Vec<(String, Vec<Fate>)> {
+    let doc: Value = serde_json::from_slice(stdout).unwrap();
+    doc["storages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let snapshots = s["snapshots"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{s}"))
+                .iter()
+                .map(|d| {
+                    let reasons = d["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.as_str().unwrap().to_string())
+                        .collect();
+                    (
+                        d["name"].as_str().unwrap().to_string(),
+                        d["keep"].as_bool().unwrap(),
+                        reasons,
+                    )
+                })
+                .collect();
+            (s["storage"].as_str().unwrap().to_string(), snapshots)
+        })
+        .collect()
+}
+
+#[test]
+fn prune_plans_the_same_for_the_same_names_in_every_storage() {
+    let Some(clouds) = clouds() else { return };
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    // 30 snapshots, every 29 hours from 2026-06-01 (across month ends), in all four storages.
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_272_000);
+    let names: Vec<SnapshotName> = (0..30)
+        .map(|i| SnapshotName::at(start + Duration::from_secs(i * 29 * 3600)))
+        .collect();
+    for name in &names {
+        env.put(&name.to_string(), b"snapshot");
+        for fixture in [&clouds.s3 as &dyn Fixture, &clouds.gcs, &clouds.azure] {
+            fixture.put_raw(&format!("{}/{name}", fixture.prefix()), b"snapshot");
+        }
+    }
+    let mut config = storages(&clouds);
+    for (key, value) in [
+        ("retain_daily", 4),
+        ("retain_weekly", 3),
+        ("retain_monthly", 2),
+    ] {
+        config[key] = json!(value);
+    }
+    env.write_config(&vault, config);
+
+    // As if it were 2026-07-01: the snapshots after it count as future.
+    let dry = env
+        .command(&[
+            "prune",
+            "--dry-run",
+            "--json",
+            "--now",
+            "2026-07-01T00:00:00Z",
+        ])
+        .env("STORAGE_EMULATOR_HOST", GCS_ENDPOINT)
+        .output()
+        .unwrap();
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plans = json_plans(&dry.stdout);
+    let kinds: Vec<&str> = plans.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["local", "aws", "gcp", "azure"]);
+    for (kind, plan) in &plans[1..] {
+        assert_eq!(plan, &plans[0].1, "{kind} plans differently from local");
+    }
+    let local = &plans[0].1;
+    assert_eq!(local.len(), 30);
+    let future: Vec<_> = local
+        .iter()
+        .filter(|(_, _, r)| r.iter().any(|r| r.contains("future")))
+        .collect();
+    assert!(
+        !future.is_empty() && future.iter().all(|(_, keep, _)| *keep),
+        "{local:?}"
+    );
+    assert!(
+        local
+            .iter()
+            .any(|(_, _, r)| r.iter().any(|r| r.starts_with("monthly 2026-06"))),
+        "{local:?}"
+    );
+    assert!(
+        local.iter().any(|(_, keep, _)| !keep),
+        "nothing would be deleted: {local:?}"
+    );
+
+    // The real prune (the clock is later than every name) deletes what its dry run planned,
+    // and the same in every storage.
+    let planned = env
+        .command(&["prune", "--dry-run", "--json"])
+        .env("STORAGE_EMULATOR_HOST", GCS_ENDPOINT)
+        .output()
+        .unwrap();
+    let mut kept: Vec<String> = json_plans(&planned.stdout)[0]
+        .1
+        .iter()
+        .filter(|(_, keep, _)| *keep)
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    kept.sort();
+    assert!(kept.len() < 30 && kept.len() >= 4, "{kept:?}");
+    let real = env
+        .command(&["prune"])
+        .env("STORAGE_EMULATOR_HOST", GCS_ENDPOINT)
+        .output()
+        .unwrap();
+    assert_eq!(
+        real.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let mut left: Vec<String> = env.files();
+    left.sort();
+    assert_eq!(
+        left, kept,
+        "prune deleted other snapshots than its dry run planned"
+    );
+    for fixture in [&clouds.s3 as &dyn Fixture, &clouds.gcs, &clouds.azure] {
+        let mut held: Vec<String> = fixture
+            .storage()
+            .list()
+            .unwrap()
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect();
+        held.sort();
+        assert_eq!(
+            held, left,
+            "a cloud storage kept other snapshots than local"
+        );
+    }
 }

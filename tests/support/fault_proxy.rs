@@ -24,6 +24,8 @@ pub struct Request {
     pub method: String,
     /// Path and query.
     pub target: String,
+    /// The header names, lower case.
+    pub headers: Vec<String>,
 }
 
 /// What to do with one request.
@@ -189,6 +191,11 @@ fn serve(
     let request = Request {
         method: parts.next().unwrap_or("").to_string(),
         target: parts.next().unwrap_or("").to_string(),
+        headers: head[1..]
+            .iter()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, _)| k.trim().to_ascii_lowercase())
+            .collect(),
     };
     seen.lock().unwrap().push(request.clone());
     let mut client = client;

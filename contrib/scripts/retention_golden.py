@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Writes tests/retention/golden.json: snapshot times and, for each policy, the times an
+independent implementation of the retention rules keeps.
+
+This is the test oracle for src/retention.rs, written separately with Python's own calendar
+(datetime, isocalendar) so that the two implementations check each other. The rules are
+restic's forget --keep-*: keep the newest N; for the last N hours/days/ISO weeks/months/years
+that have a snapshot, the newest snapshot of each; every snapshot within a duration of the
+newest; the newest is always kept; snapshots after `now` are kept and counted by no rule; with
+every rule off, everything is kept. Run it from the repository root:
+
+    python3 contrib/scripts/retention_golden.py
+"""
+import datetime as dt
+import json
+import random
+
+UTC = dt.timezone.utc
+
+
+def times():
+    """About 260 irregular snapshot times over two years (2026-03 .. 2028-03): hourly runs,
+    gaps of days and weeks, bursts minutes apart, both year boundaries, ISO week 2026-W53
+    (2026-12-28 .. 2027-01-03) and the leap day 2028-02-29."""
+    rng = random.Random(20261123)
+    out = set()
+    t = dt.datetime(2026, 3, 1, 0, 17, 5, tzinfo=UTC)
+    end = dt.datetime(2028, 3, 5, tzinfo=UTC)
+    while t < end:
+        out.add(int(t.timestamp()))
+        step = rng.choice([3600 * 6, 3600 * 11, 86400, 86400 * 2, 86400 * 5, 86400 * 9])
+        t += dt.timedelta(seconds=step + rng.randint(0, 3000))
+    # Bursts a few minutes apart.
+    for start in [(2026, 6, 15, 9), (2027, 3, 3, 23), (2028, 3, 1, 12)]:
+        b = dt.datetime(*start, 2, 0, tzinfo=UTC)
+        for i in range(8):
+            out.add(int((b + dt.timedelta(minutes=4 * i, seconds=i)).timestamp()))
+    # Hourly on the last day of February 2028 and the leap day.
+    for h in range(0, 48, 3):
+        out.add(int((dt.datetime(2028, 2, 28, 0, 30, tzinfo=UTC) + dt.timedelta(hours=h)).timestamp()))
+    # Around both year boundaries and across ISO week 2026-W53.
+    for day in [(2026, 12, 27), (2026, 12, 28), (2026, 12, 31), (2027, 1, 1), (2027, 1, 3),
+                (2027, 1, 4), (2027, 12, 31), (2028, 1, 1)]:
+        out.add(int(dt.datetime(*day, 23, 59, 58, tzinfo=UTC).timestamp()))
+        out.add(int(dt.datetime(*day, 0, 0, 1, tzinfo=UTC).timestamp()))
+    # A gap of six weeks with nothing at all.
+    gap = (dt.datetime(2027, 7, 1, tzinfo=UTC).timestamp(), dt.datetime(2027, 8, 12, tzinfo=UTC).timestamp())
+    return sorted(t for t in out if not gap[0] <= t < gap[1])
+
+
+def period(t, kind):
+    d = dt.datetime.fromtimestamp(t, UTC)
+    if kind == "hourly":
+        return (d.year, d.month, d.day, d.hour)
+    if kind == "daily":
+        return (d.year, d.month, d.day)
+    if kind == "weekly":
+        iso = d.isocalendar()
+        return (iso[0], iso[1])
+    if kind == "monthly":
+        return (d.year, d.month)
+    return (d.year,)
+
+
+def plan(ts, policy, now):
+    newest_first = sorted(set(ts), reverse=True)
+    future = [t for t in newest_first if t > now]
+    past = [t for t in newest_first if t <= now]
+    rules = {k: v for k, v in policy.items() if v}
+    if not rules:
+        return sorted(newest_first)
+    keep = set(future)
+    if past:
+        keep.add(past[0])
+    keep.update(past[: rules.get("retain", 0)])
+    for kind in ["hourly", "daily", "weekly", "monthly", "yearly"]:
+        count = rules.get("retain_" + kind, 0)
+        seen = []
+        for t in past:
+            if len(seen) == count:
+                break
+            key = period(t, kind)
+            if key not in seen:
+                seen.append(key)
+                keep.add(t)
+    within = rules.get("retain_within_seconds", 0)
+    if within and past:
+        keep.update(t for t in past if t >= past[0] - within)
+    return sorted(keep)
+
+
+POLICIES = [
+    {},
+    {"retain": 5},
+    {"retain_hourly": 24},
+    {"retain_daily": 7},
+    {"retain_weekly": 4},
+    {"retain_weekly": 60},
+    {"retain_monthly": 12},
+    {"retain_yearly": 5},
+    {"retain_within_seconds": 72 * 3600},
+    {"retain_daily": 7, "retain_weekly": 5, "retain_monthly": 12, "retain_yearly": 3},
+    {"retain": 3, "retain_hourly": 6, "retain_within_seconds": 30 * 86400},
+    {"retain_daily": 400},
+    {"retain_hourly": 10, "retain_daily": 10, "retain_weekly": 10, "retain_monthly": 10, "retain_yearly": 10, "retain": 10},
+    {"retain_monthly": 3, "retain_within_seconds": 36 * 3600},
+]
+
+
+def main():
+    ts = times()
+    last = ts[-1]
+    cases = []
+    for policy in POLICIES:
+        cases.append({"policy": policy, "now": last + 3600, "keep": plan(ts, policy, last + 3600)})
+    # The clock set back ten days: later snapshots are in the future.
+    back = last - 10 * 86400
+    for policy in [{"retain": 5}, {"retain_daily": 3, "retain_monthly": 2}]:
+        cases.append({"policy": policy, "now": back, "keep": plan(ts, policy, back)})
+    doc = {
+        "about": "generated by contrib/scripts/retention_golden.py; times are Unix seconds, UTC",
+        "times": ts,
+        "cases": cases,
+    }
+    with open("tests/retention/golden.json", "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(f"{len(ts)} times, {len(cases)} cases")
+
+
+if __name__ == "__main__":
+    main()
