@@ -281,8 +281,10 @@ impl S3Storage {
         let temp = self
             .keys
             .key(&format!(".{static_name}.tmp-{}", name.unix_nanos()));
+        let size = std::fs::metadata(from)
+            .with_context(|| format!("cannot read the staged snapshot {}", from.display()))?
+            .len();
         self.put(buckets, from, &temp, stop)?;
-        let size = std::fs::metadata(from)?.len();
         let replaced = (|| -> Result<()> {
             stop.check()?;
             // With the SSE and storage-class headers: a copy does not inherit them.
@@ -306,14 +308,13 @@ impl S3Storage {
             .plain
             .delete_object(&temp)
             .context("DeleteObject failed");
-        replaced?;
         if let Err(e) = removed {
             log::error!(
                 "could not remove the temporary object {}; remove it by hand: {e:#}",
                 self.url(&temp)
             );
         }
-        Ok(())
+        replaced
     }
 
     fn check_landed(&self, buckets: &Buckets, key: &str, size: u64, etag: &str) -> Result<()> {
