@@ -65,13 +65,6 @@ impl std::error::Error for ConfigError {}
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     addr: Option<String>,
-    retain: Option<i64>,
-    retain_hourly: Option<i64>,
-    retain_daily: Option<i64>,
-    retain_weekly: Option<i64>,
-    retain_monthly: Option<i64>,
-    retain_yearly: Option<i64>,
-    retain_within: Option<String>,
     frequency: Option<String>,
     role_id: Option<String>,
     secret_id: Option<Secret>,
@@ -127,18 +120,11 @@ impl Config {
         let file = path.display().to_string();
         let text = std::fs::read(path)
             .map_err(|e| ConfigError(format!("cannot read config file {file}: {e}")))?;
-        let raw: RawConfig =
-            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&text))
-                .map_err(|e| {
-                    let key = e.path().to_string();
-                    let inner = e.into_inner();
-                    if key == "." {
-                        ConfigError(format!("{file}: {inner}"))
-                    } else {
-                        ConfigError(format!("{file}: key \"{key}\": {inner}"))
-                    }
-                })?;
-        Validator { file, env }.validate(raw, path)
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
+        let validator = Validator { file, env };
+        let (raw, retention) = validator.object("", value)?;
+        validator.validate(raw, retention, path)
     }
 }
 
@@ -179,10 +165,44 @@ impl Validator<'_> {
         })
     }
 
-    fn validate(&self, raw: RawConfig, source: &Path) -> Result<Config, ConfigError> {
-        let retention = self
-            .retention("", retention::raw_retention!(raw))?
-            .unwrap_or_default();
+    /// Reads one object (`path` is `""` for the top level): its retention keys, then the rest
+    /// as `T`. Errors name the key by its full path.
+    fn object<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        value: serde_json::Value,
+    ) -> Result<(T, retention::RawRetention), ConfigError> {
+        let serde_json::Value::Object(mut object) = value else {
+            return Err(if path.is_empty() {
+                ConfigError(format!("{}: expected a JSON object", self.file))
+            } else {
+                self.err(path, "must be an object")
+            });
+        };
+        let retention_keys = retention::take_retention_keys(&mut object);
+        let fail = |inner: String, problem: String| {
+            let key = match (path.is_empty(), inner == ".") {
+                (true, true) => return ConfigError(format!("{}: {problem}", self.file)),
+                (true, false) => inner,
+                (false, true) => path.to_string(),
+                (false, false) => format!("{path}.{inner}"),
+            };
+            self.err(&key, problem)
+        };
+        let retention = serde_path_to_error::deserialize(serde_json::Value::Object(retention_keys))
+            .map_err(|e| fail(e.path().to_string(), e.into_inner().to_string()))?;
+        let parsed = serde_path_to_error::deserialize(serde_json::Value::Object(object))
+            .map_err(|e| fail(e.path().to_string(), e.into_inner().to_string()))?;
+        Ok((parsed, retention))
+    }
+
+    fn validate(
+        &self,
+        raw: RawConfig,
+        retention: retention::RawRetention,
+        source: &Path,
+    ) -> Result<Config, ConfigError> {
+        let retention = self.retention("", retention)?.unwrap_or_default();
         let frequency = match non_empty(raw.frequency) {
             None => DEFAULT_FREQUENCY,
             Some(text) => self.positive_duration("frequency", &text)?,

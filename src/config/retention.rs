@@ -3,47 +3,48 @@
 //! storage object. A storage object that sets any of them uses its own keys only: its policy
 //! replaces the top-level one rather than merging with it.
 
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
 use super::{ConfigError, Validator, non_empty};
 use crate::duration;
 use crate::retention::RetentionPolicy;
 
-/// The retention keys of one object, as written.
-#[derive(Default)]
+/// The retention keys of one object, as written. They are taken out of each object (the top
+/// level, every storage object) before the rest is read, so they are declared once here.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawRetention {
-    pub retain: Option<i64>,
-    pub hourly: Option<i64>,
-    pub daily: Option<i64>,
-    pub weekly: Option<i64>,
-    pub monthly: Option<i64>,
-    pub yearly: Option<i64>,
-    pub within: Option<String>,
+    retain: Option<i64>,
+    retain_hourly: Option<i64>,
+    retain_daily: Option<i64>,
+    retain_weekly: Option<i64>,
+    retain_monthly: Option<i64>,
+    retain_yearly: Option<i64>,
+    retain_within: Option<String>,
 }
 
-/// The retention keys of any raw object with the fields `retain`, `retain_hourly`, ...
-macro_rules! raw_retention {
-    ($raw:expr) => {
-        $crate::config::retention::RawRetention {
-            retain: $raw.retain,
-            hourly: $raw.retain_hourly,
-            daily: $raw.retain_daily,
-            weekly: $raw.retain_weekly,
-            monthly: $raw.retain_monthly,
-            yearly: $raw.retain_yearly,
-            within: $raw.retain_within.clone(),
-        }
-    };
+/// Removes the `retain*` keys from `object` and returns them.
+pub(super) fn take_retention_keys(object: &mut Map<String, Value>) -> Map<String, Value> {
+    let keys: Vec<String> = object
+        .keys()
+        .filter(|k| k.starts_with("retain"))
+        .cloned()
+        .collect();
+    keys.into_iter()
+        .filter_map(|k| object.remove_entry(&k))
+        .collect()
 }
-pub(super) use raw_retention;
 
 impl RawRetention {
     fn is_empty(&self) -> bool {
         self.retain.is_none()
-            && self.hourly.is_none()
-            && self.daily.is_none()
-            && self.weekly.is_none()
-            && self.monthly.is_none()
-            && self.yearly.is_none()
-            && self.within.as_deref().is_none_or(str::is_empty)
+            && self.retain_hourly.is_none()
+            && self.retain_daily.is_none()
+            && self.retain_weekly.is_none()
+            && self.retain_monthly.is_none()
+            && self.retain_yearly.is_none()
+            && self.retain_within.as_deref().is_none_or(str::is_empty)
     }
 }
 
@@ -72,7 +73,7 @@ impl Validator<'_> {
                     .map_err(|_| self.err(&key(name), format!("must be 0 or more, not {n}"))),
             }
         };
-        let within = match non_empty(raw.within) {
+        let within = match non_empty(raw.retain_within) {
             None => None,
             Some(text) => Some(duration::parse(&text).map_err(|e| {
                 self.err(
@@ -83,11 +84,11 @@ impl Validator<'_> {
         };
         Ok(Some(RetentionPolicy {
             last: count("retain", raw.retain)?,
-            hourly: count("retain_hourly", raw.hourly)?,
-            daily: count("retain_daily", raw.daily)?,
-            weekly: count("retain_weekly", raw.weekly)?,
-            monthly: count("retain_monthly", raw.monthly)?,
-            yearly: count("retain_yearly", raw.yearly)?,
+            hourly: count("retain_hourly", raw.retain_hourly)?,
+            daily: count("retain_daily", raw.retain_daily)?,
+            weekly: count("retain_weekly", raw.retain_weekly)?,
+            monthly: count("retain_monthly", raw.retain_monthly)?,
+            yearly: count("retain_yearly", raw.retain_yearly)?,
             within,
         }))
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::retention::raw_retention;
+use super::retention::RawRetention;
 use super::{ConfigError, Validator, non_empty};
 use crate::retention::RetentionPolicy;
 use crate::secret::Secret;
@@ -118,13 +118,6 @@ pub struct AzureConfig {
 #[serde(deny_unknown_fields)]
 struct RawLocal {
     path: Option<String>,
-    retain: Option<i64>,
-    retain_hourly: Option<i64>,
-    retain_daily: Option<i64>,
-    retain_weekly: Option<i64>,
-    retain_monthly: Option<i64>,
-    retain_yearly: Option<i64>,
-    retain_within: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,13 +134,6 @@ struct RawS3 {
     s3_kms_key_id: Option<String>,
     s3_static_snapshot_name: Option<String>,
     s3_storage_class: Option<String>,
-    retain: Option<i64>,
-    retain_hourly: Option<i64>,
-    retain_daily: Option<i64>,
-    retain_weekly: Option<i64>,
-    retain_monthly: Option<i64>,
-    retain_yearly: Option<i64>,
-    retain_within: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -157,13 +143,6 @@ struct RawGcs {
     prefix: Option<String>,
     endpoint: Option<String>,
     credentials_file: Option<String>,
-    retain: Option<i64>,
-    retain_hourly: Option<i64>,
-    retain_daily: Option<i64>,
-    retain_weekly: Option<i64>,
-    retain_monthly: Option<i64>,
-    retain_yearly: Option<i64>,
-    retain_within: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -175,13 +154,6 @@ struct RawAzure {
     prefix: Option<String>,
     endpoint: Option<String>,
     sas_token: Option<Secret>,
-    retain: Option<i64>,
-    retain_hourly: Option<i64>,
-    retain_daily: Option<i64>,
-    retain_weekly: Option<i64>,
-    retain_monthly: Option<i64>,
-    retain_yearly: Option<i64>,
-    retain_within: Option<String>,
 }
 
 /// The four storage keys as read from the file.
@@ -193,12 +165,13 @@ pub(super) struct RawStorages {
 }
 
 impl Validator<'_> {
-    /// The objects of one storage key, each with the path to name it by.
+    /// The objects of one storage key, each with the path to name it by and its retention
+    /// keys.
     fn sections<T: DeserializeOwned>(
         &self,
         key: &str,
         value: Option<Value>,
-    ) -> Result<Vec<(String, T)>, ConfigError> {
+    ) -> Result<Vec<(String, T, RawRetention)>, ConfigError> {
         let items = match value {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(items)) => items
@@ -212,17 +185,8 @@ impl Validator<'_> {
         items
             .into_iter()
             .map(|(path, value)| {
-                serde_path_to_error::deserialize(value)
-                    .map(|parsed| (path.clone(), parsed))
-                    .map_err(|e| {
-                        let inner = e.path().to_string();
-                        let full = if inner == "." {
-                            path.clone()
-                        } else {
-                            format!("{path}.{inner}")
-                        };
-                        self.err(&full, e.into_inner())
-                    })
+                let (parsed, retention) = self.object(&path, value)?;
+                Ok((path, parsed, retention))
             })
             .collect()
     }
@@ -259,45 +223,49 @@ impl Validator<'_> {
 
     pub(super) fn storages(&self, raw: RawStorages) -> Result<Vec<StorageConfig>, ConfigError> {
         let mut storages = Vec::new();
-        for (path, local) in self.sections::<RawLocal>("local_storage", raw.local)? {
+        for (path, local, local_retention) in
+            self.sections::<RawLocal>("local_storage", raw.local)?
+        {
             let Some(dir) = non_empty(local.path) else {
                 continue;
             };
             let key = format!("{path}.path");
             storages.push(StorageConfig {
-                retention: self.retention(&path, raw_retention!(local))?,
+                retention: self.retention(&path, local_retention)?,
                 kind: StorageKind::Local {
                     path: self.writable_dir(&dir).map_err(|e| self.err(&key, e))?,
                 },
             });
         }
-        for (path, s3) in self.sections::<RawS3>("aws_storage", raw.aws)? {
+        for (path, s3, s3_retention) in self.sections::<RawS3>("aws_storage", raw.aws)? {
             let Some(bucket) = non_empty(s3.s3_bucket.clone()) else {
                 continue;
             };
             self.built_with(&path, cfg!(feature = "s3"), "s3")?;
             storages.push(StorageConfig {
-                retention: self.retention(&path, raw_retention!(s3))?,
+                retention: self.retention(&path, s3_retention)?,
                 kind: StorageKind::S3(self.s3(&path, bucket, s3)?),
             });
         }
-        for (path, gcs) in self.sections::<RawGcs>("google_storage", raw.google)? {
+        for (path, gcs, gcs_retention) in self.sections::<RawGcs>("google_storage", raw.google)? {
             let Some(bucket) = non_empty(gcs.bucket.clone()) else {
                 continue;
             };
             self.built_with(&path, cfg!(feature = "gcs"), "gcs")?;
             storages.push(StorageConfig {
-                retention: self.retention(&path, raw_retention!(gcs))?,
+                retention: self.retention(&path, gcs_retention)?,
                 kind: StorageKind::Gcs(self.gcs(&path, bucket, gcs)?),
             });
         }
-        for (path, azure) in self.sections::<RawAzure>("azure_storage", raw.azure)? {
+        for (path, azure, azure_retention) in
+            self.sections::<RawAzure>("azure_storage", raw.azure)?
+        {
             let Some(container) = non_empty(azure.container_name.clone()) else {
                 continue;
             };
             self.built_with(&path, cfg!(feature = "azure"), "azure")?;
             storages.push(StorageConfig {
-                retention: self.retention(&path, raw_retention!(azure))?,
+                retention: self.retention(&path, azure_retention)?,
                 kind: StorageKind::Azure(self.azure(&path, container, azure)?),
             });
         }
@@ -458,15 +426,24 @@ pub(super) fn expected_fields(error: &str) -> Vec<String> {
         .collect()
 }
 
+/// The fields `T` accepts, from serde's "unknown field" message.
+#[cfg(test)]
+pub(super) fn probe_one<T: DeserializeOwned>() -> Vec<String> {
+    let error = serde_json::from_str::<T>(r#"{"__probe__": 1}"#)
+        .err()
+        .unwrap()
+        .to_string();
+    expected_fields(&error)
+}
+
 /// Each storage section's accepted fields, for the documentation test.
 #[cfg(test)]
 pub(super) fn accepted_fields() -> Vec<(&'static str, Vec<String>)> {
+    // Every object also takes the retention keys, read apart from the rest.
     fn probe<T: DeserializeOwned>() -> Vec<String> {
-        let error = serde_json::from_str::<T>(r#"{"__probe__": 1}"#)
-            .err()
-            .unwrap()
-            .to_string();
-        expected_fields(&error)
+        let mut fields = probe_one::<T>();
+        fields.extend(probe_one::<RawRetention>());
+        fields
     }
     vec![
         ("local_storage", probe::<RawLocal>()),
