@@ -120,11 +120,80 @@ impl Config {
         let file = path.display().to_string();
         let text = std::fs::read(path)
             .map_err(|e| ConfigError(format!("cannot read config file {file}: {e}")))?;
+        // A key written twice is a mistake JSON parsers forgive silently (the last one wins).
+        serde_path_to_error::deserialize::<_, NoDuplicateKeys>(
+            &mut serde_json::Deserializer::from_slice(&text),
+        )
+        .map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            if key == "." {
+                ConfigError(format!("{file}: {inner}"))
+            } else {
+                ConfigError(format!("{file}: key \"{key}\": {inner}"))
+            }
+        })?;
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
         let validator = Validator { file, env };
         let (raw, retention) = validator.object("", value)?;
         validator.validate(raw, retention, path)
+    }
+}
+
+/// Any JSON value, read only to refuse an object that names a key twice (at any depth).
+struct NoDuplicateKeys;
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` is written twice"
+                )));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
     }
 }
 
@@ -738,6 +807,22 @@ mod tests {
             .load(r#"{"role_id": "r", "secret_id": "s3cr3t-value", "local_storage": {"path": "SNAPS"}}"#)
             .unwrap();
         assert!(!format!("{config:?}").contains("s3cr3t-value"));
+    }
+
+    #[test]
+    fn a_key_written_twice_is_an_error_at_any_depth() {
+        let fixture = Fixture::new();
+        let top = fixture.error(r#"{"retain": 1, "role_id": "r", "secret_id": "s", "retain": 2, "local_storage": {"path": "SNAPS"}}"#);
+        assert!(
+            top.contains("the key `retain` is written twice") && top.contains("line 1"),
+            "{top}"
+        );
+        let nested = fixture.error(r#"{"role_id": "r", "secret_id": "s", "local_storage": [{"path": "SNAPS", "path": "/tmp"}]}"#);
+        assert!(nested.contains("key \"local_storage[0]"), "{nested}");
+        assert!(
+            nested.contains("the key `path` is written twice"),
+            "{nested}"
+        );
     }
 
     #[test]
