@@ -10,7 +10,6 @@ use roff::{Roff, bold, italic, roman};
 
 use crate::cli::Cli;
 use crate::config::{DEFAULT_CONFIG_PATH, KEYS, KeyDoc, Section};
-use crate::shutdown::SECOND_SIGNAL_EXIT;
 
 /// Every environment variable the agent or a library it drives reads: name, what it does.
 /// README's environment table and the man page's ENVIRONMENT come from it, and a test checks
@@ -189,12 +188,8 @@ fn extra_sections() -> String {
                 "The snapshot was stored in every storage, or this node is not the leader; run stopped by a signal.",
             ),
             (
-                &format!("{SECOND_SIGNAL_EXIT}"),
-                "Also: a second SIGTERM or SIGINT while the first is being handled (e.g. while Vault stalls mid-stream) ends the process at once with this status.",
-            ),
-            (
                 "1",
-                "The cycle failed: Vault unreachable or sealed, authentication, verification of the snapshot, or a storage. For verify: a file failed its checks. For status: the last cycle failed.",
+                "The cycle failed: Vault unreachable or sealed, authentication, verification of the snapshot, or a storage. For verify: a file failed its checks. For status: the last cycle failed. Also the status of a second SIGTERM or SIGINT while the first is being handled (e.g. while Vault stalls mid-stream), which ends the process at once.",
             ),
             (
                 "2",
@@ -449,6 +444,15 @@ mod tests {
                 "{name} is read but not in docs::ENVIRONMENT"
             );
         }
+    }
+
+    #[test]
+    fn the_documented_second_signal_status_is_the_real_one() {
+        assert_eq!(
+            crate::shutdown::SECOND_SIGNAL_EXIT,
+            1,
+            "update EXIT STATUS and README"
+        );
     }
 
     #[test]
