@@ -120,80 +120,78 @@ impl Config {
         let file = path.display().to_string();
         let text = std::fs::read(path)
             .map_err(|e| ConfigError(format!("cannot read config file {file}: {e}")))?;
-        // A key written twice is a mistake JSON parsers forgive silently (the last one wins).
-        serde_path_to_error::deserialize::<_, NoDuplicateKeys>(
-            &mut serde_json::Deserializer::from_slice(&text),
-        )
-        .map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
-            if key == "." {
-                ConfigError(format!("{file}: {inner}"))
-            } else {
-                ConfigError(format!("{file}: key \"{key}\": {inner}"))
-            }
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| ConfigError(format!("{file}: {e}")))?;
         let validator = Validator { file, env };
+        // One pass over the file: a JSON value, refusing a key written twice at any depth (a
+        // mistake JSON parsers forgive silently: the last one wins).
+        let mut json = serde_json::Deserializer::from_slice(&text);
+        let UniqueKeys(value) = serde_path_to_error::deserialize(&mut json)
+            .map_err(|e| validator.at("", &e.path().to_string(), e.into_inner()))?;
+        json.end().map_err(|e| validator.at("", ".", e))?;
         let (raw, retention) = validator.object("", value)?;
         validator.validate(raw, retention, path)
     }
 }
 
-/// Any JSON value, read only to refuse an object that names a key twice (at any depth).
-struct NoDuplicateKeys;
+/// A JSON value whose objects name no key twice (at any depth).
+struct UniqueKeys(serde_json::Value);
 
-impl<'de> Deserialize<'de> for NoDuplicateKeys {
+impl<'de> Deserialize<'de> for UniqueKeys {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NoDuplicateKeysVisitor)
+        deserializer.deserialize_any(UniqueKeysVisitor)
     }
 }
 
-struct NoDuplicateKeysVisitor;
+struct UniqueKeysVisitor;
 
-impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
-    type Value = NoDuplicateKeys;
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut seen = std::collections::HashSet::new();
+        let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
+            if object.contains_key(&key) {
                 return Err(serde::de::Error::custom(format!(
                     "the key `{key}` is written twice"
                 )));
             }
-            map.next_value::<NoDuplicateKeys>()?;
+            let UniqueKeys(value) = map.next_value()?;
+            object.insert(key, value);
         }
-        Ok(NoDuplicateKeys)
+        Ok(UniqueKeys(object.into()))
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
-        Ok(NoDuplicateKeys)
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(UniqueKeys(items.into()))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(UniqueKeys(v.into()))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(UniqueKeys(v.into()))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(UniqueKeys(v.into()))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(UniqueKeys(v.into()))
     }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(UniqueKeys(v.into()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(UniqueKeys(v.into()))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+        Ok(UniqueKeys(serde_json::Value::Null))
     }
 }
 
@@ -214,6 +212,18 @@ const DEFAULT_TEMP_DIR: &str = "/tmp";
 impl Validator<'_> {
     fn err(&self, key: &str, problem: impl fmt::Display) -> ConfigError {
         ConfigError(format!("{}: key \"{key}\": {problem}", self.file))
+    }
+
+    /// An error at the key `inner` (serde's path, `.` for the object itself) of the object at
+    /// `path` (`""` for the top level).
+    fn at(&self, path: &str, inner: &str, problem: impl fmt::Display) -> ConfigError {
+        let key = match (path.is_empty(), inner == ".") {
+            (true, true) => return ConfigError(format!("{}: {problem}", self.file)),
+            (true, false) => inner.to_string(),
+            (false, true) => path.to_string(),
+            (false, false) => format!("{path}.{inner}"),
+        };
+        self.err(&key, problem)
     }
 
     fn env_err(name: &str, problem: impl fmt::Display) -> ConfigError {
@@ -249,19 +259,10 @@ impl Validator<'_> {
             });
         };
         let retention_keys = retention::take_retention_keys(&mut object);
-        let fail = |inner: String, problem: String| {
-            let key = match (path.is_empty(), inner == ".") {
-                (true, true) => return ConfigError(format!("{}: {problem}", self.file)),
-                (true, false) => inner,
-                (false, true) => path.to_string(),
-                (false, false) => format!("{path}.{inner}"),
-            };
-            self.err(&key, problem)
-        };
         let retention = serde_path_to_error::deserialize(serde_json::Value::Object(retention_keys))
-            .map_err(|e| fail(e.path().to_string(), e.into_inner().to_string()))?;
+            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
         let parsed = serde_path_to_error::deserialize(serde_json::Value::Object(object))
-            .map_err(|e| fail(e.path().to_string(), e.into_inner().to_string()))?;
+            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
         Ok((parsed, retention))
     }
 
@@ -807,6 +808,14 @@ mod tests {
             .load(r#"{"role_id": "r", "secret_id": "s3cr3t-value", "local_storage": {"path": "SNAPS"}}"#)
             .unwrap();
         assert!(!format!("{config:?}").contains("s3cr3t-value"));
+    }
+
+    #[test]
+    fn text_after_the_object_is_an_error() {
+        let fixture = Fixture::new();
+        let error = fixture
+            .error(r#"{"role_id": "r", "secret_id": "s", "local_storage": {"path": "SNAPS"}} {}"#);
+        assert!(error.contains("trailing characters"), "{error}");
     }
 
     #[test]
