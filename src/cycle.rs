@@ -251,57 +251,58 @@ pub fn store_everywhere(
     now: SystemTime,
     stop: &StopFlag,
 ) -> Vec<StorageResult> {
-    let mut results = Vec::new();
-    for ConfiguredStorage { storage, policy } in storages {
-        let mut result = StorageResult {
-            kind: storage.kind(),
-            location: storage.location(),
-            stored: false,
-            held: None,
-            error: None,
-        };
-        if stop.requested() {
+    storages
+        .iter()
+        .map(|configured| store_in(configured, staged, name, now, stop))
+        .collect()
+}
+
+/// Stores the snapshot in one storage and, if it landed, prunes that storage.
+fn store_in(
+    ConfiguredStorage { storage, policy }: &ConfiguredStorage,
+    staged: &Path,
+    name: &SnapshotName,
+    now: SystemTime,
+    stop: &StopFlag,
+) -> StorageResult {
+    let mut result = StorageResult {
+        kind: storage.kind(),
+        location: storage.location(),
+        stored: false,
+        held: None,
+        error: None,
+    };
+    let fail = |result: &mut StorageResult, message: String| {
+        error!("{message}");
+        result.error = Some(message);
+    };
+    if stop.requested() {
+        let message = format!(
+            "{} {}: not stored, {INTERRUPTED}",
+            result.kind, result.location
+        );
+        fail(&mut result, message);
+        return result;
+    }
+    match storage.upload(staged, name, stop) {
+        Ok(landed) => {
+            info!("Successfully created {} snapshot to {landed}", result.kind);
+            result.stored = true;
+        }
+        Err(e) => {
             let message = format!(
-                "{} {}: not stored, {INTERRUPTED}",
+                "storing the snapshot in {} {} failed: {e:#}",
                 result.kind, result.location
             );
-            error!("{message}");
-            result.error = Some(message);
-            results.push(result);
-            continue;
+            fail(&mut result, message);
+            return result;
         }
-        match storage.upload(staged, name, stop) {
-            Ok(landed) => {
-                info!(
-                    "Successfully created {} snapshot to {landed}",
-                    storage.kind()
-                );
-                result.stored = true;
-            }
-            Err(e) => {
-                let message = format!(
-                    "storing the snapshot in {} {} failed: {e:#}",
-                    result.kind, result.location
-                );
-                error!("{message}");
-                result.error = Some(message);
-                results.push(result);
-                continue;
-            }
-        }
-        match crate::prune::prune(storage.as_ref(), *policy, now, false) {
-            Ok(decisions) => {
-                result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64);
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                error!("{message}");
-                result.error = Some(message);
-            }
-        }
-        results.push(result);
     }
-    results
+    match crate::prune::prune(storage.as_ref(), *policy, now, false) {
+        Ok(decisions) => result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64),
+        Err(e) => fail(&mut result, format!("{e:#}")),
+    }
+    result
 }
 
 #[cfg(test)]

@@ -159,14 +159,11 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     }
     let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
     let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+    // A real date is one that survives the trip to a day number and back (no 02-30).
+    let days = crate::calendar::days_from_civil(i64::from(year), month, day);
+    let real_date = (1..=12).contains(&month)
+        && crate::calendar::civil_from_days(days) == (i64::from(year), month, day);
+    if !real_date || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let mut rest = &text[19..];

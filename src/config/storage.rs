@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::retention::RawRetention;
-use super::{ConfigError, Validator, non_empty};
+use super::{ConfigError, Sourced, Validator, non_empty};
 use crate::retention::RetentionPolicy;
 use crate::secret::Secret;
 
@@ -339,14 +339,12 @@ impl Validator<'_> {
         };
         let credentials = if emulator {
             GoogleCredentials::None
-        } else if let Some(file) = non_empty(raw.credentials_file) {
-            let key = format!("{path}.credentials_file");
-            self.google_credentials_file(&file, &format!("{}: key \"{key}\": ", self.file))?
-        } else if let Some(file) = non_empty((self.env)("GOOGLE_APPLICATION_CREDENTIALS")) {
-            self.google_credentials_file(
-                &file,
-                "environment variable GOOGLE_APPLICATION_CREDENTIALS: ",
-            )?
+        } else if let Some(Sourced { value, from }) = self.key_or_env(
+            &format!("{path}.credentials_file"),
+            raw.credentials_file,
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ) {
+            self.google_credentials_file(&value, &from)?
         } else {
             GoogleCredentials::Metadata(
                 non_empty((self.env)("GCE_METADATA_HOST"))
@@ -361,7 +359,7 @@ impl Validator<'_> {
         })
     }
 
-    /// A credentials file that reads and parses; `from` starts the message (key or variable).
+    /// A credentials file that reads and parses; `from` (key or variable) starts the message.
     #[cfg(feature = "gcs")]
     fn google_credentials_file(
         &self,
@@ -370,7 +368,7 @@ impl Validator<'_> {
     ) -> Result<GoogleCredentials, ConfigError> {
         let path = PathBuf::from(file);
         crate::google_credentials::CredentialsFile::read(&path)
-            .map_err(|e| ConfigError(format!("{from}{e:#}")))?;
+            .map_err(|e| ConfigError(format!("{from}: {e:#}")))?;
         Ok(GoogleCredentials::File(path))
     }
 

@@ -177,20 +177,15 @@ impl AzureStorage {
                 writer.write(&buffer[..n]);
             }
         })();
-        // Nothing was committed yet: "cleanup" is the abort of the uncommitted blocks.
-        let mut writer = Some(writer);
-        clean_up_on_failure(
-            sent,
-            format!("the uncommitted blocks of {}", self.url(blob)),
-            || match writer.take() {
-                Some(w) => self
-                    .runtime
-                    .block_on(w.abort())
-                    .map_err(|e| self.failed("aborting the block upload failed", e)),
-                None => Ok(()),
-            },
-        )?;
-        let writer = writer.ok_or_else(|| anyhow!("the block upload was aborted"))?;
+        if let Err(e) = sent {
+            // Nothing was committed yet: cleaning up is aborting the uncommitted blocks.
+            let blocks = format!("the uncommitted blocks of {}", self.url(blob));
+            return clean_up_on_failure(Err(e), blocks, || {
+                self.runtime
+                    .block_on(writer.abort())
+                    .map_err(|e| self.failed("aborting the block upload failed", e))
+            });
+        }
         self.runtime
             .block_on(writer.finish())
             .map_err(|e| self.failed("Put Block List failed", e))?;

@@ -2,8 +2,8 @@
 //! fan-out, pruning, the commands) without servers or files: rustic's `InMemoryBackend`.
 //!
 //! It keeps the contract every real storage keeps (a failed upload leaves nothing and
-//! removes nothing; only our names list), and it can be told to fail: every upload, list or
-//! delete, or the deletion of one name. Clones share the same objects, so a test keeps one
+//! removes nothing; only our names list), and it can be told to fail: every upload, or the
+//! deletion of one name. Clones share the same objects, so a test keeps one
 //! handle to look inside while the code under test owns another.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +27,6 @@ pub struct MemoryStorage {
 struct State {
     objects: BTreeMap<SnapshotName, Vec<u8>>,
     fail_uploads: bool,
-    fail_list: bool,
     fail_deletes: BTreeSet<SnapshotName>,
     deleted: Vec<SnapshotName>,
 }
@@ -77,11 +76,6 @@ impl MemoryStorage {
         self.state().fail_uploads = fail;
     }
 
-    /// From now on, listing fails.
-    pub fn fail_list(&self, fail: bool) {
-        self.state().fail_list = fail;
-    }
-
     /// From now on, deleting `name` fails.
     pub fn fail_delete_of(&self, name: SnapshotName) {
         self.state().fail_deletes.insert(name);
@@ -110,11 +104,8 @@ impl Storage for MemoryStorage {
     }
 
     fn list(&self) -> Result<Vec<SnapshotEntry>> {
-        let state = self.state();
-        if state.fail_list {
-            bail!("listing {} failed", self.location());
-        }
-        Ok(state
+        Ok(self
+            .state()
             .objects
             .iter()
             .map(|(name, bytes)| SnapshotEntry {

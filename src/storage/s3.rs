@@ -191,7 +191,7 @@ impl S3Storage {
             self.put_multipart(buckets, &mut file, key, stop)?
         };
         clean_up_on_failure(
-            self.check_landed(buckets, key, size, &expected_etag),
+            self.check_landed(buckets, key, size, Some(&expected_etag)),
             self.url(key),
             || {
                 buckets
@@ -292,16 +292,8 @@ impl S3Storage {
                 .with_sse
                 .copy_object_internal(&temp, &key)
                 .with_context(|| format!("CopyObject from {} failed", self.url(&temp)))?;
-            let (head, _) = buckets
-                .plain
-                .head_object(&key)
-                .context("HeadObject after the copy failed")?;
-            let landed = head.content_length.and_then(|n| u64::try_from(n).ok());
-            ensure!(
-                landed == Some(size),
-                "the copy landed with size {landed:?}, expected {size}"
-            );
-            Ok(())
+            // A copy's ETag is not the parts' one: only its size can be checked.
+            self.check_landed(buckets, &key, size, None)
         })();
         debug!("deleting the temporary object {}", self.url(&temp));
         let removed = buckets
@@ -317,7 +309,14 @@ impl S3Storage {
         replaced
     }
 
-    fn check_landed(&self, buckets: &Buckets, key: &str, size: u64, etag: &str) -> Result<()> {
+    /// Checks that `key` holds `size` bytes and, where given and comparable, the `etag`.
+    fn check_landed(
+        &self,
+        buckets: &Buckets,
+        key: &str,
+        size: u64,
+        etag: Option<&str>,
+    ) -> Result<()> {
         let (head, _) = buckets
             .plain
             .head_object(key)
@@ -327,7 +326,7 @@ impl S3Storage {
             landed == Some(size),
             "the object landed with size {landed:?}, expected {size}"
         );
-        if self.config.kms_key_id.is_none() {
+        if let (Some(etag), None) = (etag, &self.config.kms_key_id) {
             let reported = head
                 .e_tag
                 .unwrap_or_default()

@@ -8,8 +8,6 @@
 //! every request has a connection of its own and framing never has to be tracked across
 //! requests. The proxy runs until dropped; its threads end with it.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,11 +86,6 @@ impl FaultProxy {
     /// `http://127.0.0.1:port`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    /// `127.0.0.1:port`.
-    pub fn addr(&self) -> String {
-        self.addr.to_string()
     }
 
     /// Every request seen so far.
