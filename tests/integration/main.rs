@@ -1,5 +1,6 @@
 //! Integration tests: the real `vault-raft-snapshot` binary, run as an operator would, against
-//! the Vault stand-in (`tests/support/vault_stand_in.rs`) on 127.0.0.1.
+//! the Vault stand-in (`tests/support/vault_stand_in.rs`) and a real OpenBao Raft cluster
+//! (`tests/support/openbao.rs`) on 127.0.0.1.
 //!
 //! One test binary with one module per area (ripgrep's layout), so linking happens once.
 
@@ -8,6 +9,9 @@ mod vault_stand_in;
 
 #[path = "../support/fault_proxy.rs"]
 mod fault_proxy;
+
+#[path = "../support/openbao.rs"]
+mod openbao;
 
 mod env;
 
@@ -19,6 +23,7 @@ mod examples;
 mod fanout;
 mod faults;
 mod gcs_auth;
+mod openbao_cluster;
 mod ops;
 mod retention;
 mod s3_static_name;

@@ -1,0 +1,228 @@
+//! The agent against a real OpenBao 3-node Raft cluster on 127.0.0.1
+//! (`tests/support/openbao.rs`): leadership, token lifetimes, sealed nodes and policies as a
+//! real server enforces them.
+
+use std::fs;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::env::{Outcome, assert_code, finish, list};
+use crate::openbao::Cluster;
+use vault_raft_snapshot::cycle::NOT_LEADER_MESSAGE;
+
+/// One agent's directory: its config, snapshot directory and staging directory.
+pub struct AgentDir {
+    pub root: tempfile::TempDir,
+}
+
+impl AgentDir {
+    /// An agent of node `addr` storing into its own local directory, with `auth` keys.
+    pub fn new(addr: &str, auth: Value) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("snaps")).unwrap();
+        fs::create_dir(root.path().join("tmp")).unwrap();
+        let mut config = json!({
+            "addr": addr,
+            "local_storage": {"path": root.path().join("snaps")},
+            "temp_dir": root.path().join("tmp"),
+            "frequency": "1s",
+            "retain": 1000,
+        });
+        for (k, v) in auth.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        let dir = Self { root };
+        dir.write_config(&config);
+        dir
+    }
+
+    pub fn write_config(&self, config: &Value) {
+        fs::write(self.config(), serde_json::to_string_pretty(config).unwrap()).unwrap();
+    }
+
+    pub fn config(&self) -> std::path::PathBuf {
+        self.root.path().join("snapshot.json")
+    }
+
+    pub fn snaps(&self) -> std::path::PathBuf {
+        self.root.path().join("snaps")
+    }
+
+    pub fn files(&self) -> Vec<String> {
+        list(&self.snaps())
+    }
+
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(crate::env::BIN);
+        command.args(args).arg("-c").arg(self.config());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("VAULT_") || key.starts_with("BAO_") || key == "RUST_LOG" {
+                command.env_remove(key);
+            }
+        }
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        finish(
+            self.command(args).spawn().unwrap(),
+            Duration::from_secs(120),
+        )
+    }
+}
+
+fn approle_auth(cluster: &Cluster, name: &str, ttl: &str, max_ttl: &str) -> Value {
+    let (role_id, secret_id) = cluster.approle(name, &["snapshot"], ttl, max_ttl);
+    json!({"role_id": role_id, "secret_id": secret_id})
+}
+
+/// Runs `once` on the agent of every node; returns the outcomes.
+fn once_everywhere(agents: &[AgentDir]) -> Vec<Outcome> {
+    agents.iter().map(|a| a.run(&["once"])).collect()
+}
+
+fn assert_only_leader_stored(
+    outcomes: &[Outcome],
+    agents: &[AgentDir],
+    leader: usize,
+    stored: usize,
+) {
+    for (i, (outcome, agent)) in outcomes.iter().zip(agents).enumerate() {
+        assert_code(outcome, 0);
+        if i == leader {
+            assert!(
+                !outcome.stderr.contains(NOT_LEADER_MESSAGE),
+                "{}",
+                outcome.stderr
+            );
+            assert_eq!(
+                agent.files().len(),
+                stored,
+                "leader {i}: {}",
+                outcome.stderr
+            );
+        } else {
+            assert!(
+                outcome.stderr.contains(NOT_LEADER_MESSAGE),
+                "node {i}: {}",
+                outcome.stderr
+            );
+            assert_eq!(agent.files().len(), 0, "standby {i} stored a snapshot");
+        }
+    }
+}
+
+#[test]
+fn only_the_leader_stores_a_new_leader_takes_over_and_a_sealed_node_refuses() {
+    let Some(mut cluster) = Cluster::start(3) else {
+        return;
+    };
+    let auth = approle_auth(&cluster, "agent", "1h", "1h");
+    let agents: Vec<AgentDir> = cluster
+        .nodes
+        .iter()
+        .map(|n| AgentDir::new(&n.addr(), auth.clone()))
+        .collect();
+
+    let leader = cluster.leader();
+    let outcomes = once_everywhere(&agents);
+    assert_only_leader_stored(&outcomes, &agents, leader, 1);
+    let snapshot = agents[leader].snaps().join(&agents[leader].files()[0]);
+    let verified = crate::env::TestEnv::new().run(&["verify", snapshot.to_str().unwrap()]);
+    assert_code(&verified, 0);
+
+    // Leadership moves: the new leader's agent takes over on its next cycle.
+    let new_leader = cluster.step_down();
+    assert_ne!(new_leader, leader);
+    for agent in &agents {
+        for file in agent.files() {
+            fs::remove_file(agent.snaps().join(file)).unwrap();
+        }
+    }
+    let outcomes = once_everywhere(&agents);
+    assert_only_leader_stored(&outcomes, &agents, new_leader, 1);
+
+    // A restarted node comes back sealed: its agent says so, exits 1 and stores nothing.
+    let standby = (0..3).find(|&i| i != new_leader).unwrap();
+    cluster.stop_node(standby);
+    cluster.restart_node(standby);
+    let before = agents[standby].files().len();
+    let sealed = agents[standby].run(&["once"]);
+    assert_code(&sealed, 1);
+    assert!(sealed.stderr.contains("sealed"), "{}", sealed.stderr);
+    assert!(sealed.stderr.contains("503"), "{}", sealed.stderr);
+    assert_eq!(agents[standby].files().len(), before);
+    assert!(list(&agents[standby].root.path().join("tmp")).is_empty());
+}
+
+#[test]
+fn run_keeps_storing_while_short_lived_tokens_expire() {
+    let Some(cluster) = Cluster::start(1) else {
+        return;
+    };
+    // Tokens live 2 s and can be renewed for 4 s at most: over 9 s the agent has to renew
+    // and to log in again several times.
+    let agent = AgentDir::new(
+        &cluster.nodes[0].addr(),
+        approle_auth(&cluster, "short", "2s", "4s"),
+    );
+    let mut child = agent.command(&["run"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(9));
+    // SAFETY: SIGTERM to the agent we started, by its own PID.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let _ = child.try_wait();
+    let outcome = finish(child, Duration::from_secs(30));
+    assert_code(&outcome, 0);
+    let stored = agent.files().len();
+    let cycles = outcome.stderr.matches("Verified snapshot").count();
+    assert!(
+        stored >= 6,
+        "only {stored} snapshots in 9 s:\n{}",
+        outcome.stderr
+    );
+    assert_eq!(stored, cycles, "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("ERROR"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_token_file_works_and_a_token_without_the_policy_gets_a_clear_403() {
+    let Some(cluster) = Cluster::start(1) else {
+        return;
+    };
+    let addr = cluster.nodes[0].addr();
+    let dir = tempfile::tempdir().unwrap();
+    let write_token = |name: &str, token: &str| {
+        let path = dir.path().join(name);
+        fs::write(&path, format!("{token}\n")).unwrap();
+        path
+    };
+    let good = write_token("good", &cluster.token(&["snapshot"], Some("1h")));
+    let agent = AgentDir::new(&addr, json!({"token_path": good}));
+    let outcome = agent.run(&["once"]);
+    assert_code(&outcome, 0);
+    assert_eq!(agent.files().len(), 1, "{}", outcome.stderr);
+
+    let weak = write_token("weak", &cluster.token(&["default"], Some("1h")));
+    let agent = AgentDir::new(&addr, json!({"token_path": weak}));
+    let outcome = agent.run(&["once"]);
+    assert_code(&outcome, 1);
+    assert!(outcome.stderr.contains("403"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("permission denied"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(agent.files().is_empty());
+    let token = fs::read_to_string(&weak).unwrap();
+    assert!(
+        !outcome.stderr.contains(token.trim()),
+        "the token was logged"
+    );
+}
