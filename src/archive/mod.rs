@@ -5,6 +5,7 @@
 //! them, for the Vault stand-in of the tests, the demo and the benchmark.
 
 pub mod build;
+pub mod inspect;
 pub mod verify;
 
 /// The entries of a Vault snapshot, in the order Vault writes them.

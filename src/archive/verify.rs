@@ -58,6 +58,18 @@ struct Meta {
 /// A message saying which check failed, e.g. `gzip stream is truncated or corrupt: ...` or
 /// `hash check failed for "state.bin"`.
 pub fn verify<R: Read>(reader: R) -> Result<SnapshotSummary> {
+    verify_observing(reader, &mut |_| Ok(())).map(|(summary, _)| summary)
+}
+
+/// [`verify`], handing every piece of `state.bin` to `observe` as it streams past (for
+/// `inspect`), and returning meta.json's bytes beside the summary.
+///
+/// # Errors
+/// As [`verify`], and the first error of `observe`.
+pub fn verify_observing<R: Read>(
+    reader: R,
+    observe: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<(SnapshotSummary, Vec<u8>)> {
     let mut compressed = BufReader::with_capacity(BUFFER_SIZE, CountingReader::new(reader));
     ensure!(
         !compressed
@@ -96,7 +108,7 @@ pub fn verify<R: Read>(reader: R) -> Result<SnapshotSummary> {
         let size = entry.size();
         let read = if name == "state.bin" {
             state_size = size;
-            copy_hashing(&mut entry, &mut state_hash).map_err(gzip_or_tar)?
+            copy_hashing(&mut entry, &mut state_hash, observe)?
         } else {
             ensure!(
                 size < SMALL_ENTRY_LIMIT,
@@ -156,12 +168,13 @@ pub fn verify<R: Read>(reader: R) -> Result<SnapshotSummary> {
     );
     check_sums(&sums, &meta_sum, &state_sum)?;
     ensure!(!sealed.is_empty(), "SHA256SUMS.sealed is empty");
-    Ok(SnapshotSummary {
+    let summary = SnapshotSummary {
         index: parsed.index,
         term: parsed.term,
         state_size,
         archive_size,
-    })
+    };
+    Ok((summary, meta))
 }
 
 /// Checks SHA256SUMS: exactly the two lines `<hash>  meta.json` and `<hash>  state.bin`.
@@ -204,8 +217,12 @@ fn check_sums(sums: &[u8], meta_sum: &str, state_sum: &str) -> Result<()> {
     Ok(())
 }
 
-/// Streams `entry` into `hasher`, returning the number of bytes read.
-fn copy_hashing<R: Read>(entry: &mut R, hasher: &mut Sha256) -> io::Result<u64> {
+/// Streams `entry` into `hasher` and `observe`, returning the number of bytes read.
+fn copy_hashing<R: Read>(
+    entry: &mut R,
+    hasher: &mut Sha256,
+    observe: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
     let mut buffer = vec![0u8; BUFFER_SIZE];
     let mut total = 0;
     loop {
@@ -213,9 +230,10 @@ fn copy_hashing<R: Read>(entry: &mut R, hasher: &mut Sha256) -> io::Result<u64> 
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(gzip_or_tar(e)),
         };
         hasher.update(&buffer[..n]);
+        observe(&buffer[..n])?;
         total += n as u64;
     }
 }

@@ -417,6 +417,13 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::AnyStorage,
+        key: "<storage>.name",
+        default: "kind-position, e.g. local-0, aws-1",
+        env: "",
+        doc: "What list, fetch, restore, prune and the logs call this storage (letters, digits, '.', '_', '-'; unique). Without it: local-N, aws-N, gcp-N or azure-N, N its position in the section (0 for a single object); --storage also takes the kind alone when it has one storage.",
+    },
+    KeyDoc {
+        section: Section::AnyStorage,
         key: "<storage>.retain, <storage>.retain_hourly, <storage>.retain_daily, <storage>.retain_weekly, <storage>.retain_monthly, <storage>.retain_yearly, <storage>.retain_within",
         default: "the top-level policy",
         env: "",
@@ -442,7 +449,7 @@ mod tests {
             for field in &fields {
                 let documented = KEYS.iter().any(|d| {
                     d.key == format!("{section}.{field}")
-                        || (field.starts_with("retain")
+                        || ((field.starts_with("retain") || field == "name")
                             && d.key.split(", ").any(|k| k == format!("<storage>.{field}")))
                 });
                 assert!(documented, "{section}.{field} is not documented");

@@ -36,7 +36,7 @@ mod vault;
 pub use auth::{AuthMethod, read_token_file};
 pub use keys::{KEYS, KeyDoc, Section};
 pub use storage::{
-    AzureConfig, GcsConfig, GoogleCredentials, S3Config, StorageConfig, StorageKind,
+    AzureConfig, GcsConfig, GoogleCredentials, S3Config, StorageConfig, StorageKind, select_storage,
 };
 pub use vault::{CaSource, ClientIdentity, NamedPath, TlsSettings, VaultSettings};
 
@@ -449,12 +449,59 @@ mod tests {
         assert_eq!(
             config.storages,
             [StorageConfig {
+                name: "local-0".into(),
                 retention: None,
                 kind: StorageKind::Local {
                     path: PathBuf::from(fixture.snaps())
                 }
             }]
         );
+    }
+
+    #[test]
+    fn storages_are_named_by_kind_and_position_or_by_their_name_key() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                r#"{"role_id": "r", "secret_id": "s",
+                    "local_storage": [{"path": ""}, {"path": "SNAPS"}, {"path": "SNAPS", "name": "disk"}],
+                    "aws_storage": {"s3_bucket": "b"}}"#,
+            )
+            .unwrap();
+        let names: Vec<&str> = config.storages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["local-1", "disk", "aws-0"]);
+        let select = |wanted| select_storage(&config.storages, wanted).map_err(|e| e.to_string());
+        assert_eq!(select("disk"), Ok(1));
+        assert_eq!(select("aws"), Ok(2));
+        assert_eq!(select("aws-0"), Ok(2));
+        let ambiguous = select("local").unwrap_err();
+        assert!(
+            ambiguous.contains("2 storages are of kind \"local\""),
+            "{ambiguous}"
+        );
+        let unknown = select("nas").unwrap_err();
+        assert!(unknown.contains("local-1, disk, aws-0"), "{unknown}");
+    }
+
+    #[test]
+    fn storage_names_must_be_unique_and_plain() {
+        let fixture = Fixture::new();
+        let twice = fixture.error(
+            r#"{"role_id": "r", "secret_id": "s",
+                "local_storage": [{"path": "SNAPS", "name": "aws-0"}],
+                "aws_storage": {"s3_bucket": "b"}}"#,
+        );
+        assert!(
+            twice.contains("aws_storage.name")
+                && twice.contains("\"aws-0\" is already used by local_storage[0]"),
+            "{twice}"
+        );
+        for bad in ["\"\"", "\"a b\"", "7", "\"x/y\""] {
+            let error = fixture.error(&format!(
+                r#"{{"role_id": "r", "secret_id": "s", "local_storage": {{"path": "SNAPS", "name": {bad}}}}}"#
+            ));
+            assert!(error.contains("local_storage.name"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -19,10 +19,45 @@ use crate::secret::Secret;
 /// One place snapshots are stored, with its retention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
+    /// What every command calls it: the object's `name`, else its kind and its position in
+    /// the section (`local-0`, `aws-1`; see [`StorageConfig::matches`]).
+    pub name: String,
     /// This storage's own retention policy, replacing the top-level one when set.
     pub retention: Option<RetentionPolicy>,
     /// What kind of storage, and where.
     pub kind: StorageKind,
+}
+
+/// The storage a `--storage` argument names: by its name, else by its kind alone (`aws`)
+/// when that kind has exactly one storage. Returns its position in `all`.
+///
+/// # Errors
+/// A [`ConfigError`] (a usage error) listing the names there are.
+pub fn select_storage(all: &[StorageConfig], wanted: &str) -> Result<usize, ConfigError> {
+    let by_kind: Vec<usize> = (0..all.len())
+        .filter(|&i| all[i].kind.label() == wanted)
+        .collect();
+    all.iter()
+        .position(|s| s.name == wanted)
+        .or(match by_kind[..] {
+            [only] => Some(only),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+            let why = if by_kind.len() > 1 {
+                format!(
+                    "{} storages are of kind {wanted:?}; name one",
+                    by_kind.len()
+                )
+            } else {
+                "no storage has that name".to_string()
+            };
+            ConfigError(format!(
+                "--storage {wanted:?}: {why} (storages: {})",
+                names.join(", ")
+            ))
+        })
 }
 
 /// The kinds of storage.
@@ -39,6 +74,19 @@ pub enum StorageKind {
     Gcs(GcsConfig),
     /// Azure Blob Storage.
     Azure(AzureConfig),
+}
+
+impl StorageKind {
+    /// The kind as logs and storage names show it: `local`, `aws`, `gcp`, `azure`.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            StorageKind::Local { .. } => "local",
+            StorageKind::S3(_) => "aws",
+            StorageKind::Gcs(_) => "gcp",
+            StorageKind::Azure(_) => "azure",
+        }
+    }
 }
 
 /// `aws_storage`.
@@ -156,6 +204,24 @@ struct RawAzure {
     sas_token: Option<Secret>,
 }
 
+/// One object of a storage section, as read.
+struct Section<T> {
+    /// Where it is in the file, e.g. `aws_storage[1]`.
+    path: String,
+    /// Its storage name.
+    name: String,
+    raw: T,
+    retention: RawRetention,
+}
+
+fn valid_storage_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// The four storage keys as read from the file.
 pub(super) struct RawStorages {
     pub local: Option<Value>,
@@ -165,28 +231,44 @@ pub(super) struct RawStorages {
 }
 
 impl Validator<'_> {
-    /// The objects of one storage key, each with the path to name it by and its retention
-    /// keys.
+    /// The objects of one storage key, each with the path to name it by, its storage name
+    /// (`name`, else `<label>-<position>`) and its retention keys.
     fn sections<T: DeserializeOwned>(
         &self,
         key: &str,
+        label: &str,
         value: Option<Value>,
-    ) -> Result<Vec<(String, T, RawRetention)>, ConfigError> {
-        let items = match value {
+    ) -> Result<Vec<Section<T>>, ConfigError> {
+        let items: Vec<(String, usize, Value)> = match value {
             None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| (format!("{key}[{i}]"), v))
+                .map(|(i, v)| (format!("{key}[{i}]"), i, v))
                 .collect(),
-            Some(object @ Value::Object(_)) => vec![(key.to_string(), object)],
+            Some(object @ Value::Object(_)) => vec![(key.to_string(), 0, object)],
             Some(_) => return Err(self.err(key, "must be an object or a list of objects")),
         };
         items
             .into_iter()
-            .map(|(path, value)| {
+            .map(|(path, position, mut value)| {
+                let name = match value.as_object_mut().and_then(|o| o.remove("name")) {
+                    None | Some(Value::Null) => format!("{label}-{position}"),
+                    Some(Value::String(name)) if valid_storage_name(&name) => name,
+                    Some(_) => {
+                        return Err(self.err(
+                            &format!("{path}.name"),
+                            "must be a non-empty string of letters, digits, '.', '_' and '-'",
+                        ));
+                    }
+                };
                 let (parsed, retention) = self.object(&path, value)?;
-                Ok((path, parsed, retention))
+                Ok(Section {
+                    path,
+                    name,
+                    raw: parsed,
+                    retention,
+                })
             })
             .collect()
     }
@@ -223,51 +305,56 @@ impl Validator<'_> {
 
     pub(super) fn storages(&self, raw: RawStorages) -> Result<Vec<StorageConfig>, ConfigError> {
         let mut storages = Vec::new();
-        for (path, local, local_retention) in
-            self.sections::<RawLocal>("local_storage", raw.local)?
-        {
-            let Some(dir) = non_empty(local.path) else {
+        let mut paths = Vec::new();
+        for section in self.sections::<RawLocal>("local_storage", "local", raw.local)? {
+            let Some(dir) = non_empty(section.raw.path) else {
                 continue;
             };
-            let key = format!("{path}.path");
+            let key = format!("{}.path", section.path);
             storages.push(StorageConfig {
-                retention: self.retention(&path, local_retention)?,
+                name: section.name,
+                retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::Local {
                     path: self.writable_dir(&dir).map_err(|e| self.err(&key, e))?,
                 },
             });
+            paths.push(section.path);
         }
-        for (path, s3, s3_retention) in self.sections::<RawS3>("aws_storage", raw.aws)? {
-            let Some(bucket) = non_empty(s3.s3_bucket.clone()) else {
+        for section in self.sections::<RawS3>("aws_storage", "aws", raw.aws)? {
+            let Some(bucket) = non_empty(section.raw.s3_bucket.clone()) else {
                 continue;
             };
-            self.built_with(&path, cfg!(feature = "s3"), "s3")?;
+            self.built_with(&section.path, cfg!(feature = "s3"), "s3")?;
             storages.push(StorageConfig {
-                retention: self.retention(&path, s3_retention)?,
-                kind: StorageKind::S3(self.s3(&path, bucket, s3)?),
+                name: section.name,
+                retention: self.retention(&section.path, section.retention)?,
+                kind: StorageKind::S3(self.s3(&section.path, bucket, section.raw)?),
             });
+            paths.push(section.path);
         }
-        for (path, gcs, gcs_retention) in self.sections::<RawGcs>("google_storage", raw.google)? {
-            let Some(bucket) = non_empty(gcs.bucket.clone()) else {
+        for section in self.sections::<RawGcs>("google_storage", "gcp", raw.google)? {
+            let Some(bucket) = non_empty(section.raw.bucket.clone()) else {
                 continue;
             };
-            self.built_with(&path, cfg!(feature = "gcs"), "gcs")?;
+            self.built_with(&section.path, cfg!(feature = "gcs"), "gcs")?;
             storages.push(StorageConfig {
-                retention: self.retention(&path, gcs_retention)?,
-                kind: StorageKind::Gcs(self.gcs(&path, bucket, gcs)?),
+                name: section.name,
+                retention: self.retention(&section.path, section.retention)?,
+                kind: StorageKind::Gcs(self.gcs(&section.path, bucket, section.raw)?),
             });
+            paths.push(section.path);
         }
-        for (path, azure, azure_retention) in
-            self.sections::<RawAzure>("azure_storage", raw.azure)?
-        {
-            let Some(container) = non_empty(azure.container_name.clone()) else {
+        for section in self.sections::<RawAzure>("azure_storage", "azure", raw.azure)? {
+            let Some(container) = non_empty(section.raw.container_name.clone()) else {
                 continue;
             };
-            self.built_with(&path, cfg!(feature = "azure"), "azure")?;
+            self.built_with(&section.path, cfg!(feature = "azure"), "azure")?;
             storages.push(StorageConfig {
-                retention: self.retention(&path, azure_retention)?,
-                kind: StorageKind::Azure(self.azure(&path, container, azure)?),
+                name: section.name,
+                retention: self.retention(&section.path, section.retention)?,
+                kind: StorageKind::Azure(self.azure(&section.path, container, section.raw)?),
             });
+            paths.push(section.path);
         }
         if storages.is_empty() {
             return Err(ConfigError(format!(
@@ -275,6 +362,17 @@ impl Validator<'_> {
                  or one of aws_storage, google_storage, azure_storage",
                 self.file
             )));
+        }
+        for (i, storage) in storages.iter().enumerate() {
+            if let Some(j) = storages[..i].iter().position(|s| s.name == storage.name) {
+                return Err(self.err(
+                    &format!("{}.name", paths[i]),
+                    format!(
+                        "storage name {:?} is already used by {}; every storage needs its own name",
+                        storage.name, paths[j]
+                    ),
+                ));
+            }
         }
         Ok(storages)
     }
@@ -437,10 +535,11 @@ pub(super) fn probe_one<T: DeserializeOwned>() -> Vec<String> {
 /// Each storage section's accepted fields, for the documentation test.
 #[cfg(test)]
 pub(super) fn accepted_fields() -> Vec<(&'static str, Vec<String>)> {
-    // Every object also takes the retention keys, read apart from the rest.
+    // Every object also takes `name` and the retention keys, read apart from the rest.
     fn probe<T: DeserializeOwned>() -> Vec<String> {
         let mut fields = probe_one::<T>();
         fields.extend(probe_one::<RawRetention>());
+        fields.push("name".into());
         fields
     }
     vec![
