@@ -16,6 +16,8 @@ use crate::cycle::{Agent, CycleOutcome};
 use crate::docs;
 use crate::duration;
 use crate::metrics::{Metrics, record_cycle};
+use crate::recover::{self, RestoreOptions, RestoreSource, Wanted};
+use crate::secret::Secret;
 use crate::shutdown::Shutdown;
 use crate::snapshot_name::utc_timestamp;
 
@@ -48,6 +50,49 @@ pub fn run(cli: Cli) -> ExitCode {
             prune(&c, &options)
         }),
         Command::Status(config) => load(cli.config_path(config)).and_then(|c| status(&c)),
+        Command::List {
+            storage,
+            json,
+            config,
+        } => {
+            load(cli.config_path(config)).and_then(|c| recover::list(&c, storage.as_deref(), *json))
+        }
+        Command::Fetch {
+            snapshot,
+            storage,
+            output,
+            config,
+        } => Wanted::parse(snapshot)
+            .map_err(anyhow::Error::from)
+            .and_then(|wanted| {
+                let c = load(cli.config_path(config))?;
+                recover::fetch(&c, wanted, storage.as_deref(), output)
+            }),
+        Command::Inspect { file, depth, json } => {
+            recover::inspect_command(file, usize::from(*depth), *json)
+        }
+        Command::Restore {
+            snapshot,
+            storage,
+            force,
+            yes,
+            config,
+        } => RestoreSource::parse(snapshot)
+            .map_err(anyhow::Error::from)
+            .and_then(|source| {
+                let c = load(cli.config_path(config))?;
+                let options = RestoreOptions {
+                    source,
+                    storage: storage.as_deref(),
+                    force: *force,
+                    yes: *yes,
+                    env_token: std::env::var("VAULT_TOKEN")
+                        .ok()
+                        .filter(|t| !t.trim().is_empty())
+                        .map(|t| Secret::new(t.trim())),
+                };
+                recover::restore(&c, options)
+            }),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -89,6 +89,78 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// List the snapshots in every storage, newest first: storage, name, time, age, size.
+    ///
+    /// Exits 1 when a storage cannot be listed (the others are still shown).
+    List {
+        /// Only this storage: its name (local-0, aws-1, or its `name` key), or its kind
+        /// alone when it is the only one of that kind.
+        #[arg(long, value_name = "NAME")]
+        storage: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Download a stored snapshot to a file, verified.
+    ///
+    /// Downloads into a temporary file beside FILE, verifies it, then renames it to FILE.
+    /// Never overwrites a file. When a copy fails verification, the same snapshot is tried
+    /// in the next storage that holds it; exits 1 when no copy is good.
+    Fetch {
+        /// A snapshot name as `list` shows it, or `latest`.
+        #[arg(default_value = "latest", value_name = "NAME|latest")]
+        snapshot: String,
+        /// Only from this storage (see `list --storage`).
+        #[arg(long, value_name = "NAME")]
+        storage: Option<String>,
+        /// Where to write it (must not exist).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Show what a snapshot file holds: ID, index, term, Raft servers, keys by prefix.
+    ///
+    /// Verifies the file as it reads it (no config needed); exits 1 when it fails
+    /// verification or its state.bin does not decode to its end.
+    Inspect {
+        /// The snapshot file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// How many path segments of each key to group by.
+        #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        depth: u16,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a snapshot into the Vault cluster (with --yes).
+    ///
+    /// Fetches and verifies the snapshot first (nothing is sent to Vault if it fails),
+    /// prints what it holds, then POSTs it to the active node that sys/leader names.
+    /// Without --yes it only shows what it would do and exits 2. Authenticates with
+    /// VAULT_TOKEN when set, else as the config says; the token needs `update` on
+    /// sys/storage/raft/snapshot (and sys/storage/raft/snapshot-force for --force).
+    Restore {
+        /// A snapshot name as `list` shows it, `latest`, or a snapshot file (a path that
+        /// exists, or contains '/').
+        #[arg(default_value = "latest", value_name = "NAME|latest|FILE")]
+        snapshot: String,
+        /// Only from this storage (see `list --storage`).
+        #[arg(long, value_name = "NAME")]
+        storage: Option<String>,
+        /// Use snapshot-force: restore a snapshot taken on another cluster (other unseal
+        /// keys). The cluster then takes the snapshot's data, unseal keys and tokens.
+        #[arg(long)]
+        force: bool,
+        /// Really restore; without it nothing is sent.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Check snapshot files on disk, with the same checks as a download (no config needed).
     Verify {
         /// Snapshot files to check.

@@ -93,6 +93,8 @@ pub struct StorageResult {
 
 /// A storage with the retention that applies to it.
 pub struct ConfiguredStorage {
+    /// Its name (`name`, else kind and position: `local-0`).
+    pub name: String,
     /// The storage.
     pub storage: Box<dyn Storage>,
     /// Its `retain`, or the top-level one.
@@ -116,16 +118,7 @@ impl Agent {
     pub fn new(config: Config) -> Result<Self> {
         let client = VaultClient::new(&config.vault)?;
         let auth = Authenticator::new(config.auth.clone());
-        let storages = config
-            .storages
-            .iter()
-            .map(|s| {
-                Ok(ConfiguredStorage {
-                    storage: storage::build(s)?,
-                    policy: s.retention.unwrap_or(config.retention),
-                })
-            })
-            .collect::<Result<_>>()?;
+        let storages = build_storages(&config)?;
         Ok(Self {
             config,
             client,
@@ -240,6 +233,25 @@ impl Agent {
     }
 }
 
+/// The configured storages, in config order, each with the retention that applies to it.
+/// Sends nothing.
+///
+/// # Errors
+/// When a storage's client cannot be set up.
+pub fn build_storages(config: &Config) -> Result<Vec<ConfiguredStorage>> {
+    config
+        .storages
+        .iter()
+        .map(|s| {
+            Ok(ConfiguredStorage {
+                name: s.name.clone(),
+                storage: storage::build(s)?,
+                policy: s.retention.unwrap_or(config.retention),
+            })
+        })
+        .collect()
+}
+
 /// Offers the verified snapshot at `staged` to every storage, in order, and prunes each
 /// storage that stored it (and only those: a storage that did not get this snapshot keeps
 /// every snapshot it has). One storage failing does not stop the others. Each failure is
@@ -259,7 +271,9 @@ pub fn store_everywhere(
 
 /// Stores the snapshot in one storage and, if it landed, prunes that storage.
 fn store_in(
-    ConfiguredStorage { storage, policy }: &ConfiguredStorage,
+    ConfiguredStorage {
+        storage, policy, ..
+    }: &ConfiguredStorage,
     staged: &Path,
     name: &SnapshotName,
     now: SystemTime,
@@ -318,6 +332,7 @@ mod tests {
 
     fn configured(storage: &MemoryStorage, retain: u64) -> ConfiguredStorage {
         ConfiguredStorage {
+            name: storage.location(),
             storage: Box::new(storage.clone()),
             policy: RetentionPolicy::keep_last(retain),
         }

@@ -21,6 +21,7 @@ pub mod google_credentials;
 pub mod logging;
 pub mod metrics;
 pub mod prune;
+pub mod recover;
 pub mod retention;
 pub mod secret;
 pub mod shutdown;

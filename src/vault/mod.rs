@@ -1,8 +1,9 @@
 //! Talking to Vault: the HTTP client, authentication, the leader check and the snapshot
-//! download. Everything here follows `shared/vault-api.md`, the Vault API contract.
+//! download, the restore. Everything here follows `shared/vault-api.md`, the Vault API contract.
 
 pub mod auth;
 pub mod client;
 pub mod leader;
+pub mod restore;
 pub mod snapshot;
 pub mod tls;

@@ -25,6 +25,7 @@ mod faults;
 mod gcs_auth;
 mod openbao_cluster;
 mod ops;
+mod recover;
 mod retention;
 mod s3_static_name;
 mod signals;

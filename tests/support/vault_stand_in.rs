@@ -115,6 +115,8 @@ pub struct State {
     tokens: HashMap<String, TokenInfo>,
     pub requests: Vec<Recorded>,
     forbidden_served: bool,
+    /// When set, a restore POST gets a 307 to this URL instead of 204.
+    pub restore_redirect: Option<String>,
 }
 
 /// A running stand-in.
@@ -169,6 +171,7 @@ impl VaultStandIn {
             tokens: HashMap::new(),
             requests: Vec::new(),
             forbidden_served: false,
+            restore_redirect: None,
         }));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
@@ -357,6 +360,24 @@ fn respond(
     }
     if path == "/v1/sys/storage/raft/snapshot" && method == "GET" {
         return snapshot(stream, state, request, &mode);
+    }
+    if method == "POST"
+        && matches!(
+            path,
+            "/v1/sys/storage/raft/snapshot" | "/v1/sys/storage/raft/snapshot-force"
+        )
+    {
+        let redirect = lock(state).restore_redirect.clone();
+        return match redirect {
+            Some(location) => write!(
+                stream,
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+            None => write!(
+                stream,
+                "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+            ),
+        };
     }
     json(stream, 404, r#"{"errors":[]}"#)
 }

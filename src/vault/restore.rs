@@ -1,0 +1,85 @@
+//! Restoring a snapshot: `POST /v1/sys/storage/raft/snapshot` (or `snapshot-force`) with the
+//! verified file as the body, sent to the active node only.
+//!
+//! A standby accepts the POST with 204 but restores nothing (seen on OpenBao 2.7), so the
+//! target is the node `sys/leader` names as active, never "whichever node answers". The body
+//! is never sent through a redirect: a 3xx is an error naming where Vault pointed.
+
+use std::fs::File;
+
+use anyhow::{Result, bail};
+use log::info;
+
+use super::client::{VaultClient, error_message, vault_error};
+use super::leader;
+use super::snapshot::SNAPSHOT_PATH;
+use crate::secret::Secret;
+
+/// The forced restore path under `/v1/`.
+pub const SNAPSHOT_FORCE_PATH: &str = "sys/storage/raft/snapshot-force";
+
+/// What Vault says when the snapshot's sealed hashes cannot be opened with this cluster's
+/// keys (`could not verify hash file, possibly the snapshot is using a different set of
+/// unseal keys; use the snapshot-force API to bypass this check`).
+const OTHER_KEYS_HINT: &str = "different set of unseal keys";
+
+/// The base URL of the active node: `addr` when it is the active node (or there is no HA),
+/// else the `leader_address` that `sys/leader` reports.
+///
+/// # Errors
+/// When Vault cannot be reached or is sealed, or no node is active.
+pub fn active_node(client: &VaultClient) -> Result<String> {
+    let status = leader::fetch(client)?;
+    if !status.ha_enabled || status.is_self {
+        return Ok(client.addr().to_string());
+    }
+    if status.leader_address.is_empty() {
+        bail!(
+            "Vault at {} reports no active node; nothing was sent",
+            client.addr()
+        );
+    }
+    info!(
+        "{} is a standby; the snapshot goes to the active node {}",
+        client.addr(),
+        status.leader_address
+    );
+    Ok(status.leader_address.trim_end_matches('/').to_string())
+}
+
+/// Sends `file` to the active node at `target`.
+///
+/// # Errors
+/// Vault's refusal, with what to do about it when the snapshot is from other unseal keys;
+/// a redirect (the body is not sent again).
+pub fn restore(
+    client: &VaultClient,
+    target: &str,
+    token: &Secret,
+    file: &File,
+    force: bool,
+) -> Result<()> {
+    let path = if force {
+        SNAPSHOT_FORCE_PATH
+    } else {
+        SNAPSHOT_PATH
+    };
+    let url = format!("{target}/v1/{path}");
+    let (status, location, body) = client.post_file(&url, token, file)?;
+    match status {
+        200..=299 => Ok(()),
+        300..=399 => bail!(
+            "Vault answered {status} to POST {url}, redirecting to {}; the snapshot was not sent \
+             there. Set addr to the active node and run the restore again",
+            location.as_deref().unwrap_or("(no Location)")
+        ),
+        400 if error_message(&body).contains(OTHER_KEYS_HINT) => bail!(
+            "Vault refused the snapshot: it was taken on a cluster with other unseal keys ({}). \
+             Nothing was changed. If this is the snapshot you mean to restore, run again with \
+             --force: the cluster then takes the snapshot's data, unseal keys and tokens, and \
+             must be unsealed with the unseal keys of the cluster the snapshot came from",
+            error_message(&body)
+        ),
+        _ => Err(vault_error(status, "POST", &url, &body).into()),
+    }
+}
