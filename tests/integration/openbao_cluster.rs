@@ -226,3 +226,137 @@ fn a_token_file_works_and_a_token_without_the_policy_gets_a_clear_403() {
         "the token was logged"
     );
 }
+
+/// The policy README documents for the token that restores.
+const RESTORE_POLICY: &str = r#"path "sys/storage/raft/snapshot" { capabilities = ["update"] }
+path "sys/storage/raft/snapshot-force" { capabilities = ["update"] }"#;
+
+fn restore_token(cluster: &Cluster) -> String {
+    cluster.root(
+        "PUT",
+        "sys/policies/acl/restore",
+        Some(json!({ "policy": RESTORE_POLICY })),
+    );
+    cluster.token(&["restore"], None)
+}
+
+fn restore(agent: &AgentDir, token: &str, args: &[&str]) -> Outcome {
+    let mut command = agent.command(&["restore"]);
+    command.args(args).env("VAULT_TOKEN", token);
+    finish(command.spawn().unwrap(), Duration::from_secs(120))
+}
+
+#[test]
+fn restore_latest_brings_back_the_snapshot_also_through_a_standby() {
+    let Some(cluster) = Cluster::start(3) else {
+        return;
+    };
+    let leader = cluster.leader();
+    let auth = approle_auth(&cluster, "agent", "1h", "1h");
+    let agent = AgentDir::new(&cluster.nodes[leader].addr(), auth.clone());
+    for i in 0..50 {
+        cluster.put_secret(&format!("app/before-{i}"), "v1");
+    }
+    cluster.put_secret("app/changed", "old");
+    assert_code(&agent.run(&["once"]), 0);
+    cluster.put_secret("app/after", "new");
+    cluster.put_secret("app/changed", "new");
+
+    // inspect of the real snapshot counts the keys written before it.
+    let stored = agent.snaps().join(&agent.files()[0]);
+    let inspected = finish(
+        std::process::Command::new(crate::env::BIN)
+            .args([
+                "inspect",
+                stored.to_str().unwrap(),
+                "--json",
+                "--depth",
+                "1",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_code(&inspected, 0);
+    let report: Value = serde_json::from_str(&inspected.stdout).unwrap();
+    let logical = report["prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["prefix"] == "logical/")
+        .expect("logical/ keys");
+    assert!(logical["count"].as_u64().unwrap() >= 51, "{report}");
+    assert_eq!(report["servers"].as_array().unwrap().len(), 3, "{report}");
+
+    // The restore goes through a standby's address to the active node.
+    let standby = (0..3).find(|&i| i != leader).unwrap();
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(agent.config()).unwrap()).unwrap();
+    config["addr"] = json!(cluster.nodes[standby].addr());
+    agent.write_config(&config);
+    let token = restore_token(&cluster);
+
+    let dry = restore(&agent, &token, &["latest"]);
+    assert_code(&dry, 2);
+    assert_eq!(cluster.secret("app/after").as_deref(), Some("new"));
+
+    let restored = restore(&agent, &token, &["latest", "--yes"]);
+    assert_code(&restored, 0);
+    assert!(
+        restored.stderr.contains("is a standby"),
+        "{}",
+        restored.stderr
+    );
+    crate::openbao::wait_for("the restored state", Duration::from_secs(60), || {
+        (cluster.secret("app/after").is_none()).then_some(())
+    });
+    assert_eq!(cluster.secret("app/changed").as_deref(), Some("old"));
+    assert_eq!(cluster.secret("app/before-49").as_deref(), Some("v1"));
+    assert!(!restored.stdout.contains(&token) && !restored.stderr.contains(&token));
+}
+
+#[test]
+fn a_snapshot_of_another_cluster_is_refused_without_force_and_installed_with_it() {
+    let (Some(mut target), Some(other)) = (Cluster::start(1), Cluster::start(1)) else {
+        return;
+    };
+    other.put_secret("origin", "other");
+    let taker = AgentDir::new(
+        &other.nodes[0].addr(),
+        approle_auth(&other, "agent", "1h", "1h"),
+    );
+    assert_code(&taker.run(&["once"]), 0);
+    let file = taker.snaps().join(&taker.files()[0]);
+    let file = file.to_str().unwrap();
+
+    target.put_secret("origin", "target");
+    let agent = AgentDir::new(
+        &target.nodes[0].addr(),
+        approle_auth(&target, "agent", "1h", "1h"),
+    );
+    let token = restore_token(&target);
+    let refused = restore(&agent, &token, &[file, "--yes"]);
+    assert_code(&refused, 1);
+    assert!(
+        refused.stderr.contains("other unseal keys"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(target.secret("origin").as_deref(), Some("target"));
+
+    let forced = restore(&agent, &token, &[file, "--yes", "--force"]);
+    assert_code(&forced, 0);
+    // The cluster now has the other cluster's keys and data.
+    target.unseal_key = other.unseal_key.clone();
+    target.root_token = other.root_token.clone();
+    // It seals itself, and opens with the other cluster's unseal key.
+    crate::openbao::wait_for("the node to seal", Duration::from_secs(60), || {
+        (target.status(0, "sys/health") == 503).then_some(())
+    });
+    target.unseal(0);
+    target.leader();
+    assert_eq!(target.secret("origin").as_deref(), Some("other"));
+}
