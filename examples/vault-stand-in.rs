@@ -34,6 +34,11 @@ struct Args {
     /// A token that never expires.
     #[arg(long, default_value = "demo-root-token")]
     token: String,
+    /// Make state.bin Vault's format (storage entries of 4 KiB random values, keys
+    /// `logical/bench/<n>`), so `inspect` can decode it; the size is rounded down to whole
+    /// entries.
+    #[arg(long)]
+    kv_state: bool,
     /// Bytes per HTTP chunk.
     #[arg(long, default_value_t = 32 * 1024)]
     chunk_size: usize,
@@ -50,6 +55,36 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .parse::<u64>()
         .map(|n| n * scale)
         .map_err(|e| format!("invalid size {text:?}: {e}"))
+}
+
+/// Bytes of one storage entry of [`KvReader`], length prefix included.
+const KV_ENTRY: u64 = 2 + 1 + 1 + 25 + 1 + 2 + 4000;
+
+/// state.bin as Vault's FSM writes it: uvarint-length-prefixed `StorageEntry` messages,
+/// generated one at a time.
+struct KvReader {
+    noise: NoiseReader,
+    next: u64,
+    entry: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for KvReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.entry.len() {
+            let key = format!("logical/bench/{:011}", self.next);
+            let mut value = vec![0u8; 4000];
+            std::io::Read::read_exact(&mut self.noise, &mut value)?;
+            self.entry = vault_raft_snapshot::archive::inspect::encode_state(&[(&key, &value)]);
+            debug_assert_eq!(self.entry.len() as u64, KV_ENTRY);
+            self.next += 1;
+            self.at = 0;
+        }
+        let n = buf.len().min(self.entry.len() - self.at);
+        buf[..n].copy_from_slice(&self.entry[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Incompressible bytes without holding them all: xorshift, 8 bytes at a time.
@@ -71,6 +106,18 @@ fn main() {
     let args = Args::parse();
     let archive = match &args.archive {
         Some(path) => std::fs::read(path).expect("read --archive"),
+        None if args.kv_state => {
+            let size = args.state_size / KV_ENTRY * KV_ENTRY;
+            let state = KvReader {
+                noise: NoiseReader(0x9E37_79B9_7F4A_7C15),
+                next: 0,
+                entry: Vec::new(),
+                at: 0,
+            };
+            let buffer = Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 4096);
+            write_archive(buffer, state, size, &ArchiveOptions::default())
+                .expect("build the archive")
+        }
         None => write_archive(
             Vec::with_capacity(usize::try_from(args.state_size).unwrap_or(0) + 4096),
             NoiseReader(0x9E37_79B9_7F4A_7C15),

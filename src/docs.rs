@@ -21,7 +21,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "VAULT_TOKEN",
-        "The token for vault_auth_method token, or when no other method is configured.",
+        "The token for vault_auth_method token, or when no other method is configured; for restore, the token used whatever the configured method (it needs update on sys/storage/raft/snapshot).",
     ),
     (
         "TMPDIR",
@@ -91,6 +91,22 @@ const COMMANDS: &[(&str, &str)] = &[
         "verify FILE...",
         "Run the snapshot checks on files on disk; no configuration is needed.",
     ),
+    (
+        "list [--storage NAME] [--json]",
+        "List every snapshot in every storage (or only NAME), newest first: storage, name, UTC time, age and size. Storages are named by their name key, else by kind and position in their section: local-0, aws-0, gcp-1, azure-0; --storage also takes the kind alone when there is one storage of that kind. Exits 1 when a storage cannot be listed.",
+    ),
+    (
+        "fetch [NAME|latest] [--storage NAME] -o FILE",
+        "Download a stored snapshot (default: the newest) into a temporary file beside FILE, verify it, and rename it to FILE. Never overwrites a file (exit 2). When a copy fails verification, the same snapshot is tried in the next storage that holds it, in config order; exits 1 when no copy is good, leaving nothing behind.",
+    ),
+    (
+        "inspect FILE [--depth N] [--json]",
+        "Verify a snapshot file and show what it holds: ID, size, Raft index, term and version, the Raft servers, and the keys of state.bin counted and sized by prefix of N path segments (default 2). Exits 1 when the file fails verification or state.bin does not decode to its end. No configuration is needed.",
+    ),
+    (
+        "restore [NAME|latest|FILE] [--storage NAME] [--force] --yes",
+        "Restore a snapshot into the Vault cluster. The snapshot (stored, or a FILE: a path that exists or contains a slash) is fetched into temp_dir and verified first; if it fails, nothing is sent to Vault (exit 1). Its inspect summary is printed. Without --yes nothing is sent and the exit status is 2. With --yes it asks sys/leader for the active node and POSTs the file there with a Content-Length (to sys/storage/raft/snapshot, or snapshot-force with --force); a redirect is never followed. The token is VAULT_TOKEN when set, else the configured auth method's; it needs update on sys/storage/raft/snapshot, and on sys/storage/raft/snapshot-force for --force. When Vault refuses a snapshot taken with other unseal keys, the message says so; --force installs it anyway, and the cluster then takes the snapshot's data, unseal keys and tokens. No timeout applies to the upload unless timeout is set.",
+    ),
 ];
 
 /// The man page, in roff.
@@ -122,7 +138,7 @@ fn synopsis() -> String {
         if i > 0 {
             roff.control("br", []);
         }
-        let config = if command.starts_with("verify") {
+        let config = if command.starts_with("verify") || command.starts_with("inspect") {
             ""
         } else {
             "[-c FILE] "

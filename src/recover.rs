@@ -493,3 +493,61 @@ pub fn restore(config: &Config, options: RestoreOptions<'_>) -> Result<u8> {
     )?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_show_their_two_largest_units() {
+        assert_eq!(short_age(Duration::from_secs(45)), "45s");
+        assert_eq!(short_age(Duration::from_secs(12 * 60 + 5)), "12m");
+        assert_eq!(short_age(Duration::from_secs(3 * 3600 + 20 * 60)), "3h20m");
+        assert_eq!(
+            short_age(Duration::from_secs(4 * 86400 + 2 * 3600 + 1)),
+            "4d2h"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_is_named_latest_or_by_its_exact_name() {
+        assert_eq!(Wanted::parse("latest").unwrap(), Wanted::Latest);
+        let name = "raft_snapshot-1700000000000000000.snap";
+        assert_eq!(
+            Wanted::parse(name).unwrap(),
+            Wanted::Named(SnapshotName::parse(name).unwrap())
+        );
+        let error = Wanted::parse("yesterday").unwrap_err().to_string();
+        assert!(
+            error.contains("\"yesterday\" is not a snapshot name"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn restore_takes_a_path_that_exists_or_has_a_slash_as_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("raft_snapshot-5.snap");
+        std::fs::write(&existing, b"x").unwrap();
+        let text = existing.to_str().unwrap();
+        assert_eq!(
+            RestoreSource::parse(text).unwrap(),
+            RestoreSource::File(existing.clone())
+        );
+        assert_eq!(
+            RestoreSource::parse("./missing.snap").unwrap(),
+            RestoreSource::File(PathBuf::from("./missing.snap"))
+        );
+        assert_eq!(
+            RestoreSource::parse("raft_snapshot-5.snap").unwrap(),
+            RestoreSource::Stored(Wanted::Named(
+                SnapshotName::parse("raft_snapshot-5.snap").unwrap()
+            ))
+        );
+        assert_eq!(
+            RestoreSource::parse("latest").unwrap(),
+            RestoreSource::Stored(Wanted::Latest)
+        );
+        assert!(RestoreSource::parse("snapshot.tgz").is_err());
+    }
+}

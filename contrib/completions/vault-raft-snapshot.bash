@@ -16,17 +16,29 @@ _vault__raft__snapshot() {
             ",$1")
                 cmd="vault__raft__snapshot"
                 ;;
+            vault__raft__snapshot,fetch)
+                cmd="vault__raft__snapshot__subcmd__fetch"
+                ;;
             vault__raft__snapshot,generate)
                 cmd="vault__raft__snapshot__subcmd__generate"
                 ;;
             vault__raft__snapshot,help)
                 cmd="vault__raft__snapshot__subcmd__help"
                 ;;
+            vault__raft__snapshot,inspect)
+                cmd="vault__raft__snapshot__subcmd__inspect"
+                ;;
+            vault__raft__snapshot,list)
+                cmd="vault__raft__snapshot__subcmd__list"
+                ;;
             vault__raft__snapshot,once)
                 cmd="vault__raft__snapshot__subcmd__once"
                 ;;
             vault__raft__snapshot,prune)
                 cmd="vault__raft__snapshot__subcmd__prune"
+                ;;
+            vault__raft__snapshot,restore)
+                cmd="vault__raft__snapshot__subcmd__restore"
                 ;;
             vault__raft__snapshot,run)
                 cmd="vault__raft__snapshot__subcmd__run"
@@ -61,17 +73,29 @@ _vault__raft__snapshot() {
             vault__raft__snapshot__subcmd__generate__subcmd__help,readme)
                 cmd="vault__raft__snapshot__subcmd__generate__subcmd__help__subcmd__readme"
                 ;;
+            vault__raft__snapshot__subcmd__help,fetch)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__fetch"
+                ;;
             vault__raft__snapshot__subcmd__help,generate)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__generate"
                 ;;
             vault__raft__snapshot__subcmd__help,help)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__help"
                 ;;
+            vault__raft__snapshot__subcmd__help,inspect)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__inspect"
+                ;;
+            vault__raft__snapshot__subcmd__help,list)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__list"
+                ;;
             vault__raft__snapshot__subcmd__help,once)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__once"
                 ;;
             vault__raft__snapshot__subcmd__help,prune)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__prune"
+                ;;
+            vault__raft__snapshot__subcmd__help,restore)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__restore"
                 ;;
             vault__raft__snapshot__subcmd__help,run)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__run"
@@ -98,12 +122,46 @@ _vault__raft__snapshot() {
 
     case "${cmd}" in
         vault__raft__snapshot)
-            opts="-c -h -V --config --help --version once run prune verify status generate help"
+            opts="-c -h -V --config --help --version once run prune list fetch inspect restore verify status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__fetch)
+            opts="-o -c -h --storage --output --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -246,8 +304,22 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help)
-            opts="once run prune verify status generate help"
+            opts="once run prune list fetch inspect restore verify status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -329,6 +401,34 @@ _vault__raft__snapshot() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__once)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -344,6 +444,20 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__restore)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -399,6 +513,50 @@ _vault__raft__snapshot() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__inspect)
+            opts="-h --depth --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__list)
+            opts="-c -h --storage --json --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__once)
             opts="-c -h --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -429,6 +587,32 @@ _vault__raft__snapshot() {
             fi
             case "${prev}" in
                 --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__restore)
+            opts="-c -h --storage --force --yes --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --storage)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,10 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -s
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "once" -d 'Take one snapshot, store it, prune, and exit (for a systemd timer or cron)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "prune" -d 'Apply retention to every storage now, without taking a snapshot'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "list" -d 'List the snapshots in every storage, newest first: storage, name, time, age, size'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "fetch" -d 'Download a stored snapshot to a file, verified'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "inspect" -d 'Show what a snapshot file holds: ID, index, term, Raft servers, keys by prefix'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "restore" -d 'Restore a snapshot into the Vault cluster (with --yes)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "verify" -d 'Check snapshot files on disk, with the same checks as a download (no config needed)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "status" -d 'Show the last cycle\'s results from the metrics file (`metrics_file`)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "generate" -d 'Write the man page or shell completions to stdout (for packagers)'
@@ -43,6 +47,22 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -l dry-run -d 'Show what would be deleted, and delete nothing'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -l json -d 'Print the plan as JSON instead of a table'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand list" -l storage -d 'Only this storage: its name (local-0, aws-1, or its `name` key), or its kind alone when it is the only one of that kind' -r
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand list" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand list" -l json -d 'Print JSON instead of a table'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -l storage -d 'Only from this storage (see `list --storage`)' -r
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -s o -l output -d 'Where to write it (must not exist)' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand inspect" -l depth -d 'How many path segments of each key to group by' -r
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand inspect" -l json -d 'Print JSON'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -l storage -d 'Only from this storage (see `list --storage`)' -r
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -l force -d 'Use snapshot-force: restore a snapshot taken on another cluster (other unseal keys). The cluster then takes the snapshot\'s data, unseal keys and tokens'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -l yes -d 'Really restore; without it nothing is sent'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -58,13 +78,17 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "completions" -d 'Completions for a shell'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "readme" -d 'README.md with its generated tables (configuration keys, environment) rewritten'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "once" -d 'Take one snapshot, store it, prune, and exit (for a systemd timer or cron)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "prune" -d 'Apply retention to every storage now, without taking a snapshot'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "verify" -d 'Check snapshot files on disk, with the same checks as a download (no config needed)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "status" -d 'Show the last cycle\'s results from the metrics file (`metrics_file`)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "generate" -d 'Write the man page or shell completions to stdout (for packagers)'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune verify status generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "once" -d 'Take one snapshot, store it, prune, and exit (for a systemd timer or cron)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "prune" -d 'Apply retention to every storage now, without taking a snapshot'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "list" -d 'List the snapshots in every storage, newest first: storage, name, time, age, size'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "fetch" -d 'Download a stored snapshot to a file, verified'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "inspect" -d 'Show what a snapshot file holds: ID, index, term, Raft servers, keys by prefix'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "restore" -d 'Restore a snapshot into the Vault cluster (with --yes)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "verify" -d 'Check snapshot files on disk, with the same checks as a download (no config needed)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "status" -d 'Show the last cycle\'s results from the metrics file (`metrics_file`)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "generate" -d 'Write the man page or shell completions to stdout (for packagers)'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify status generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "man" -d 'The man page (roff)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "completions" -d 'Completions for a shell'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and __fish_seen_subcommand_from generate" -f -a "readme" -d 'README.md with its generated tables (configuration keys, environment) rewritten'
