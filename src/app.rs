@@ -252,14 +252,14 @@ fn prune(config: &Config, options: &PruneOptions) -> Result<u8> {
     let mut failed = false;
     let mut report = Vec::new();
     for configured in agent.storages() {
-        let (storage, policy) = (&configured.storage, configured.policy);
+        let (storage, policy, name) = (&configured.storage, configured.policy, &configured.name);
         let decisions = match crate::prune::prune(storage.as_ref(), policy, options.now, dry_run) {
             Ok(decisions) => decisions,
             Err(e) => {
                 error!("{e:#}");
                 failed = true;
                 report.push(serde_json::json!({
-                    "storage": storage.kind(), "location": storage.location(),
+                    "storage": name, "kind": storage.kind(), "location": storage.location(),
                     "policy": policy.to_string(), "error": format!("{e:#}"),
                 }));
                 continue;
@@ -280,7 +280,7 @@ fn prune(config: &Config, options: &PruneOptions) -> Result<u8> {
                 })
                 .collect();
             report.push(serde_json::json!({
-                "storage": storage.kind(), "location": storage.location(),
+                "storage": name, "kind": storage.kind(), "location": storage.location(),
                 "policy": policy.to_string(), "snapshots": snapshots,
                 "deleted": if dry_run { 0 } else { doomed },
                 "would_delete": if dry_run { doomed } else { 0 },
@@ -289,7 +289,7 @@ fn prune(config: &Config, options: &PruneOptions) -> Result<u8> {
         }
         writeln!(
             out,
-            "{} {}: {} snapshot(s), {policy}",
+            "{name} ({} {}): {} snapshot(s), {policy}",
             storage.kind(),
             storage.location(),
             decisions.len(),

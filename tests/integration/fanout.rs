@@ -456,8 +456,8 @@ fn prune_plans_the_same_for_the_same_names_in_every_storage() {
         String::from_utf8_lossy(&dry.stderr)
     );
     let plans = json_plans(&dry.stdout);
-    let kinds: Vec<&str> = plans.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(kinds, ["local", "aws", "gcp", "azure"]);
+    let storages: Vec<&str> = plans.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(storages, ["local-0", "aws-0", "gcp-0", "azure-0"]);
     for (kind, plan) in &plans[1..] {
         assert_eq!(plan, &plans[0].1, "{kind} plans differently from local");
     }

@@ -280,3 +280,31 @@ fn inspect_counts_keys_by_prefix_and_refuses_state_that_does_not_decode() {
     assert_code(&refused, 1);
     assert!(refused.stderr.contains("state.bin"), "{}", refused.stderr);
 }
+
+#[test]
+fn list_reports_a_storage_it_cannot_list_and_still_shows_the_others() {
+    let vault = VaultStandIn::start(valid_archive(10_000));
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+    assert_code(&env.run(&["once"]), 0);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    env.write_config(
+        &vault,
+        json!({"aws_storage": {"access_key_id": "a", "secret_access_key": "b", "s3_force_path_style": true,
+                               "s3_endpoint": format!("http://127.0.0.1:{port}"), "s3_bucket": "gone"}}),
+    );
+    let listed = env.run(&["list"]);
+    assert_code(&listed, 1);
+    assert!(listed.stdout.contains(&env.files()[0]), "{}", listed.stdout);
+    assert!(
+        listed.stderr.contains("listing storage aws-0 failed"),
+        "{}",
+        listed.stderr
+    );
+    let pruned = env.run(&["prune", "--dry-run", "--json"]);
+    let plan: Value = serde_json::from_str(&pruned.stdout).unwrap();
+    assert_eq!(plan["storages"][0]["storage"], "local-0");
+    assert_eq!(plan["storages"][1]["storage"], "aws-0");
+}
