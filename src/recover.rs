@@ -187,7 +187,16 @@ fn locate<'a>(storages: &[&'a ConfiguredStorage], wanted: Wanted) -> Result<Vec<
         .filter(|l| l.entry.name == name)
         .collect();
     if copies.is_empty() {
-        bail!("snapshot {name} is not stored in {}", names(storages));
+        let unlisted = if failed.is_empty() {
+            String::new()
+        } else {
+            let failed: Vec<&str> = failed.iter().map(|(s, _)| s.as_str()).collect();
+            format!(" (could not list {})", failed.join(", "))
+        };
+        bail!(
+            "snapshot {name} is not stored in {}{unlisted}",
+            names(storages)
+        );
     }
     // Config order: the operator lists the preferred storage first.
     copies.sort_by_key(|l| storages.iter().position(|s| std::ptr::eq(*s, l.storage)));

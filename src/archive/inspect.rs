@@ -313,7 +313,7 @@ impl StateDecoder {
             },
             State::Varint { shift } => {
                 ensure!(
-                    shift < 63,
+                    shift <= 63,
                     "state.bin has an overlong varint at byte {}",
                     self.offset
                 );

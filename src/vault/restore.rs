@@ -80,6 +80,12 @@ pub fn restore(
              must be unsealed with the unseal keys of the cluster the snapshot came from",
             error_message(&body)
         ),
+        403 => Err(
+            anyhow::Error::from(vault_error(status, "POST", &url, &body)).context(
+                "the token may not restore: it needs update on sys/storage/raft/snapshot (and on \
+             sys/storage/raft/snapshot-force for --force); set VAULT_TOKEN to such a token",
+            ),
+        ),
         _ => Err(vault_error(status, "POST", &url, &body).into()),
     }
 }

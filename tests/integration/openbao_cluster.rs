@@ -302,6 +302,17 @@ fn restore_latest_brings_back_the_snapshot_also_through_a_standby() {
     assert_code(&dry, 2);
     assert_eq!(cluster.secret("app/after").as_deref(), Some("new"));
 
+    // The agent's own AppRole may only read snapshots.
+    let forbidden = agent.run(&["restore", "latest", "--yes"]);
+    assert_code(&forbidden, 1);
+    assert!(forbidden.stderr.contains("403"), "{}", forbidden.stderr);
+    assert!(
+        forbidden.stderr.contains("may not restore"),
+        "{}",
+        forbidden.stderr
+    );
+    assert_eq!(cluster.secret("app/after").as_deref(), Some("new"));
+
     let restored = restore(&agent, &token, &["latest", "--yes"]);
     assert_code(&restored, 0);
     assert!(
