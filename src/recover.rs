@@ -75,6 +75,8 @@ pub fn chosen<'a>(
 }
 
 /// Lists every chosen storage: the snapshots, newest first, and the storages that failed.
+/// Copies of one snapshot stay in config order (the sort is stable), so the storage an
+/// operator lists first is the one fetched from first.
 fn list_all<'a>(storages: &[&'a ConfiguredStorage]) -> (Vec<Listed<'a>>, Vec<(String, String)>) {
     let mut listed = Vec::new();
     let mut failed = Vec::new();
@@ -166,7 +168,7 @@ fn short_age(age: Duration) -> String {
     }
 }
 
-/// The stored copies of the snapshot `wanted` means, in config order.
+/// The stored copies of the snapshot `wanted` means, in config order (see [`list_all`]).
 fn locate<'a>(storages: &[&'a ConfiguredStorage], wanted: Wanted) -> Result<Vec<Listed<'a>>> {
     let (listed, failed) = list_all(storages);
     for (storage, e) in &failed {
@@ -182,7 +184,7 @@ fn locate<'a>(storages: &[&'a ConfiguredStorage], wanted: Wanted) -> Result<Vec<
             None => bail!("no snapshot is stored in {}", names(storages)),
         },
     };
-    let mut copies: Vec<Listed<'a>> = listed
+    let copies: Vec<Listed<'a>> = listed
         .into_iter()
         .filter(|l| l.entry.name == name)
         .collect();
@@ -198,8 +200,6 @@ fn locate<'a>(storages: &[&'a ConfiguredStorage], wanted: Wanted) -> Result<Vec<
             names(storages)
         );
     }
-    // Config order: the operator lists the preferred storage first.
-    copies.sort_by_key(|l| storages.iter().position(|s| std::ptr::eq(*s, l.storage)));
     Ok(copies)
 }
 

@@ -59,9 +59,14 @@ impl TestEnv {
                 object.insert(key.clone(), value.clone());
             }
         }
+        self.write_config_json(&config);
+    }
+
+    /// Writes `config` as the config file, as it is.
+    pub fn write_config_json(&self, config: &Value) {
         fs::write(
             self.config_path(),
-            serde_json::to_string_pretty(&config).unwrap(),
+            serde_json::to_string_pretty(config).unwrap(),
         )
         .unwrap();
     }
@@ -71,7 +76,7 @@ impl TestEnv {
         let mut command = Command::new(BIN);
         command.arg("--config").arg(self.config_path()).args(args);
         for (key, _) in std::env::vars() {
-            if key.starts_with("VAULT_") || key == "RUST_LOG" {
+            if key.starts_with("VAULT_") || key.starts_with("BAO_") || key == "RUST_LOG" {
                 command.env_remove(key);
             }
         }

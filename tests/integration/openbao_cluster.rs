@@ -7,73 +7,25 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::env::{Outcome, assert_code, finish, list};
+use crate::env::{Outcome, TestEnv, assert_code, finish};
 use crate::openbao::Cluster;
 use vault_raft_snapshot::cycle::NOT_LEADER_MESSAGE;
 
-/// One agent's directory: its config, snapshot directory and staging directory.
-pub struct AgentDir {
-    pub root: tempfile::TempDir,
-}
-
-impl AgentDir {
-    /// An agent of node `addr` storing into its own local directory, with `auth` keys.
-    pub fn new(addr: &str, auth: Value) -> Self {
-        let root = tempfile::tempdir().unwrap();
-        fs::create_dir(root.path().join("snaps")).unwrap();
-        fs::create_dir(root.path().join("tmp")).unwrap();
-        let mut config = json!({
-            "addr": addr,
-            "local_storage": {"path": root.path().join("snaps")},
-            "temp_dir": root.path().join("tmp"),
-            "frequency": "1s",
-            "retain": 1000,
-        });
-        for (k, v) in auth.as_object().unwrap() {
-            config[k] = v.clone();
-        }
-        let dir = Self { root };
-        dir.write_config(&config);
-        dir
+/// An agent of node `addr` storing into its own local directory, with `auth` keys.
+fn agent_of(addr: &str, auth: Value) -> TestEnv {
+    let env = TestEnv::new();
+    let mut config = json!({
+        "addr": addr,
+        "local_storage": {"path": env.snaps},
+        "temp_dir": env.tmp,
+        "frequency": "1s",
+        "retain": 1000,
+    });
+    for (k, v) in auth.as_object().unwrap() {
+        config[k] = v.clone();
     }
-
-    pub fn write_config(&self, config: &Value) {
-        fs::write(self.config(), serde_json::to_string_pretty(config).unwrap()).unwrap();
-    }
-
-    pub fn config(&self) -> std::path::PathBuf {
-        self.root.path().join("snapshot.json")
-    }
-
-    pub fn snaps(&self) -> std::path::PathBuf {
-        self.root.path().join("snaps")
-    }
-
-    pub fn files(&self) -> Vec<String> {
-        list(&self.snaps())
-    }
-
-    pub fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut command = std::process::Command::new(crate::env::BIN);
-        command.args(args).arg("-c").arg(self.config());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("VAULT_") || key.starts_with("BAO_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
-        command
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        command
-    }
-
-    pub fn run(&self, args: &[&str]) -> Outcome {
-        finish(
-            self.command(args).spawn().unwrap(),
-            Duration::from_secs(120),
-        )
-    }
+    env.write_config_json(&config);
+    env
 }
 
 fn approle_auth(cluster: &Cluster, name: &str, ttl: &str, max_ttl: &str) -> Value {
@@ -82,13 +34,13 @@ fn approle_auth(cluster: &Cluster, name: &str, ttl: &str, max_ttl: &str) -> Valu
 }
 
 /// Runs `once` on the agent of every node; returns the outcomes.
-fn once_everywhere(agents: &[AgentDir]) -> Vec<Outcome> {
+fn once_everywhere(agents: &[TestEnv]) -> Vec<Outcome> {
     agents.iter().map(|a| a.run(&["once"])).collect()
 }
 
 fn assert_only_leader_stored(
     outcomes: &[Outcome],
-    agents: &[AgentDir],
+    agents: &[TestEnv],
     leader: usize,
     stored: usize,
 ) {
@@ -123,16 +75,16 @@ fn only_the_leader_stores_a_new_leader_takes_over_and_a_sealed_node_refuses() {
         return;
     };
     let auth = approle_auth(&cluster, "agent", "1h", "1h");
-    let agents: Vec<AgentDir> = cluster
+    let agents: Vec<TestEnv> = cluster
         .nodes
         .iter()
-        .map(|n| AgentDir::new(&n.addr(), auth.clone()))
+        .map(|n| agent_of(&n.addr(), auth.clone()))
         .collect();
 
     let leader = cluster.leader();
     let outcomes = once_everywhere(&agents);
     assert_only_leader_stored(&outcomes, &agents, leader, 1);
-    let snapshot = agents[leader].snaps().join(&agents[leader].files()[0]);
+    let snapshot = agents[leader].snaps.join(&agents[leader].files()[0]);
     let verified = crate::env::TestEnv::new().run(&["verify", snapshot.to_str().unwrap()]);
     assert_code(&verified, 0);
 
@@ -141,7 +93,7 @@ fn only_the_leader_stores_a_new_leader_takes_over_and_a_sealed_node_refuses() {
     assert_ne!(new_leader, leader);
     for agent in &agents {
         for file in agent.files() {
-            fs::remove_file(agent.snaps().join(file)).unwrap();
+            fs::remove_file(agent.snaps.join(file)).unwrap();
         }
     }
     let outcomes = once_everywhere(&agents);
@@ -157,7 +109,7 @@ fn only_the_leader_stores_a_new_leader_takes_over_and_a_sealed_node_refuses() {
     assert!(sealed.stderr.contains("sealed"), "{}", sealed.stderr);
     assert!(sealed.stderr.contains("503"), "{}", sealed.stderr);
     assert_eq!(agents[standby].files().len(), before);
-    assert!(list(&agents[standby].root.path().join("tmp")).is_empty());
+    assert!(agents[standby].staging_is_empty());
 }
 
 #[test]
@@ -167,7 +119,7 @@ fn run_keeps_storing_while_short_lived_tokens_expire() {
     };
     // Tokens live 2 s and can be renewed for 4 s at most: over 9 s the agent has to renew
     // and to log in again several times.
-    let agent = AgentDir::new(
+    let agent = agent_of(
         &cluster.nodes[0].addr(),
         approle_auth(&cluster, "short", "2s", "4s"),
     );
@@ -204,13 +156,13 @@ fn a_token_file_works_and_a_token_without_the_policy_gets_a_clear_403() {
         path
     };
     let good = write_token("good", &cluster.token(&["snapshot"], Some("1h")));
-    let agent = AgentDir::new(&addr, json!({"token_path": good}));
+    let agent = agent_of(&addr, json!({"token_path": good}));
     let outcome = agent.run(&["once"]);
     assert_code(&outcome, 0);
     assert_eq!(agent.files().len(), 1, "{}", outcome.stderr);
 
     let weak = write_token("weak", &cluster.token(&["default"], Some("1h")));
-    let agent = AgentDir::new(&addr, json!({"token_path": weak}));
+    let agent = agent_of(&addr, json!({"token_path": weak}));
     let outcome = agent.run(&["once"]);
     assert_code(&outcome, 1);
     assert!(outcome.stderr.contains("403"), "{}", outcome.stderr);
@@ -240,7 +192,7 @@ fn restore_token(cluster: &Cluster) -> String {
     cluster.token(&["restore"], None)
 }
 
-fn restore(agent: &AgentDir, token: &str, args: &[&str]) -> Outcome {
+fn restore(agent: &TestEnv, token: &str, args: &[&str]) -> Outcome {
     let mut command = agent.command(&["restore"]);
     command.args(args).env("VAULT_TOKEN", token);
     finish(command.spawn().unwrap(), Duration::from_secs(120))
@@ -253,7 +205,7 @@ fn restore_latest_brings_back_the_snapshot_also_through_a_standby() {
     };
     let leader = cluster.leader();
     let auth = approle_auth(&cluster, "agent", "1h", "1h");
-    let agent = AgentDir::new(&cluster.nodes[leader].addr(), auth.clone());
+    let agent = agent_of(&cluster.nodes[leader].addr(), auth.clone());
     for i in 0..50 {
         cluster.put_secret(&format!("app/before-{i}"), "v1");
     }
@@ -263,22 +215,14 @@ fn restore_latest_brings_back_the_snapshot_also_through_a_standby() {
     cluster.put_secret("app/changed", "new");
 
     // inspect of the real snapshot counts the keys written before it.
-    let stored = agent.snaps().join(&agent.files()[0]);
-    let inspected = finish(
-        std::process::Command::new(crate::env::BIN)
-            .args([
-                "inspect",
-                stored.to_str().unwrap(),
-                "--json",
-                "--depth",
-                "1",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
+    let stored = agent.snaps.join(&agent.files()[0]);
+    let inspected = agent.run(&[
+        "inspect",
+        stored.to_str().unwrap(),
+        "--json",
+        "--depth",
+        "1",
+    ]);
     assert_code(&inspected, 0);
     let report: Value = serde_json::from_str(&inspected.stdout).unwrap();
     let logical = report["prefixes"]
@@ -293,9 +237,9 @@ fn restore_latest_brings_back_the_snapshot_also_through_a_standby() {
     // The restore goes through a standby's address to the active node.
     let standby = (0..3).find(|&i| i != leader).unwrap();
     let mut config: Value =
-        serde_json::from_str(&fs::read_to_string(agent.config()).unwrap()).unwrap();
+        serde_json::from_str(&fs::read_to_string(agent.config_path()).unwrap()).unwrap();
     config["addr"] = json!(cluster.nodes[standby].addr());
-    agent.write_config(&config);
+    agent.write_config_json(&config);
     let token = restore_token(&cluster);
 
     let dry = restore(&agent, &token, &["latest"]);
@@ -334,16 +278,16 @@ fn a_snapshot_of_another_cluster_is_refused_without_force_and_installed_with_it(
         return;
     };
     other.put_secret("origin", "other");
-    let taker = AgentDir::new(
+    let taker = agent_of(
         &other.nodes[0].addr(),
         approle_auth(&other, "agent", "1h", "1h"),
     );
     assert_code(&taker.run(&["once"]), 0);
-    let file = taker.snaps().join(&taker.files()[0]);
+    let file = taker.snaps.join(&taker.files()[0]);
     let file = file.to_str().unwrap();
 
     target.put_secret("origin", "target");
-    let agent = AgentDir::new(
+    let agent = agent_of(
         &target.nodes[0].addr(),
         approle_auth(&target, "agent", "1h", "1h"),
     );
