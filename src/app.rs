@@ -175,6 +175,7 @@ impl MetricsSink {
 
 fn once(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
+    info!("Leader check: {}", config.leader_check.describe());
     let mut agent = Agent::new(config)?;
     let mut sink = MetricsSink::open(&agent);
     let started = Instant::now();
@@ -216,6 +217,7 @@ fn run_loop(config: Config) -> Result<u8> {
         duration::format(frequency),
         storages.join(", ")
     );
+    info!("Leader check: {}", agent.config().leader_check.describe());
     loop {
         let started = Instant::now();
         let result = agent.cycle(shutdown.flag());

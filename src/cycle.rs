@@ -179,20 +179,23 @@ impl Agent {
     }
 
     fn role(&self, status: &leader::LeaderStatus) -> Result<Role> {
-        if !status.ha_enabled {
-            return leader::decide(status, true, &[], &[]);
-        }
-        let own = leader::own_addresses();
-        let addr_host = leader::url_host(self.client.addr()).unwrap_or_default();
-        let addr_is_local = leader::is_local_host(&addr_host, &own);
-        let leader_ips = if addr_is_local {
-            Vec::new()
-        } else {
-            leader::url_host(&status.leader_address)
-                .map(|host| leader::resolve(&host))
-                .unwrap_or_default()
-        };
-        leader::decide(status, addr_is_local, &leader_ips, &own)
+        leader::decide(status, self.config.leader_check, || {
+            let own_ips = leader::own_addresses();
+            let addr_host = leader::url_host(self.client.addr()).unwrap_or_default();
+            let addr_is_local = leader::is_local_host(&addr_host, &own_ips);
+            let leader_ips = if addr_is_local {
+                Vec::new()
+            } else {
+                leader::url_host(&status.leader_address)
+                    .map(|host| leader::resolve(&host))
+                    .unwrap_or_default()
+            };
+            leader::Whereabouts {
+                addr_is_local,
+                leader_ips,
+                own_ips,
+            }
+        })
     }
 
     fn stage_file(&self) -> Result<NamedTempFile> {

@@ -88,6 +88,13 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::Vault,
+        key: "leader_check",
+        default: "auto",
+        env: "",
+        doc: "Who takes the snapshot. auto: is_self when addr is this host, else only the agent whose host leader_address resolves to. is_self: act when the node at addr is the active node (one agent pointed at a Kubernetes <release>-active Service). none: no check, snapshot whichever node answers (exactly one agent per cluster).",
+    },
+    KeyDoc {
+        section: Section::Vault,
         key: "timeout",
         default: "none",
         env: "",

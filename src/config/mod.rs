@@ -88,6 +88,43 @@ struct RawConfig {
     tls_server_name: Option<String>,
     tls_skip_verify: Option<bool>,
     metrics_file: Option<String>,
+    leader_check: Option<String>,
+}
+
+/// How the agent decides that it is the one to take the snapshot (`leader_check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LeaderCheck {
+    /// `is_self` when `addr` is this host, else `leader_address` must resolve to this host.
+    #[default]
+    Auto,
+    /// Trust `is_self` of the node at `addr` (one agent pointed at a `-active` Service).
+    IsSelf,
+    /// No check: snapshot whichever node answers (exactly one agent per cluster).
+    None,
+}
+
+impl LeaderCheck {
+    /// The key's value as written.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaderCheck::Auto => "auto",
+            LeaderCheck::IsSelf => "is_self",
+            LeaderCheck::None => "none",
+        }
+    }
+
+    /// What the check does, for the line logged at start.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            LeaderCheck::Auto => {
+                "auto: is_self when addr is this host, else leader_address must resolve to this host"
+            }
+            LeaderCheck::IsSelf => "is_self: act when the node at addr reports is_self",
+            LeaderCheck::None => "none: no check, snapshot whichever node answers at addr",
+        }
+    }
 }
 
 /// The validated configuration.
@@ -109,6 +146,8 @@ pub struct Config {
     pub storages: Vec<StorageConfig>,
     /// Where to write the Prometheus metrics after each cycle, if anywhere.
     pub metrics_file: Option<PathBuf>,
+    /// How leadership is decided.
+    pub leader_check: LeaderCheck,
 }
 
 impl Config {
@@ -316,6 +355,7 @@ impl Validator<'_> {
             k8s_mount: raw.k8s_auth_path,
             k8s_token_path: raw.k8s_token_path,
         })?;
+        let leader_check = self.leader_check(raw.leader_check)?;
         Ok(Config {
             source: source.to_path_buf(),
             vault,
@@ -325,7 +365,20 @@ impl Validator<'_> {
             temp_dir,
             storages,
             metrics_file,
+            leader_check,
         })
+    }
+
+    fn leader_check(&self, value: Option<String>) -> Result<LeaderCheck, ConfigError> {
+        match non_empty(value).as_deref() {
+            None | Some("auto") => Ok(LeaderCheck::Auto),
+            Some("is_self") => Ok(LeaderCheck::IsSelf),
+            Some("none") => Ok(LeaderCheck::None),
+            Some(other) => Err(self.err(
+                "leader_check",
+                format!("unknown value {other:?}: use \"auto\", \"is_self\" or \"none\""),
+            )),
+        }
     }
 
     fn metrics_file(&self, file: &str) -> Result<PathBuf, ConfigError> {

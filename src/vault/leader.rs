@@ -6,6 +6,10 @@
 //! - when `addr` points at this host (loopback or one of its addresses), trust `is_self`;
 //! - when `addr` is a load balancer or another host, act only if `leader_address` resolves to
 //!   one of this host's addresses (its hostname's DNS addresses), as the original agent did.
+//!
+//! That is `leader_check: "auto"`. `"is_self"` trusts `is_self` whatever `addr` is (one agent
+//! pointed at a Kubernetes `<release>-active` Service); `"none"` always acts (exactly one agent
+//! per cluster; Vault forwards the request to the active node or answers 307).
 
 use std::net::IpAddr;
 
@@ -13,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use log::debug;
 
 use super::client::{VaultClient, vault_error};
+use crate::config::LeaderCheck;
 
 /// The fields of `sys/leader` the agent uses; every field but `ha_enabled` may be absent
 /// (OpenBao omits them).
@@ -52,20 +57,44 @@ pub fn fetch(client: &VaultClient) -> Result<LeaderStatus> {
         .with_context(|| format!("Vault's answer to GET {url} is not a leader status"))
 }
 
-/// Decides whether to act. `addr_is_local` tells whether `addr` is this host;
-/// `leader_ips` are the addresses `leader_address` resolves to, `own_ips` this host's.
+/// Where the agent stands, for `leader_check: "auto"`.
+#[derive(Debug, Clone, Default)]
+pub struct Whereabouts {
+    /// Whether `addr` is this host.
+    pub addr_is_local: bool,
+    /// The addresses `leader_address` resolves to.
+    pub leader_ips: Vec<IpAddr>,
+    /// This host's addresses.
+    pub own_ips: Vec<IpAddr>,
+}
+
+/// Decides whether to act. `place` is asked only by the `auto` check.
 ///
 /// # Errors
-/// When HA is enabled but no leader is known: the cluster cannot give a snapshot.
+/// When HA is enabled but no leader is known and the check needs one.
 pub fn decide(
     status: &LeaderStatus,
-    addr_is_local: bool,
-    leader_ips: &[IpAddr],
-    own_ips: &[IpAddr],
+    check: LeaderCheck,
+    place: impl FnOnce() -> Whereabouts,
 ) -> Result<Role> {
+    if check == LeaderCheck::None {
+        return Ok(Role::Act("leader_check is \"none\""));
+    }
     if !status.ha_enabled {
         return Ok(Role::Act("HA is not enabled: single node"));
     }
+    if check == LeaderCheck::IsSelf {
+        return Ok(if status.is_self {
+            Role::Act("the node at addr is the active node (leader_check \"is_self\")")
+        } else {
+            Role::Skip
+        });
+    }
+    let Whereabouts {
+        addr_is_local,
+        leader_ips,
+        own_ips,
+    } = place();
     if addr_is_local {
         return Ok(if status.is_self {
             Role::Act("the local Vault node is the active node")
@@ -157,23 +186,43 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn at(addr_is_local: bool, leader: &[IpAddr], own: &[IpAddr]) -> impl FnOnce() -> Whereabouts {
+        let (leader_ips, own_ips) = (leader.to_vec(), own.to_vec());
+        move || Whereabouts {
+            addr_is_local,
+            leader_ips,
+            own_ips,
+        }
+    }
+
+    fn never_asked() -> Whereabouts {
+        panic!("only the auto check asks where the agent is")
+    }
+
     #[test]
     fn a_single_node_always_acts() {
-        let role = decide(&status(false, false, ""), false, &[], &[]).unwrap();
-        assert!(matches!(role, Role::Act(_)));
+        for check in [LeaderCheck::Auto, LeaderCheck::IsSelf, LeaderCheck::None] {
+            let role = decide(&status(false, false, ""), check, at(false, &[], &[])).unwrap();
+            assert!(matches!(role, Role::Act(_)), "{check:?}");
+        }
     }
 
     #[test]
     fn a_local_addr_trusts_is_self() {
         let leader = status(true, true, "https://10.0.0.9:8200");
         assert!(matches!(
-            decide(&leader, true, &[], &[]).unwrap(),
+            decide(&leader, LeaderCheck::Auto, at(true, &[], &[])).unwrap(),
             Role::Act(_)
         ));
         let standby = status(true, false, "https://10.0.0.1:8200");
         // Even if the leader address looked like ours, is_self decides for a local addr.
         assert_eq!(
-            decide(&standby, true, &[ip("10.0.0.1")], &[ip("10.0.0.1")]).unwrap(),
+            decide(
+                &standby,
+                LeaderCheck::Auto,
+                at(true, &[ip("10.0.0.1")], &[ip("10.0.0.1")])
+            )
+            .unwrap(),
             Role::Skip
         );
     }
@@ -183,19 +232,77 @@ mod tests {
         let via_lb = status(true, false, "https://vault-2:8200");
         let own = [ip("127.0.0.1"), ip("10.0.0.2")];
         assert!(matches!(
-            decide(&via_lb, false, &[ip("10.0.0.2")], &own).unwrap(),
+            decide(
+                &via_lb,
+                LeaderCheck::Auto,
+                at(false, &[ip("10.0.0.2")], &own)
+            )
+            .unwrap(),
             Role::Act(_)
         ));
         assert_eq!(
-            decide(&via_lb, false, &[ip("10.0.0.3")], &own).unwrap(),
+            decide(
+                &via_lb,
+                LeaderCheck::Auto,
+                at(false, &[ip("10.0.0.3")], &own)
+            )
+            .unwrap(),
             Role::Skip
         );
-        assert_eq!(decide(&via_lb, false, &[], &own).unwrap(), Role::Skip);
+        assert_eq!(
+            decide(&via_lb, LeaderCheck::Auto, at(false, &[], &own)).unwrap(),
+            Role::Skip
+        );
+    }
+
+    #[test]
+    fn is_self_trusts_the_node_at_a_remote_addr() {
+        // A pod outside the Vault pods, pointed at the -active Service: the leader address
+        // is never one of its own, which is why auto skips it forever.
+        let active = status(true, true, "https://vault-0.vault-internal:8200");
+        assert_eq!(
+            decide(
+                &active,
+                LeaderCheck::Auto,
+                at(false, &[ip("10.1.0.5")], &[ip("10.1.0.9")])
+            )
+            .unwrap(),
+            Role::Skip
+        );
+        assert!(matches!(
+            decide(&active, LeaderCheck::IsSelf, never_asked).unwrap(),
+            Role::Act(_)
+        ));
+        // The Service briefly routed to a standby: that cycle skips.
+        let standby = status(true, false, "https://vault-0.vault-internal:8200");
+        assert_eq!(
+            decide(&standby, LeaderCheck::IsSelf, never_asked).unwrap(),
+            Role::Skip
+        );
+    }
+
+    #[test]
+    fn none_acts_on_whichever_node_answers() {
+        for answer in [
+            status(true, false, "https://10.0.0.1:8200"),
+            status(true, false, ""),
+            status(true, true, ""),
+        ] {
+            assert!(matches!(
+                decide(&answer, LeaderCheck::None, never_asked).unwrap(),
+                Role::Act(_)
+            ));
+        }
     }
 
     #[test]
     fn no_known_leader_is_an_error_for_a_remote_addr() {
-        let error = decide(&status(true, false, ""), false, &[], &[]).unwrap_err();
+        let error = decide(
+            &status(true, false, ""),
+            LeaderCheck::Auto,
+            at(false, &[], &[]),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("no active leader"));
     }
 

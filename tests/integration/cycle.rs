@@ -6,8 +6,11 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::json;
 
-use crate::env::{TestEnv, assert_code, valid_archive};
+use std::time::Duration;
+
+use crate::env::{TestEnv, assert_code, finish, valid_archive};
 use crate::vault_stand_in::{Mode, SnapshotFault, VaultStandIn};
+use vault_raft_snapshot::cycle::NOT_LEADER_MESSAGE;
 
 #[test]
 fn the_leader_stores_a_byte_identical_verified_snapshot() {
@@ -191,4 +194,78 @@ fn a_redirect_anywhere_else_is_refused_and_gets_no_token() {
         "the token went to a host that is not the leader"
     );
     assert!(env.files().is_empty());
+}
+
+#[test]
+fn leader_check_none_takes_the_snapshot_through_a_standby() {
+    // One agent per cluster, pointed at whichever node answers: a standby's 307 to the
+    // active node is followed as usual, where "auto" would skip (see above).
+    let archive = valid_archive(20_000);
+    let leader = VaultStandIn::start(archive.clone());
+    let standby = VaultStandIn::start(Vec::new());
+    {
+        let mut state = standby.state();
+        state.mode = Mode::Standby;
+        state.leader_address = leader.url();
+    }
+    leader.add_static_token("hvs.static-root");
+    let env = TestEnv::new();
+    env.write_config(
+        &standby,
+        json!({"leader_check": "none", "role_id": null, "secret_id": null}),
+    );
+    let mut command = env.command(&["once"]);
+    command.env("VAULT_TOKEN", "hvs.static-root");
+    let outcome = finish(command.spawn().unwrap(), Duration::from_secs(60));
+    assert_code(&outcome, 0);
+    assert!(
+        outcome.stderr.contains("Leader check: none")
+            && !outcome.stderr.contains(NOT_LEADER_MESSAGE),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(fs::read(env.snaps.join(&env.files()[0])).unwrap(), archive);
+}
+
+#[test]
+fn leader_check_is_self_acts_on_the_active_node_only() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    {
+        let mut state = vault.state();
+        state.mode = Mode::Standby;
+        state.leader_address = "https://10.255.0.1:8200".into();
+    }
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"leader_check": "is_self"}));
+    let skipped = env.run(&["once"]);
+    assert_code(&skipped, 0);
+    assert!(
+        skipped.stderr.contains("Leader check: is_self")
+            && skipped.stderr.contains(NOT_LEADER_MESSAGE),
+        "{}",
+        skipped.stderr
+    );
+    assert!(env.files().is_empty());
+
+    // The same node becomes active; its leader address is still not one of this host's.
+    vault.state().mode = Mode::Leader;
+    let taken = env.run(&["once"]);
+    assert_code(&taken, 0);
+    assert_eq!(env.files().len(), 1, "{}", taken.stderr);
+}
+
+#[test]
+fn an_unknown_leader_check_is_a_config_error() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"leader_check": "leader"}));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 2);
+    assert!(
+        outcome.stderr.contains("key \"leader_check\"")
+            && outcome.stderr.contains("\"auto\", \"is_self\" or \"none\""),
+        "{}",
+        outcome.stderr
+    );
+    assert!(vault.state().requests.is_empty());
 }
