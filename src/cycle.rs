@@ -15,7 +15,7 @@ use log::{debug, error, info};
 use tempfile::NamedTempFile;
 
 use crate::archive::verify::SnapshotSummary;
-use crate::config::Config;
+use crate::config::{Config, StorageConfig};
 use crate::retention::RetentionPolicy;
 use crate::shutdown::{INTERRUPTED, StopFlag};
 use crate::snapshot_name::SnapshotName;
@@ -99,6 +99,22 @@ pub struct ConfiguredStorage {
     pub storage: Box<dyn Storage>,
     /// Its `retain`, or the top-level one.
     pub policy: RetentionPolicy,
+    /// Its config, when its credentials are `file://` or `env://` references: the storage is
+    /// built again from it at every cycle, so a rotated Kubernetes Secret is picked up.
+    pub rebuild_from: Option<StorageConfig>,
+}
+
+impl ConfiguredStorage {
+    /// Builds the storage again when its credentials are read at every use.
+    ///
+    /// # Errors
+    /// When a credential cannot be read now (the message names the key and the reference).
+    pub fn refresh(&mut self) -> Result<()> {
+        if let Some(config) = &self.rebuild_from {
+            self.storage = storage::build(config)?;
+        }
+        Ok(())
+    }
 }
 
 /// Everything a cycle needs, built once from the config.
@@ -169,7 +185,8 @@ impl Agent {
             "Verified snapshot {name}: Raft index {}, term {}, {} bytes ({} bytes of state)",
             summary.index, summary.term, summary.archive_size, summary.state_size
         );
-        let storages = store_everywhere(&self.storages, &staged, &name, SystemTime::now(), stop);
+        let storages =
+            store_everywhere(&mut self.storages, &staged, &name, SystemTime::now(), stop);
         // `staged` is removed here, and on every early return above.
         Ok(CycleOutcome::Taken(CycleReport {
             name,
@@ -250,6 +267,7 @@ pub fn build_storages(config: &Config) -> Result<Vec<ConfiguredStorage>> {
                 name: s.name.clone(),
                 storage: storage::build(s)?,
                 policy: s.retention.unwrap_or(config.retention),
+                rebuild_from: s.reads_secrets_at_use().then(|| s.clone()),
             })
         })
         .collect()
@@ -260,15 +278,29 @@ pub fn build_storages(config: &Config) -> Result<Vec<ConfiguredStorage>> {
 /// every snapshot it has). One storage failing does not stop the others. Each failure is
 /// logged here, once, and recorded in its [`StorageResult`].
 pub fn store_everywhere(
-    storages: &[ConfiguredStorage],
+    storages: &mut [ConfiguredStorage],
     staged: &Path,
     name: &SnapshotName,
     now: SystemTime,
     stop: &StopFlag,
 ) -> Vec<StorageResult> {
     storages
-        .iter()
-        .map(|configured| store_in(configured, staged, name, now, stop))
+        .iter_mut()
+        .map(|configured| {
+            if let Err(e) = configured.refresh() {
+                let (kind, location) = (configured.storage.kind(), configured.storage.location());
+                let message = format!("storing the snapshot in {kind} {location} failed: {e:#}");
+                error!("{message}");
+                return StorageResult {
+                    kind,
+                    location,
+                    stored: false,
+                    held: None,
+                    error: Some(message),
+                };
+            }
+            store_in(configured, staged, name, now, stop)
+        })
         .collect()
 }
 
@@ -338,6 +370,7 @@ mod tests {
             name: storage.location(),
             storage: Box::new(storage.clone()),
             policy: RetentionPolicy::keep_last(retain),
+            rebuild_from: None,
         }
     }
 
@@ -363,7 +396,7 @@ mod tests {
         let file = staged(b"new snapshot");
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let results = store_everywhere(
-            &[configured(&a, 2), configured(&b, 0)],
+            &mut [configured(&a, 2), configured(&b, 0)],
             &file.path,
             &name(10),
             now,
@@ -385,7 +418,7 @@ mod tests {
         let file = staged(b"new");
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let results = store_everywhere(
-            &[configured(&refusing, 1), configured(&fine, 1)],
+            &mut [configured(&refusing, 1), configured(&fine, 1)],
             &file.path,
             &name(10),
             now,
@@ -423,7 +456,7 @@ mod tests {
         storage.fail_delete_of(name(1));
         let file = staged(b"new");
         let results = store_everywhere(
-            &[configured(&storage, 1)],
+            &mut [configured(&storage, 1)],
             &file.path,
             &name(10),
             UNIX_EPOCH + Duration::from_secs(1_800_000_000),
@@ -447,7 +480,7 @@ mod tests {
         stop.raise();
         let file = staged(b"new");
         let results = store_everywhere(
-            &[configured(&storage, 0)],
+            &mut [configured(&storage, 0)],
             &file.path,
             &name(10),
             SystemTime::now(),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{ConfigError, DEFAULT_K8S_TOKEN_PATH, Validator, non_empty};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretRef};
 
 /// How the agent gets its Vault token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,9 +18,9 @@ pub enum AuthMethod {
         /// The auth mount, `approle` by default.
         mount: String,
         /// The role's role_id.
-        role_id: String,
+        role_id: SecretRef,
         /// The secret_id.
-        secret_id: Secret,
+        secret_id: SecretRef,
     },
     /// Kubernetes login at `auth/<mount>/login` with the service account JWT.
     Kubernetes {
@@ -38,7 +38,7 @@ pub enum AuthMethod {
 pub(super) struct RawAuth {
     pub token_path: Option<String>,
     pub method: Option<String>,
-    pub role_id: Option<String>,
+    pub role_id: Option<Secret>,
     pub secret_id: Option<Secret>,
     pub approle_mount: Option<String>,
     pub k8s_role: Option<String>,
@@ -64,8 +64,8 @@ impl Validator<'_> {
                 )
             }),
             "approle" => {
-                let role_id = non_empty(raw.role_id);
-                let secret_id = raw.secret_id.filter(|s| !s.is_empty());
+                let role_id = self.secret("role_id", raw.role_id)?;
+                let secret_id = self.secret("secret_id", raw.secret_id)?;
                 match (role_id, secret_id, env_token) {
                     (Some(role_id), Some(secret_id), _) => Ok(AuthMethod::AppRole {
                         mount: non_empty(raw.approle_mount).unwrap_or_else(|| "approle".into()),

@@ -161,14 +161,14 @@ pub const KEYS: &[KeyDoc] = &[
         key: "role_id",
         default: "",
         env: "",
-        doc: "AppRole role_id.",
+        doc: "AppRole role_id. A secret: also file:///path or env://NAME, read at every use.",
     },
     KeyDoc {
         section: Section::Auth,
         key: "secret_id",
         default: "",
         env: "",
-        doc: "AppRole secret_id.",
+        doc: "AppRole secret_id. A secret: also file:///path or env://NAME, read at every use.",
     },
     KeyDoc {
         section: Section::Auth,
@@ -315,14 +315,14 @@ pub const KEYS: &[KeyDoc] = &[
         key: "aws_storage.access_key_id",
         default: "the AWS credential chain",
         env: "AWS_ACCESS_KEY_ID",
-        doc: "Static access key (with secret_access_key); otherwise environment, profile, web identity, container or instance credentials.",
+        doc: "Static access key (with secret_access_key); otherwise environment, profile, web identity, container or instance credentials. A secret: also file:///path or env://NAME, read at every use.",
     },
     KeyDoc {
         section: Section::S3,
         key: "aws_storage.secret_access_key",
         default: "",
         env: "AWS_SECRET_ACCESS_KEY",
-        doc: "Static secret key.",
+        doc: "Static secret key. A secret: also file:///path or env://NAME, read at every use.",
     },
     KeyDoc {
         section: Section::S3,
@@ -392,7 +392,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "azure_storage.account_key",
         default: "",
         env: "AZURE_STORAGE_KEY",
-        doc: "Shared key; without it, sas_token or managed identity is used.",
+        doc: "Shared key; without it, sas_token or managed identity is used. A secret: also file:///path or env://NAME, read at every use.",
     },
     KeyDoc {
         section: Section::Azure,
@@ -420,7 +420,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "azure_storage.sas_token",
         default: "",
         env: "",
-        doc: "A SAS token instead of the shared key.",
+        doc: "A SAS token instead of the shared key. A secret: also file:///path or env://NAME, read at every use.",
     },
     KeyDoc {
         section: Section::AnyStorage,

@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use crate::duration;
 use crate::retention::RetentionPolicy;
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretRef};
 
 mod auth;
 mod keys;
@@ -66,7 +66,7 @@ impl std::error::Error for ConfigError {}
 struct RawConfig {
     addr: Option<String>,
     frequency: Option<String>,
-    role_id: Option<String>,
+    role_id: Option<Secret>,
     secret_id: Option<Secret>,
     approle: Option<String>,
     token_path: Option<String>,
@@ -400,6 +400,17 @@ impl Validator<'_> {
         Ok(path)
     }
 
+    /// A secret-valued key: `None` when unset or empty; else the value or the `file://` or
+    /// `env://` reference, which must be readable now (the value is never shown).
+    fn secret(&self, key: &str, value: Option<Secret>) -> Result<Option<SecretRef>, ConfigError> {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let secret = SecretRef::parse(key, value).map_err(|e| self.err(key, e))?;
+        secret.read_with(self.env).map_err(|e| self.err(key, e))?;
+        Ok(Some(secret))
+    }
+
     fn positive_duration(&self, key: &str, text: &str) -> Result<Duration, ConfigError> {
         let parsed = duration::parse(text).map_err(|e| {
             self.err(
@@ -495,8 +506,8 @@ mod tests {
             config.auth,
             AuthMethod::AppRole {
                 mount: "approle".into(),
-                role_id: "r".into(),
-                secret_id: Secret::new("s"),
+                role_id: SecretRef::value("role_id", Secret::new("r")),
+                secret_id: SecretRef::value("secret_id", Secret::new("s")),
             }
         );
         assert_eq!(

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::retention::RawRetention;
 use super::{ConfigError, Sourced, Validator, non_empty};
 use crate::retention::RetentionPolicy;
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretRef};
 
 /// One place snapshots are stored, with its retention.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,25 @@ pub enum StorageKind {
     Azure(AzureConfig),
 }
 
+impl StorageConfig {
+    /// True when a credential is a `file://` or `env://` reference, read at every use.
+    #[must_use]
+    pub fn reads_secrets_at_use(&self) -> bool {
+        let secrets: Vec<&SecretRef> = match &self.kind {
+            StorageKind::Local { .. } | StorageKind::Gcs(_) => Vec::new(),
+            StorageKind::S3(s3) => [&s3.access_key_id, &s3.secret_access_key]
+                .into_iter()
+                .flatten()
+                .collect(),
+            StorageKind::Azure(azure) => [&azure.account_key, &azure.sas_token]
+                .into_iter()
+                .flatten()
+                .collect(),
+        };
+        secrets.iter().any(|s| s.is_reference())
+    }
+}
+
 impl StorageKind {
     /// The kind as logs and storage names show it: `local`, `aws`, `gcp`, `azure`.
     #[must_use]
@@ -93,9 +112,9 @@ impl StorageKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Config {
     /// Static credentials; `None` uses the standard AWS chain.
-    pub access_key_id: Option<String>,
+    pub access_key_id: Option<SecretRef>,
     /// Static secret key.
-    pub secret_access_key: Option<Secret>,
+    pub secret_access_key: Option<SecretRef>,
     /// An S3-compatible endpoint such as `http://127.0.0.1:9000`.
     pub endpoint: Option<String>,
     /// Path-style addressing (`endpoint/bucket/key`).
@@ -151,7 +170,7 @@ pub struct AzureConfig {
     /// The storage account.
     pub account_name: String,
     /// Shared key; `None` uses `sas_token` or managed identity.
-    pub account_key: Option<Secret>,
+    pub account_key: Option<SecretRef>,
     /// The container.
     pub container_name: String,
     /// Blob name prefix.
@@ -159,7 +178,7 @@ pub struct AzureConfig {
     /// Blob endpoint (Azurite, sovereign clouds).
     pub endpoint: Option<String>,
     /// A SAS token.
-    pub sas_token: Option<Secret>,
+    pub sas_token: Option<SecretRef>,
 }
 
 #[derive(Deserialize)]
@@ -171,7 +190,7 @@ struct RawLocal {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawS3 {
-    access_key_id: Option<String>,
+    access_key_id: Option<Secret>,
     secret_access_key: Option<Secret>,
     s3_endpoint: Option<String>,
     s3_force_path_style: Option<bool>,
@@ -381,8 +400,8 @@ impl Validator<'_> {
         let endpoint = non_empty(raw.s3_endpoint)
             .map(|e| self.url(&format!("{path}.s3_endpoint"), &e))
             .transpose()?;
-        let secret = raw.secret_access_key.filter(|s| !s.is_empty());
-        let access = non_empty(raw.access_key_id);
+        let secret = self.secret(&format!("{path}.secret_access_key"), raw.secret_access_key)?;
+        let access = self.secret(&format!("{path}.access_key_id"), raw.access_key_id)?;
         if access.is_some() != secret.is_some() {
             return Err(self.err(
                 &format!("{path}.access_key_id"),
@@ -493,10 +512,12 @@ impl Validator<'_> {
                     "is required (or set AZURE_STORAGE_ACCOUNT)",
                 )
             })?;
-        let account_key = raw
-            .account_key
-            .filter(|k| !k.is_empty())
-            .or_else(|| non_empty((self.env)("AZURE_STORAGE_KEY")).map(Secret::new));
+        let account_key = match self.secret(&format!("{path}.account_key"), raw.account_key)? {
+            Some(key) => Some(key),
+            None => non_empty((self.env)("AZURE_STORAGE_KEY"))
+                .map(|key| SecretRef::value("AZURE_STORAGE_KEY", Secret::new(key))),
+        };
+        let sas_token = self.secret(&format!("{path}.sas_token"), raw.sas_token)?;
         Ok(AzureConfig {
             account_name,
             account_key,
@@ -505,7 +526,7 @@ impl Validator<'_> {
             endpoint: non_empty(raw.endpoint)
                 .map(|e| self.url(&format!("{path}.endpoint"), &e))
                 .transpose()?,
-            sas_token: raw.sas_token.filter(|s| !s.is_empty()),
+            sas_token,
         })
     }
 }

@@ -29,6 +29,7 @@ use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use super::keys::ObjectKeys;
 use super::{Storage, clean_up_on_failure};
 use crate::config::AzureConfig;
+use crate::secret::{Secret, SecretRef};
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
@@ -39,6 +40,8 @@ const READ_SIZE: usize = 1 << 20;
 /// Snapshots under a prefix in one container.
 pub struct AzureStorage {
     config: AzureConfig,
+    /// The SAS token as read when the client was built, to scrub it from errors.
+    sas: Option<Secret>,
     keys: ObjectKeys,
     runtime: tokio::runtime::Runtime,
     store: MicrosoftAzure,
@@ -60,10 +63,13 @@ impl AzureStorage {
         let mut builder = MicrosoftAzureBuilder::new()
             .with_account(&config.account_name)
             .with_container_name(&config.container_name);
+        // Read now: a storage whose keys are file:// or env:// references is built again at
+        // every cycle (`cycle::ConfiguredStorage`), so a rotated key is picked up.
         if let Some(key) = &config.account_key {
-            builder = builder.with_access_key(key.expose());
+            builder = builder.with_access_key(key.read()?.expose());
         }
-        if let Some(sas) = &config.sas_token {
+        let sas = config.sas_token.as_ref().map(SecretRef::read).transpose()?;
+        if let Some(sas) = &sas {
             builder = builder.with_config(AzureConfigKey::SasKey, sas.expose());
         }
         if let Some(endpoint) = &config.endpoint {
@@ -73,11 +79,12 @@ impl AzureStorage {
         }
         let store = builder
             .build()
-            .map_err(|e| scrub_sas(e.into(), config.sas_token.as_ref()))
+            .map_err(|e| scrub_sas(e.into(), sas.as_ref()))
             .with_context(|| format!("cannot set up Azure container {}", config.container_name))?;
         Ok(Self {
             keys: ObjectKeys::new(&config.prefix),
             config,
+            sas,
             runtime,
             store,
             block_size: DEFAULT_BLOCK_SIZE,
@@ -106,8 +113,7 @@ impl AzureStorage {
     /// `error` from a call that was `doing` something, with its chain, and with the SAS token
     /// removed where one is configured (see the module's header).
     fn failed(&self, doing: &str, error: object_store::Error) -> anyhow::Error {
-        scrub_sas(anyhow::Error::new(error), self.config.sas_token.as_ref())
-            .context(doing.to_string())
+        scrub_sas(anyhow::Error::new(error), self.sas.as_ref()).context(doing.to_string())
     }
 
     fn url(&self, blob: &BlobPath) -> String {
@@ -198,7 +204,7 @@ impl AzureStorage {
 /// The result is flat text, without a source chain: the one place errors are flattened,
 /// because `object_store` can quote the request URL, and a SAS token is that URL's query
 /// string (its `sig=` value is the credential). Without a SAS token the error is unchanged.
-fn scrub_sas(error: anyhow::Error, sas: Option<&crate::secret::Secret>) -> anyhow::Error {
+fn scrub_sas(error: anyhow::Error, sas: Option<&Secret>) -> anyhow::Error {
     let Some(sas) = sas.filter(|s| !s.is_empty()) else {
         return error;
     };

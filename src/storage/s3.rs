@@ -122,8 +122,11 @@ impl S3Storage {
         crate::install_crypto_provider();
         let c = &self.config;
         let credentials = match (&c.access_key_id, &c.secret_access_key) {
+            // Read now: a storage whose keys are file:// or env:// references is built again
+            // at every cycle (`cycle::ConfiguredStorage`), so rotated keys are picked up.
             (Some(id), Some(secret)) => {
-                Credentials::new(Some(id), Some(secret.expose()), None, None, None)
+                let (id, secret) = (id.read()?, secret.read()?);
+                Credentials::new(Some(id.expose()), Some(secret.expose()), None, None, None)
             }
             _ => Credentials::default(),
         }

@@ -132,11 +132,15 @@ impl Authenticator {
                 mount,
                 role_id,
                 secret_id,
-            } => (
-                "AppRole",
-                format!("auth/{mount}/login"),
-                json!({ "role_id": role_id, "secret_id": secret_id.expose() }),
-            ),
+            } => {
+                // Read at every login: a file:// or env:// reference picks up a rotation.
+                let (role_id, secret_id) = (role_id.read()?, secret_id.read()?);
+                (
+                    "AppRole",
+                    format!("auth/{mount}/login"),
+                    json!({ "role_id": role_id.expose(), "secret_id": secret_id.expose() }),
+                )
+            }
             AuthMethod::Kubernetes {
                 mount,
                 role,

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vault_raft_snapshot::archive::build::pseudo_random_bytes;
 use vault_raft_snapshot::config::{AzureConfig, GcsConfig, S3Config};
 use vault_raft_snapshot::retention::RetentionPolicy;
-use vault_raft_snapshot::secret::Secret;
+use vault_raft_snapshot::secret::{Secret, SecretRef};
 use vault_raft_snapshot::shutdown::StopFlag;
 use vault_raft_snapshot::snapshot_name::SnapshotName;
 use vault_raft_snapshot::storage::Storage;
@@ -245,8 +245,14 @@ pub struct S3Fixture {
 
 pub fn s3_config(prefix: &str) -> S3Config {
     S3Config {
-        access_key_id: Some("test-access-key".into()),
-        secret_access_key: Some(Secret::new("test-secret-key")),
+        access_key_id: Some(SecretRef::value(
+            "access_key_id",
+            Secret::new("test-access-key"),
+        )),
+        secret_access_key: Some(SecretRef::value(
+            "secret_access_key",
+            Secret::new("test-secret-key"),
+        )),
         endpoint: Some(S3_ENDPOINT.into()),
         force_path_style: true,
         region: "us-east-1".into(),
@@ -419,7 +425,7 @@ pub struct AzureFixture {
 pub fn azure_config(prefix: &str) -> AzureConfig {
     AzureConfig {
         account_name: AZURE_ACCOUNT.into(),
-        account_key: Some(Secret::new(AZURE_KEY)),
+        account_key: Some(SecretRef::value("account_key", Secret::new(AZURE_KEY))),
         container_name: BUCKET.into(),
         prefix: prefix.into(),
         endpoint: Some(AZURE_ENDPOINT.into()),

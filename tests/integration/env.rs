@@ -154,3 +154,84 @@ pub fn assert_code(outcome: &Outcome, code: i32) {
         outcome.stdout, outcome.stderr
     );
 }
+
+/// A `run` in the background whose log is read as it is written, so a test can wait for a
+/// line, change the world, and wait for the next. Stopped (SIGTERM, by its own PID) by
+/// [`LiveRun::stop`] or on drop.
+pub struct LiveRun {
+    child: Option<Child>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveRun {
+    /// Starts `command` (stderr is read here; stdout is kept).
+    pub fn start(mut command: Command) -> Self {
+        use std::io::BufRead;
+        let mut child = command.spawn().expect("spawn the binary");
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Self {
+            child: Some(child),
+            log,
+            reader: Some(reader),
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until a line logged after byte `from` of the log contains every one of `parts`;
+    /// returns the log's length then (the `from` of the next wait).
+    #[track_caller]
+    pub fn wait_for(&self, from: usize, parts: &[&str], limit: Duration) -> usize {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if log[from..]
+                .lines()
+                .any(|line| parts.iter().all(|p| line.contains(p)))
+            {
+                return log.len();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "no line with {parts:?} within {limit:?}; log after byte {from}:\n{}",
+                &log[from..]
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the outcome (stderr is the whole log).
+    pub fn stop(mut self) -> Outcome {
+        let child = self.child.take().unwrap();
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let mut outcome = finish(child, Duration::from_secs(10));
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        outcome.stderr = self.log();
+        outcome
+    }
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}

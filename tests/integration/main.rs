@@ -28,5 +28,6 @@ mod ops;
 mod recover;
 mod retention;
 mod s3_static_name;
+mod secret_refs;
 mod signals;
 mod tls;
