@@ -49,6 +49,8 @@ pub fn run(cli: Cli) -> ExitCode {
             };
             prune(&c, &options)
         }),
+        Command::Check { connect, config } => load(cli.config_path(config))
+            .and_then(|c| crate::check::check(c, *connect, &mut std::io::stdout().lock())),
         Command::Status(config) => load(cli.config_path(config)).and_then(|c| status(&c)),
         Command::List {
             storage,

@@ -167,6 +167,18 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Validate the config and print the resolved settings, secrets masked.
+    ///
+    /// With --connect, also reach Vault (sys/leader, sys/seal-status), log in, check that
+    /// the token may read snapshots, and list every storage, without taking a snapshot: one
+    /// line per step; exits 1 naming the first step that failed.
+    Check {
+        /// Also reach Vault and every storage.
+        #[arg(long)]
+        connect: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Show the last cycle's results from the metrics file (`metrics_file`).
     ///
     /// Exits 1 when the last cycle failed, so it can serve as a check.

@@ -195,7 +195,25 @@ impl Agent {
         }))
     }
 
-    fn role(&self, status: &leader::LeaderStatus) -> Result<Role> {
+    /// The Vault client.
+    #[must_use]
+    pub fn client(&self) -> &VaultClient {
+        &self.client
+    }
+
+    /// A valid token, logging in or renewing as needed.
+    ///
+    /// # Errors
+    /// When the token cannot be read or the login fails.
+    pub fn token(&mut self) -> Result<crate::secret::Secret> {
+        self.auth.token(&self.client)
+    }
+
+    /// Whether this agent acts, given Vault's leader status and the `leader_check`.
+    ///
+    /// # Errors
+    /// When the check needs a known leader and there is none.
+    pub fn role(&self, status: &leader::LeaderStatus) -> Result<Role> {
         leader::decide(status, self.config.leader_check, || {
             let own_ips = leader::own_addresses();
             let addr_host = leader::url_host(self.client.addr()).unwrap_or_default();

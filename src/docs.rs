@@ -84,6 +84,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "Apply retention to every storage now, without taking a snapshot, and list every snapshot with keep or delete and every rule that keeps it. With --dry-run nothing is deleted; --now TIME (RFC 3339) plans as if the clock read that time; --json prints the plan as data.",
     ),
     (
+        "check [--connect]",
+        "Validate the configuration (exit status 2 with the usual message when it is bad) and print the resolved settings, every secret-valued key shown as <redacted> or as the file:// or env:// reference it is. With --connect, also reach Vault (sys/leader, with what the leader check would decide, and sys/seal-status), log in and look the token up, ask sys/capabilities-self whether it may read sys/storage/raft/snapshot, and list every storage, without taking a snapshot: one line per step, ok or FAIL; exits 1 naming the first step that failed.",
+    ),
+    (
         "status",
         "Print the facts of the metrics file (metrics_file) for a human: leadership, the last cycle, and per storage the last success, the last error and the snapshots held.",
     ),

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod archive;
 pub mod calendar;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod cycle;

@@ -16,6 +16,9 @@ _vault__raft__snapshot() {
             ",$1")
                 cmd="vault__raft__snapshot"
                 ;;
+            vault__raft__snapshot,check)
+                cmd="vault__raft__snapshot__subcmd__check"
+                ;;
             vault__raft__snapshot,fetch)
                 cmd="vault__raft__snapshot__subcmd__fetch"
                 ;;
@@ -73,6 +76,9 @@ _vault__raft__snapshot() {
             vault__raft__snapshot__subcmd__generate__subcmd__help,readme)
                 cmd="vault__raft__snapshot__subcmd__generate__subcmd__help__subcmd__readme"
                 ;;
+            vault__raft__snapshot__subcmd__help,check)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__check"
+                ;;
             vault__raft__snapshot__subcmd__help,fetch)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__fetch"
                 ;;
@@ -122,8 +128,30 @@ _vault__raft__snapshot() {
 
     case "${cmd}" in
         vault__raft__snapshot)
-            opts="-c -h -V --config --help --version once run prune list fetch inspect restore verify status generate help"
+            opts="-c -h -V --config --help --version once run prune list fetch inspect restore verify check status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__check)
+            opts="-c -h --connect --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -304,8 +332,22 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help)
-            opts="once run prune list fetch inspect restore verify status generate help"
+            opts="once run prune list fetch inspect restore verify check status generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

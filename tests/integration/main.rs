@@ -16,6 +16,7 @@ mod openbao;
 mod env;
 
 mod auth;
+mod check;
 mod cli;
 mod conformance;
 mod cycle;

@@ -157,12 +157,41 @@ fn a_token_file_works_and_a_token_without_the_policy_gets_a_clear_403() {
     };
     let good = write_token("good", &cluster.token(&["snapshot"], Some("1h")));
     let agent = agent_of(&addr, json!({"token_path": good}));
+    // `check --connect` against the real server: every step passes, nothing is stored.
+    let checked = agent.run(&["check", "--connect"]);
+    assert_code(&checked, 0);
+    for line in [
+        "ok    vault sys/leader:",
+        "ok    vault sys/seal-status: unsealed",
+        "storage raft",
+        "ok    vault login: token file",
+        "policies [default, snapshot]",
+        "ok    vault policy: the token may read sys/storage/raft/snapshot",
+        "ok    storage local-0",
+    ] {
+        assert!(
+            checked.stdout.contains(line),
+            "no {line:?} in\n{}",
+            checked.stdout
+        );
+    }
+    assert!(agent.files().is_empty());
     let outcome = agent.run(&["once"]);
     assert_code(&outcome, 0);
     assert_eq!(agent.files().len(), 1, "{}", outcome.stderr);
 
     let weak = write_token("weak", &cluster.token(&["default"], Some("1h")));
     let agent = agent_of(&addr, json!({"token_path": weak}));
+    // check --connect finds the missing policy without asking for a snapshot.
+    let checked = agent.run(&["check", "--connect"]);
+    assert_code(&checked, 1);
+    assert!(
+        checked
+            .stdout
+            .contains("FAIL  vault policy: the token may not read sys/storage/raft/snapshot"),
+        "{}",
+        checked.stdout
+    );
     let outcome = agent.run(&["once"]);
     assert_code(&outcome, 1);
     assert!(outcome.stderr.contains("403"), "{}", outcome.stderr);

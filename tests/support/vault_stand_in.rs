@@ -117,6 +117,8 @@ pub struct State {
     forbidden_served: bool,
     /// When set, a restore POST gets a 307 to this URL instead of 204.
     pub restore_redirect: Option<String>,
+    /// What `sys/capabilities-self` says a valid token may do on the snapshot path.
+    pub capabilities: Vec<String>,
 }
 
 /// A running stand-in.
@@ -172,6 +174,7 @@ impl VaultStandIn {
             requests: Vec::new(),
             forbidden_served: false,
             restore_redirect: None,
+            capabilities: vec!["read".into()],
         }));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
@@ -331,8 +334,31 @@ fn respond(
             _ => json(stream, 405, r#"{"errors":[]}"#),
         };
     }
+    if path == "/v1/sys/seal-status" && method == "GET" {
+        let sealed = mode == Mode::Sealed;
+        return json(
+            stream,
+            200,
+            &format!(
+                r#"{{"type":"shamir","initialized":true,"sealed":{sealed},"t":1,"n":1,"progress":0,"nonce":"","version":"1.17.0","build_date":"2024-06-10T10:11:34Z","migration":false,"cluster_name":"vault-cluster-standin","cluster_id":"00000000-0000-0000-0000-000000000000","recovery_seal":false,"storage_type":"raft"}}"#
+            ),
+        );
+    }
     if mode == Mode::Sealed {
         return sealed(stream);
+    }
+    if path == "/v1/sys/capabilities-self" && update {
+        if valid_token(state, request).is_none() {
+            return permission_denied(stream);
+        }
+        let caps = serde_json::to_string(&lock(state).capabilities).unwrap();
+        return json(
+            stream,
+            200,
+            &format!(
+                r#"{{"capabilities":{caps},"sys/storage/raft/snapshot":{caps},"data":{{"capabilities":{caps},"sys/storage/raft/snapshot":{caps}}}}}"#
+            ),
+        );
     }
     if let Some(mount) = path
         .strip_prefix("/v1/auth/")

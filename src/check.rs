@@ -1,0 +1,352 @@
+//! `check`: try a config before trusting it.
+//!
+//! Without `--connect` it only validates the config (exit 2 with the usual message when it is
+//! bad) and prints the resolved settings, every secret-valued key masked (`<redacted>`) or
+//! shown as the reference it is (`file:///run/secrets/...`, `env://NAME`). With `--connect` it
+//! also asks Vault who leads and whether it is sealed, logs in, asks whether the token may read
+//! snapshots, and lists every storage (proving read access), without taking a snapshot: one
+//! line per step, and exit 1 naming the first step that failed.
+
+use std::io::Write;
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::app::{EXIT_FAILED, EXIT_OK};
+use crate::config::{AuthMethod, CaSource, Config, StorageKind};
+use crate::cycle::{Agent, ConfiguredStorage};
+use crate::duration;
+use crate::vault::client::{VaultClient, vault_error};
+use crate::vault::leader::{self, Role};
+
+/// The path the agent reads snapshots from; the token needs `read` on it.
+const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
+
+/// Runs `check`; `out` receives the settings and the step lines.
+///
+/// # Errors
+/// When the output cannot be written, or a storage client cannot be set up.
+pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<u8> {
+    writeln!(out, "config {}: valid", config.source.display())?;
+    for (key, value) in settings(&config) {
+        writeln!(out, "  {key:<17} {value}")?;
+    }
+    let mut agent = Agent::new(config)?;
+    for s in agent.storages() {
+        writeln!(
+            out,
+            "  {:<17} {}",
+            format!("storage {}", s.name),
+            storage_line(s)
+        )?;
+    }
+    if !connect {
+        return Ok(EXIT_OK);
+    }
+    writeln!(out, "connecting:")?;
+    let mut steps = Steps { out, failed: None };
+    steps.run("vault sys/leader", || leader_step(&agent))?;
+    steps.run("vault sys/seal-status", || seal_step(agent.client()))?;
+    let token = steps.run("vault login", || login_step(&mut agent))?;
+    if let Some(token) = token {
+        steps.run("vault policy", || policy_step(agent.client(), &token))?;
+    }
+    for s in agent.storages() {
+        steps.run(&format!("storage {}", s.name), || list_step(s))?;
+    }
+    match steps.failed {
+        None => Ok(EXIT_OK),
+        Some(step) => {
+            log::error!("check --connect failed; the first step that failed: {step}");
+            Ok(EXIT_FAILED)
+        }
+    }
+}
+
+/// Prints one line per step and remembers the first that failed.
+struct Steps<'a, W: Write> {
+    out: &'a mut W,
+    failed: Option<String>,
+}
+
+impl<W: Write> Steps<'_, W> {
+    fn run<T>(
+        &mut self,
+        name: &str,
+        step: impl FnOnce() -> Result<(T, String)>,
+    ) -> Result<Option<T>> {
+        match step() {
+            Ok((value, said)) => {
+                writeln!(self.out, "  ok    {name}: {said}")?;
+                Ok(Some(value))
+            }
+            Err(e) => {
+                writeln!(self.out, "  FAIL  {name}: {e:#}")?;
+                self.failed.get_or_insert_with(|| name.to_string());
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The resolved settings, as `key value` pairs; no secret value appears.
+fn settings(config: &Config) -> Vec<(&'static str, String)> {
+    let v = &config.vault;
+    let or_none = |s: Option<String>| s.unwrap_or_else(|| "(none)".into());
+    let mut tls = Vec::new();
+    match &v.tls.ca {
+        Some(CaSource::File(p)) => tls.push(format!("ca_cert {}", p.path.display())),
+        Some(CaSource::Dir(p)) => tls.push(format!("ca_path {}", p.path.display())),
+        None => tls.push("the system's CAs".into()),
+    }
+    if let Some(client) = &v.tls.client {
+        tls.push(format!(
+            "client_cert {}, client_key {}",
+            client.cert.path.display(),
+            client.key.path.display()
+        ));
+    }
+    if v.tls.skip_verify {
+        tls.push("VERIFICATION OFF (tls_skip_verify)".into());
+    }
+    vec![
+        ("addr", v.addr.clone()),
+        ("namespace", or_none(v.namespace.clone())),
+        ("leader_check", config.leader_check.describe().to_string()),
+        ("tls", tls.join(", ")),
+        ("auth", auth_line(&config.auth)),
+        ("frequency", duration::format(config.frequency)),
+        (
+            "timeout",
+            v.snapshot_timeout
+                .map_or_else(|| "none".into(), duration::format),
+        ),
+        ("temp_dir", config.temp_dir.display().to_string()),
+        (
+            "metrics_file",
+            or_none(
+                config
+                    .metrics_file
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
+        ),
+        ("retention", config.retention.to_string()),
+    ]
+}
+
+fn auth_line(auth: &AuthMethod) -> String {
+    match auth {
+        AuthMethod::TokenFile(path) => format!("token file {}", path.display()),
+        AuthMethod::StaticToken(token) => format!("VAULT_TOKEN {token}"),
+        AuthMethod::AppRole {
+            mount,
+            role_id,
+            secret_id,
+        } => format!("AppRole at auth/{mount}, role_id {role_id}, secret_id {secret_id}"),
+        AuthMethod::Kubernetes {
+            mount,
+            role,
+            jwt_path,
+        } => format!(
+            "Kubernetes at auth/{mount}, role {role}, JWT file {}",
+            jwt_path.display()
+        ),
+    }
+}
+
+fn storage_line(s: &ConfiguredStorage) -> String {
+    let mut line = format!(
+        "{} {}; {}",
+        s.storage.kind(),
+        s.storage.location(),
+        s.policy
+    );
+    let Some(kind) = s.rebuild_from.as_ref().map(|c| &c.kind) else {
+        return line;
+    };
+    // Only storages with references have their config kept; show where their keys come from.
+    let secrets = match kind {
+        StorageKind::S3(c) => vec![
+            c.access_key_id
+                .as_ref()
+                .map(|r| format!("access_key_id {r}")),
+            c.secret_access_key
+                .as_ref()
+                .map(|r| format!("secret_access_key {r}")),
+        ],
+        StorageKind::Azure(c) => vec![
+            c.account_key.as_ref().map(|r| format!("account_key {r}")),
+            c.sas_token.as_ref().map(|r| format!("sas_token {r}")),
+        ],
+        StorageKind::Local { .. } | StorageKind::Gcs(_) => Vec::new(),
+    };
+    for secret in secrets.into_iter().flatten() {
+        line.push_str("; ");
+        line.push_str(&secret);
+    }
+    line
+}
+
+fn leader_step(agent: &Agent) -> Result<((), String)> {
+    let status = leader::fetch(agent.client())?;
+    let check = agent.config().leader_check;
+    let role = agent.role(&status)?;
+    let node = match (status.ha_enabled, status.is_self) {
+        (false, _) => "HA not enabled (single node)".to_string(),
+        (true, true) => format!(
+            "the node at addr is the active node ({})",
+            status.leader_address
+        ),
+        (true, false) if status.leader_address.is_empty() => "no active node known".into(),
+        (true, false) => format!(
+            "the node at addr is a standby; active node {}",
+            status.leader_address
+        ),
+    };
+    let verdict = match role {
+        Role::Act(_) => "this agent would take the snapshot",
+        Role::Skip => "this agent would skip (not the leader)",
+    };
+    Ok((
+        (),
+        format!("{node}; leader_check {}: {verdict}", check.as_str()),
+    ))
+}
+
+/// The fields of `sys/seal-status` this step reports.
+#[derive(serde::Deserialize)]
+struct SealStatus {
+    sealed: bool,
+    #[serde(default)]
+    initialized: Option<bool>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    storage_type: Option<String>,
+    #[serde(default)]
+    cluster_name: Option<String>,
+}
+
+fn seal_step(client: &VaultClient) -> Result<((), String)> {
+    let url = client.url("sys/seal-status");
+    let (status, body) = client.get_json("sys/seal-status", None)?;
+    if status != 200 {
+        return Err(vault_error(status, "GET", &url, &body).into());
+    }
+    let seal: SealStatus = serde_json::from_str(&body)
+        .map_err(|e| anyhow!("Vault's answer to GET {url} is not a seal status: {e}"))?;
+    if seal.initialized == Some(false) {
+        bail!("Vault is not initialized");
+    }
+    if seal.sealed {
+        bail!("Vault is sealed");
+    }
+    if let Some(storage) = seal.storage_type.as_deref().filter(|s| *s != "raft") {
+        bail!("Vault's storage is {storage:?}, not raft: it has no Raft snapshots");
+    }
+    let mut said = vec!["unsealed".to_string()];
+    if let Some(version) = seal.version {
+        said.push(format!("version {version}"));
+    }
+    if let Some(storage) = seal.storage_type {
+        said.push(format!("storage {storage}"));
+    }
+    if let Some(name) = seal.cluster_name.filter(|n| !n.is_empty()) {
+        said.push(format!("cluster {name}"));
+    }
+    Ok(((), said.join(", ")))
+}
+
+/// `auth/token/lookup-self`'s `data`, as far as this step reports it.
+#[derive(serde::Deserialize)]
+struct TokenData {
+    #[serde(default)]
+    ttl: u64,
+    #[serde(default)]
+    policies: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Lookup {
+    data: TokenData,
+}
+
+fn login_step(agent: &mut Agent) -> Result<(crate::secret::Secret, String)> {
+    let token = agent.token()?;
+    let client = agent.client();
+    let url = client.url("auth/token/lookup-self");
+    let (status, body) = client.get_json("auth/token/lookup-self", Some(&token))?;
+    if status != 200 {
+        return Err(vault_error(status, "GET", &url, &body).into());
+    }
+    let lookup: Lookup = serde_json::from_str(&body)
+        .map_err(|e| anyhow!("Vault's answer to GET {url} is not a token lookup: {e}"))?;
+    let ttl = if lookup.data.ttl == 0 {
+        "no expiry".to_string()
+    } else {
+        format!(
+            "expires in {}",
+            duration::format(std::time::Duration::from_secs(lookup.data.ttl))
+        )
+    };
+    let said = format!(
+        "{}; token valid, {ttl}, policies [{}]",
+        auth_line(&agent.config().auth),
+        lookup.data.policies.join(", ")
+    );
+    Ok((token, said))
+}
+
+fn policy_step(client: &VaultClient, token: &crate::secret::Secret) -> Result<((), String)> {
+    let path = "sys/capabilities-self";
+    let url = client.url(path);
+    let body = serde_json::json!({ "paths": [SNAPSHOT_PATH] });
+    let (status, text) = client.put_json(path, Some(token), &body)?;
+    if status != 200 {
+        return Err(vault_error(status, "PUT", &url, &text).into());
+    }
+    let answer: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("Vault's answer to PUT {url} is not JSON: {e}"))?;
+    let capabilities: Vec<String> = answer
+        .get(SNAPSHOT_PATH)
+        .or_else(|| answer.get("capabilities"))
+        .or_else(|| answer.pointer(&format!("/data/{SNAPSHOT_PATH}")))
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .ok_or_else(|| anyhow!("Vault's answer to PUT {url} lists no capabilities"))?;
+    let allowed = capabilities
+        .iter()
+        .any(|c| matches!(c.as_str(), "read" | "root"));
+    if !allowed {
+        bail!(
+            "the token may not read {SNAPSHOT_PATH} (capabilities: [{}]); its policy needs \
+             path \"{SNAPSHOT_PATH}\" {{ capabilities = [\"read\"] }}",
+            capabilities.join(", ")
+        );
+    }
+    Ok((
+        (),
+        format!(
+            "the token may read {SNAPSHOT_PATH} ([{}])",
+            capabilities.join(", ")
+        ),
+    ))
+}
+
+fn list_step(s: &ConfiguredStorage) -> Result<((), String)> {
+    let entries = s.storage.list()?;
+    let newest = entries.iter().map(|e| &e.name).max();
+    let said = match newest {
+        None => format!(
+            "{} {}: listed, no snapshots yet",
+            s.storage.kind(),
+            s.storage.location()
+        ),
+        Some(name) => format!(
+            "{} {}: listed, {} snapshot(s), newest {name}",
+            s.storage.kind(),
+            s.storage.location(),
+            entries.len()
+        ),
+    };
+    Ok(((), said))
+}
