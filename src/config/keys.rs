@@ -269,6 +269,13 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Prometheus text file for node_exporter's textfile collector, written after every cycle; read by the status command.",
     },
     KeyDoc {
+        section: Section::Agent,
+        key: "metrics_push_url",
+        default: "",
+        env: "",
+        doc: "A Prometheus Pushgateway (e.g. http://pushgateway:9091): after every cycle the metrics are PUT to <url>/metrics/job/vault_raft_snapshot/instance/<hostname>, so a CronJob's result outlives its pod. A failed push is a warning.",
+    },
+    KeyDoc {
         section: Section::Local,
         key: "local_storage.path",
         default: "",

@@ -89,6 +89,7 @@ struct RawConfig {
     tls_skip_verify: Option<bool>,
     metrics_file: Option<String>,
     leader_check: Option<String>,
+    metrics_push_url: Option<String>,
 }
 
 /// How the agent decides that it is the one to take the snapshot (`leader_check`).
@@ -148,6 +149,8 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     /// How leadership is decided.
     pub leader_check: LeaderCheck,
+    /// A Prometheus Pushgateway to push the metrics to after every cycle.
+    pub metrics_push_url: Option<String>,
 }
 
 impl Config {
@@ -356,6 +359,9 @@ impl Validator<'_> {
             k8s_token_path: raw.k8s_token_path,
         })?;
         let leader_check = self.leader_check(raw.leader_check)?;
+        let metrics_push_url = non_empty(raw.metrics_push_url)
+            .map(|url| self.push_url(&url))
+            .transpose()?;
         Ok(Config {
             source: source.to_path_buf(),
             vault,
@@ -366,7 +372,23 @@ impl Validator<'_> {
             storages,
             metrics_file,
             leader_check,
+            metrics_push_url,
         })
+    }
+
+    fn push_url(&self, url: &str) -> Result<String, ConfigError> {
+        let key = "metrics_push_url";
+        let authority = url
+            .split_once("://")
+            .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+        if authority.contains('@') {
+            // The URL is logged when a push fails; a password in it would be too.
+            return Err(self.err(
+                key,
+                "credentials in the URL are not supported (they would appear in logs)",
+            ));
+        }
+        self.url(key, url)
     }
 
     fn leader_check(&self, value: Option<String>) -> Result<LeaderCheck, ConfigError> {

@@ -307,7 +307,7 @@ impl Validator<'_> {
         }
     }
 
-    fn url(&self, key: &str, url: &str) -> Result<String, ConfigError> {
+    pub(super) fn url(&self, key: &str, url: &str) -> Result<String, ConfigError> {
         let trimmed = url.trim_end_matches('/');
         let ok = trimmed.parse::<ureq::http::Uri>().ok().is_some_and(|u| {
             matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
