@@ -111,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn load(path: PathBuf) -> Result<Config> {
     let config = Config::load(&path, &|name| std::env::var(name).ok())?;
+    crate::logging::set_format(config.log_format);
     if config.vault.tls.skip_verify {
         warn!(
             "TLS certificate verification is OFF (tls_skip_verify / VAULT_SKIP_VERIFY): \
@@ -267,18 +268,19 @@ fn prune(config: &Config, options: &PruneOptions) -> Result<u8> {
     let mut report = Vec::new();
     for configured in agent.storages() {
         let (storage, policy, name) = (&configured.storage, configured.policy, &configured.name);
-        let decisions = match crate::prune::prune(storage.as_ref(), policy, options.now, dry_run) {
-            Ok(decisions) => decisions,
-            Err(e) => {
-                error!("{e:#}");
-                failed = true;
-                report.push(serde_json::json!({
-                    "storage": name, "kind": storage.kind(), "location": storage.location(),
-                    "policy": policy.to_string(), "error": format!("{e:#}"),
-                }));
-                continue;
-            }
-        };
+        let decisions =
+            match crate::prune::prune(name, storage.as_ref(), policy, options.now, dry_run) {
+                Ok(decisions) => decisions,
+                Err(e) => {
+                    error!("{e:#}");
+                    failed = true;
+                    report.push(serde_json::json!({
+                        "storage": name, "kind": storage.kind(), "location": storage.location(),
+                        "policy": policy.to_string(), "error": format!("{e:#}"),
+                    }));
+                    continue;
+                }
+            };
         let doomed = decisions.iter().filter(|d| !d.keep).count();
         if options.json {
             let snapshots: Vec<_> = decisions

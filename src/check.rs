@@ -131,6 +131,7 @@ fn settings(config: &Config) -> Vec<(&'static str, String)> {
             ),
         ),
         ("metrics_push_url", or_none(config.metrics_push_url.clone())),
+        ("log_format", config.log_format.as_str().to_string()),
         ("retention", config.retention.to_string()),
     ]
 }

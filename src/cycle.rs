@@ -182,6 +182,7 @@ impl Agent {
                 .with_context(|| format!("cannot make {} read-only", staged.display()))?;
         }
         info!(
+            snapshot:% = name;
             "Verified snapshot {name}: Raft index {}, term {}, {} bytes ({} bytes of state)",
             summary.index, summary.term, summary.archive_size, summary.state_size
         );
@@ -308,7 +309,7 @@ pub fn store_everywhere(
             if let Err(e) = configured.refresh() {
                 let (kind, location) = (configured.storage.kind(), configured.storage.location());
                 let message = format!("storing the snapshot in {kind} {location} failed: {e:#}");
-                error!("{message}");
+                error!(snapshot:% = name, storage = configured.name.as_str(); "{message}");
                 return StorageResult {
                     kind,
                     location,
@@ -325,7 +326,10 @@ pub fn store_everywhere(
 /// Stores the snapshot in one storage and, if it landed, prunes that storage.
 fn store_in(
     ConfiguredStorage {
-        storage, policy, ..
+        storage,
+        policy,
+        name: storage_name,
+        ..
     }: &ConfiguredStorage,
     staged: &Path,
     name: &SnapshotName,
@@ -339,8 +343,9 @@ fn store_in(
         held: None,
         error: None,
     };
+    let storage_name = storage_name.as_str();
     let fail = |result: &mut StorageResult, message: String| {
-        error!("{message}");
+        error!(snapshot:% = name, storage = storage_name; "{message}");
         result.error = Some(message);
     };
     if stop.requested() {
@@ -353,7 +358,10 @@ fn store_in(
     }
     match storage.upload(staged, name, stop) {
         Ok(landed) => {
-            info!("Successfully created {} snapshot to {landed}", result.kind);
+            info!(
+                snapshot:% = name, storage = storage_name;
+                "Successfully created {} snapshot to {landed}", result.kind
+            );
             result.stored = true;
         }
         Err(e) => {
@@ -365,7 +373,7 @@ fn store_in(
             return result;
         }
     }
-    match crate::prune::prune(storage.as_ref(), *policy, now, false) {
+    match crate::prune::prune(storage_name, storage.as_ref(), *policy, now, false) {
         Ok(decisions) => result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64),
         Err(e) => fail(&mut result, format!("{e:#}")),
     }

@@ -9,13 +9,14 @@ use log::{error, info};
 use crate::retention::{Decision, RetentionPolicy, plan};
 use crate::storage::Storage;
 
-/// Lists `storage`, plans, and (unless `dry_run`) deletes the snapshots the plan drops.
-/// Returns the plan, newest first.
+/// Lists `storage` (named `storage_name` in log lines), plans, and (unless `dry_run`)
+/// deletes the snapshots the plan drops. Returns the plan, newest first.
 ///
 /// # Errors
 /// When listing fails (nothing is deleted then), or when any deletion fails (the others are
 /// still attempted).
 pub fn prune(
+    storage_name: &str,
     storage: &dyn Storage,
     policy: RetentionPolicy,
     now: SystemTime,
@@ -31,6 +32,7 @@ pub fn prune(
         let name = decision.entry.name;
         match storage.delete(&name) {
             Ok(()) => info!(
+                snapshot:% = name, storage = storage_name;
                 "Deleted old snapshot {name} from {} {} ({})",
                 storage.kind(),
                 storage.location(),
@@ -38,7 +40,7 @@ pub fn prune(
             ),
             Err(e) => {
                 failed += 1;
-                error!("{e:#}");
+                error!(snapshot:% = name, storage = storage_name; "{e:#}");
             }
         }
     }

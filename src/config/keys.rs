@@ -276,6 +276,13 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "A Prometheus Pushgateway (e.g. http://pushgateway:9091): after every cycle the metrics are PUT to <url>/metrics/job/vault_raft_snapshot/instance/<hostname>, so a CronJob's result outlives its pod. A failed push is a warning.",
     },
     KeyDoc {
+        section: Section::Agent,
+        key: "log_format",
+        default: "text",
+        env: "",
+        doc: "text, or json: one JSON object per line with time, level, message, and snapshot and storage where a line has them. Lines before the config is read are text.",
+    },
+    KeyDoc {
         section: Section::Local,
         key: "local_storage.path",
         default: "",

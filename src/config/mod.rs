@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::duration;
+use crate::logging::LogFormat;
 use crate::retention::RetentionPolicy;
 use crate::secret::{Secret, SecretRef};
 
@@ -90,6 +91,7 @@ struct RawConfig {
     metrics_file: Option<String>,
     leader_check: Option<String>,
     metrics_push_url: Option<String>,
+    log_format: Option<String>,
 }
 
 /// How the agent decides that it is the one to take the snapshot (`leader_check`).
@@ -151,6 +153,8 @@ pub struct Config {
     pub leader_check: LeaderCheck,
     /// A Prometheus Pushgateway to push the metrics to after every cycle.
     pub metrics_push_url: Option<String>,
+    /// Text or JSON log lines.
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -362,6 +366,16 @@ impl Validator<'_> {
         let metrics_push_url = non_empty(raw.metrics_push_url)
             .map(|url| self.push_url(&url))
             .transpose()?;
+        let log_format = match non_empty(raw.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(self.err(
+                    "log_format",
+                    format!("unknown value {other:?}: use \"text\" or \"json\""),
+                ));
+            }
+        };
         Ok(Config {
             source: source.to_path_buf(),
             vault,
@@ -373,6 +387,7 @@ impl Validator<'_> {
             metrics_file,
             leader_check,
             metrics_push_url,
+            log_format,
         })
     }
 

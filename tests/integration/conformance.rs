@@ -606,6 +606,7 @@ pub fn foreign_objects_are_never_listed_or_deleted(f: &dyn Fixture) {
     let listed: Vec<SnapshotName> = storage.list().unwrap().iter().map(|e| e.name).collect();
     assert_eq!(listed.len(), 3, "{listed:?}");
     let decisions = vault_raft_snapshot::prune::prune(
+        "conformance",
         storage.as_ref(),
         RetentionPolicy::keep_last(1),
         SystemTime::now(),

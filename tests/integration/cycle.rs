@@ -269,3 +269,47 @@ fn an_unknown_leader_check_is_a_config_error() {
     );
     assert!(vault.state().requests.is_empty());
 }
+
+#[test]
+fn log_format_json_writes_one_object_per_line_with_the_snapshot_and_storage() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"log_format": "json"}));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 0);
+    let lines: Vec<serde_json::Value> = outcome
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            line["time"].as_str().is_some_and(|t| t.ends_with('Z'))
+                && line["level"].is_string()
+                && line["message"].is_string(),
+            "{line}"
+        );
+    }
+    let snapshot = env.files().remove(0);
+    let with = |start: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"].as_str().unwrap().starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} line in {lines:#?}"))
+    };
+    let verified = with("Verified snapshot");
+    assert_eq!(verified["level"], "info");
+    assert_eq!(verified["snapshot"], snapshot.as_str());
+    let stored = with("Successfully created local snapshot");
+    assert_eq!(stored["snapshot"], snapshot.as_str());
+    assert_eq!(stored["storage"], "local-0");
+
+    env.write_config(&vault, json!({"log_format": "yaml"}));
+    let bad = env.run(&["once"]);
+    assert_code(&bad, 2);
+    assert!(
+        bad.stderr.contains("key \"log_format\"") && bad.stderr.contains("\"text\" or \"json\""),
+        "{}",
+        bad.stderr
+    );
+}
