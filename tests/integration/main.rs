@@ -24,6 +24,7 @@ mod examples;
 mod fanout;
 mod faults;
 mod gcs_auth;
+mod kubernetes;
 mod metrics_push;
 mod openbao_cluster;
 mod ops;
