@@ -107,12 +107,27 @@ fn render(tools: &Tools, dir: &str) -> Rendered {
     }
 }
 
-/// The config a ConfigMap holds.
-fn config_of(config_map: &Value) -> Value {
+/// Renders the pattern in `dir`; returns it with its ConfigMap's name and the config that
+/// ConfigMap holds, after checking the config's `leader_check` and that `addr` has `addr_part`.
+fn render_pattern(
+    tools: &Tools,
+    dir: &str,
+    leader_check: &str,
+    addr_part: &str,
+) -> (Rendered, String, Value) {
+    let rendered = render(tools, dir);
+    let config_map = rendered.one("ConfigMap");
+    let name = config_map["metadata"]["name"].as_str().unwrap().to_string();
     let text = config_map["data"]["snapshot.json"]
         .as_str()
         .expect("the ConfigMap holds snapshot.json");
-    serde_json::from_str(text).unwrap()
+    let config: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(config["leader_check"], leader_check, "{dir}");
+    assert!(
+        config["addr"].as_str().unwrap().contains(addr_part),
+        "{dir}: {config}"
+    );
+    (rendered, name, config)
 }
 
 /// Runs the agent's `check` on `config`, with every path that exists only in the pod replaced
@@ -241,14 +256,7 @@ fn the_cronjob_runs_once_against_the_active_service() {
     let Some(tools) = tools() else {
         return;
     };
-    let rendered = render(&tools, "cronjob");
-    let config_map = rendered.one("ConfigMap");
-    let config = config_of(config_map);
-    assert_eq!(config["leader_check"], "is_self");
-    assert!(
-        config["addr"].as_str().unwrap().contains("-active."),
-        "{config}"
-    );
+    let (rendered, config_map, config) = render_pattern(&tools, "cronjob", "is_self", "-active.");
     assert_eq!(config["vault_auth_method"], "k8s");
 
     let cron = rendered.one("CronJob");
@@ -265,12 +273,7 @@ fn the_cronjob_runs_once_against_the_active_service() {
     let pod = &spec["jobTemplate"]["spec"]["template"]["spec"];
     let account = rendered.one("ServiceAccount");
     assert_eq!(pod["serviceAccountName"], account["metadata"]["name"]);
-    assert_hardened_pod(
-        pod,
-        config_map["metadata"]["name"].as_str().unwrap(),
-        &config,
-        "once",
-    );
+    assert_hardened_pod(pod, &config_map, &config, "once");
 
     let checked = check_config_as_in_the_pod(&config);
     assert!(
@@ -286,14 +289,8 @@ fn the_deployment_runs_one_replica_recreated() {
     let Some(tools) = tools() else {
         return;
     };
-    let rendered = render(&tools, "deployment");
-    let config_map = rendered.one("ConfigMap");
-    let config = config_of(config_map);
-    assert_eq!(config["leader_check"], "is_self");
-    assert!(
-        config["addr"].as_str().unwrap().contains("-active."),
-        "{config}"
-    );
+    let (rendered, config_map, config) =
+        render_pattern(&tools, "deployment", "is_self", "-active.");
 
     let deployment = rendered.one("Deployment");
     let spec = &deployment["spec"];
@@ -302,12 +299,7 @@ fn the_deployment_runs_one_replica_recreated() {
     let pod = &spec["template"]["spec"];
     let account = rendered.one("ServiceAccount");
     assert_eq!(pod["serviceAccountName"], account["metadata"]["name"]);
-    assert_hardened_pod(
-        pod,
-        config_map["metadata"]["name"].as_str().unwrap(),
-        &config,
-        "run",
-    );
+    assert_hardened_pod(pod, &config_map, &config, "run");
 
     let checked = check_config_as_in_the_pod(&config);
     assert!(checked.contains("leader_check      is_self"), "{checked}");
@@ -318,11 +310,8 @@ fn the_sidecar_values_add_a_hardened_container_to_every_vault_pod() {
     let Some(tools) = tools() else {
         return;
     };
-    let rendered = render(&tools, "sidecar");
-    let config_map = rendered.one("ConfigMap");
-    let config = config_of(config_map);
-    assert_eq!(config["leader_check"], "auto");
-    assert_eq!(config["addr"], "http://127.0.0.1:8200");
+    let (_, config_map, config) =
+        render_pattern(&tools, "sidecar", "auto", "http://127.0.0.1:8200");
 
     let values_text =
         fs::read_to_string(Path::new(ROOT).join("contrib/kubernetes/sidecar/values.yaml")).unwrap();
@@ -345,13 +334,7 @@ fn the_sidecar_values_add_a_hardened_container_to_every_vault_pod() {
     validate(&tools.validator, &serde_json::to_string(&pod).unwrap());
     let containers = server["extraContainers"].as_array().unwrap();
     assert_eq!(containers.len(), 1);
-    assert_hardened_container(
-        &containers[0],
-        &pod["spec"],
-        config_map["metadata"]["name"].as_str().unwrap(),
-        &config,
-        "run",
-    );
+    assert_hardened_container(&containers[0], &pod["spec"], &config_map, &config, "run");
 
     let checked = check_config_as_in_the_pod(&config);
     assert!(checked.contains("leader_check      auto"), "{checked}");
