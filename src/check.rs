@@ -12,9 +12,10 @@ use std::io::Write;
 use anyhow::{Result, anyhow, bail};
 
 use crate::app::{EXIT_FAILED, EXIT_OK};
-use crate::config::{AuthMethod, CaSource, Config, StorageKind};
+use crate::config::{AuthMethod, CaSource, Config, GoogleCredentials, StorageConfig, StorageKind};
 use crate::cycle::{Agent, ConfiguredStorage};
 use crate::duration;
+use crate::secret::SecretRef;
 use crate::vault::client::{VaultClient, vault_error};
 use crate::vault::leader::{self, Role};
 
@@ -30,13 +31,16 @@ pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<u8> 
     for (key, value) in settings(&config) {
         writeln!(out, "  {key:<17} {value}")?;
     }
+    let credentials: Vec<String> = config.storages.iter().map(credentials_line).collect();
     let mut agent = Agent::new(config)?;
-    for s in agent.storages() {
+    for (s, credentials) in agent.storages().iter().zip(credentials) {
         writeln!(
             out,
-            "  {:<17} {}",
+            "  {:<17} {} {}; {}; {credentials}",
             format!("storage {}", s.name),
-            storage_line(s)
+            s.storage.kind(),
+            s.storage.location(),
+            s.policy
         )?;
     }
     if !connect {
@@ -156,37 +160,32 @@ fn auth_line(auth: &AuthMethod) -> String {
     }
 }
 
-fn storage_line(s: &ConfiguredStorage) -> String {
-    let mut line = format!(
-        "{} {}; {}",
-        s.storage.kind(),
-        s.storage.location(),
-        s.policy
-    );
-    let Some(kind) = s.rebuild_from.as_ref().map(|c| &c.kind) else {
-        return line;
+/// Where a storage's credentials come from; keys show as `<redacted>` or as the reference.
+fn credentials_line(config: &StorageConfig) -> String {
+    let keys = |pairs: [(&str, &Option<SecretRef>); 2]| -> Option<String> {
+        let set: Vec<String> = pairs
+            .iter()
+            .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key} {v}")))
+            .collect();
+        (!set.is_empty()).then(|| set.join("; "))
     };
-    // Only storages with references have their config kept; show where their keys come from.
-    let secrets = match kind {
-        StorageKind::S3(c) => vec![
-            c.access_key_id
-                .as_ref()
-                .map(|r| format!("access_key_id {r}")),
-            c.secret_access_key
-                .as_ref()
-                .map(|r| format!("secret_access_key {r}")),
-        ],
-        StorageKind::Azure(c) => vec![
-            c.account_key.as_ref().map(|r| format!("account_key {r}")),
-            c.sas_token.as_ref().map(|r| format!("sas_token {r}")),
-        ],
-        StorageKind::Local { .. } | StorageKind::Gcs(_) => Vec::new(),
-    };
-    for secret in secrets.into_iter().flatten() {
-        line.push_str("; ");
-        line.push_str(&secret);
+    match &config.kind {
+        StorageKind::Local { .. } => "no credentials".into(),
+        StorageKind::S3(c) => keys([
+            ("access_key_id", &c.access_key_id),
+            ("secret_access_key", &c.secret_access_key),
+        ])
+        .unwrap_or_else(|| "the AWS credential chain".into()),
+        StorageKind::Gcs(c) => match &c.credentials {
+            GoogleCredentials::None => "no credentials (emulator)".into(),
+            GoogleCredentials::File(path) => format!("credentials file {}", path.display()),
+            GoogleCredentials::Metadata(host) => format!("the metadata server at {host}"),
+        },
+        StorageKind::Azure(c) => {
+            keys([("account_key", &c.account_key), ("sas_token", &c.sas_token)])
+                .unwrap_or_else(|| "managed identity".into())
+        }
     }
-    line
 }
 
 fn leader_step(agent: &Agent) -> Result<((), String)> {
