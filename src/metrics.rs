@@ -331,8 +331,66 @@ pub fn push_url(base: &str, instance: &str) -> String {
     }
 }
 
+/// The families whose 0 means "not known to this process" rather than a value: a `once` in a
+/// fresh CronJob pod that fails knows no last success, snapshot size or count.
+const KEPT_BY_THE_GATEWAY: [&str; 6] = [
+    "last_success_timestamp_seconds",
+    "snapshot_bytes",
+    "raft_index",
+    "storage_last_success_timestamp_seconds",
+    "storage_snapshot_bytes",
+    "storage_snapshots",
+];
+
+/// `text` (as [`Metrics::render`] writes it) without the zero samples of the families in
+/// [`KEPT_BY_THE_GATEWAY`], and without such a family altogether when none is left: pushed
+/// with POST, which replaces only the families sent, the Pushgateway then keeps what an
+/// earlier run pushed for them.
+#[must_use]
+pub fn push_text(text: &str) -> String {
+    let kept: Vec<String> = KEPT_BY_THE_GATEWAY
+        .iter()
+        .map(|name| format!("{PREFIX}_{name}"))
+        .collect();
+    let family_of = |line: &str| -> String {
+        let line = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+            .unwrap_or(line);
+        line.split(['{', ' ']).next().unwrap_or("").to_string()
+    };
+    let mut out = String::new();
+    let mut header = String::new();
+    for line in text.lines() {
+        if line.starts_with("# HELP ") {
+            // A new family: a held header of the one before had no sample worth sending.
+            header.clear();
+        }
+        let family = family_of(line);
+        if !kept.contains(&family) {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if line.starts_with('#') {
+            // Held back until the family has a sample worth sending.
+            header.push_str(line);
+            header.push('\n');
+            continue;
+        }
+        if line.rsplit(' ').next().is_some_and(|v| v == "0") {
+            continue;
+        }
+        out.push_str(&header);
+        header.clear();
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 impl Metrics {
-    /// PUTs the metrics to the Pushgateway at `base` (replacing this instance's group).
+    /// POSTs the metrics to the Pushgateway at `base` (see [`push_text`]).
     ///
     /// # Errors
     /// When the Pushgateway cannot be reached or does not answer 2xx; the message names the
@@ -346,9 +404,9 @@ impl Metrics {
             .build()
             .new_agent();
         let mut response = agent
-            .put(&url)
+            .post(&url)
             .header("Content-Type", "text/plain; version=0.0.4")
-            .send(self.render())
+            .send(push_text(&self.render()))
             .with_context(|| format!("cannot push the metrics to {url}"))?;
         let status = response.status();
         if !status.is_success() {
@@ -450,6 +508,43 @@ pub fn record_cycle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_zeros_are_not_pushed_so_the_gateway_keeps_earlier_values() {
+        let mut failed = sample();
+        failed.agent.last_success_timestamp = 0.0;
+        failed.agent.raft_index = 0;
+        failed.agent.consecutive_failures = 1;
+        // The sample's second storage has never succeeded; its first has.
+        assert!(failed.storages[0].last_success_timestamp > 0.0);
+        assert!(failed.storages[1].last_success_timestamp == 0.0);
+        let text = push_text(&failed.render());
+        let parsed = Metrics::parse(&text);
+        assert_eq!(parsed.agent.consecutive_failures, 1);
+        assert!(
+            !text.contains("vault_raft_snapshot_last_success_timestamp_seconds"),
+            "{text}"
+        );
+        assert!(!text.contains("vault_raft_snapshot_raft_index"), "{text}");
+        // A family with one known and one unknown storage keeps the known sample.
+        let storage_successes: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("vault_raft_snapshot_storage_last_success_timestamp_seconds{")
+            })
+            .collect();
+        assert_eq!(storage_successes.len(), 1, "{text}");
+        assert_eq!(
+            text.matches("# TYPE vault_raft_snapshot_storage_last_success_timestamp_seconds")
+                .count(),
+            1
+        );
+        // With every value known, everything goes as rendered.
+        let mut known = sample();
+        known.storages.truncate(1);
+        let full = known.render();
+        assert_eq!(push_text(&full), full);
+    }
 
     #[test]
     fn the_push_url_names_the_job_and_the_instance() {

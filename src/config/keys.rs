@@ -273,7 +273,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "metrics_push_url",
         default: "",
         env: "",
-        doc: "A Prometheus Pushgateway (e.g. http://pushgateway:9091): after every cycle the metrics are PUT to <url>/metrics/job/vault_raft_snapshot/instance/<hostname>, so a CronJob's result outlives its pod. A failed push is a warning.",
+        doc: "A Prometheus Pushgateway (e.g. http://pushgateway:9091): after every cycle the metrics are pushed to <url>/metrics/job/vault_raft_snapshot/instance/<hostname>, so a CronJob's result outlives its pod. Values the process does not know (no success yet in a fresh pod) are left out, and the Pushgateway keeps the ones pushed before. A failed push is a warning.",
     },
     KeyDoc {
         section: Section::Agent,

@@ -1,6 +1,8 @@
 //! `metrics_push_url`: after every cycle the metrics go to a real Prometheus Pushgateway
 //! (Debian's prometheus-pushgateway on 127.0.0.1:9091, started by contrib/test-servers.sh),
 //! so a CronJob's result outlives its pod. A failed push is a warning, not a failed cycle.
+//! Values a process does not know (0: no success yet in this pod) are not pushed, and the push
+//! is a POST, so the Pushgateway keeps what an earlier run pushed for them.
 
 use serde_json::json;
 
@@ -72,7 +74,18 @@ fn every_cycle_pushes_its_metrics_and_a_failed_push_is_only_a_warning() {
         );
     }
 
-    // A failed cycle is pushed too: that is what the alert needs to see.
+    let success = |samples: &[String]| {
+        samples
+            .iter()
+            .find(|s| s.starts_with("vault_raft_snapshot_last_success_timestamp_seconds "))
+            .cloned()
+    };
+    let first_success = success(&samples).expect("a last success time");
+    assert!(!first_success.ends_with(" 0"), "{first_success}");
+
+    // A failed cycle is pushed too: that is what the alert needs to see. The failing process
+    // (a new CronJob pod, no metrics file) knows no last success; the Pushgateway keeps the
+    // one pushed before, so "no success for 2 hours" does not fire on the first failure.
     vault.state().mode = Mode::Sealed;
     assert_code(&env.run(&["once"]), 1);
     let samples = pushed();
@@ -80,6 +93,13 @@ fn every_cycle_pushes_its_metrics_and_a_failed_push_is_only_a_warning() {
         samples
             .iter()
             .any(|s| s == "vault_raft_snapshot_consecutive_failures 1"),
+        "{samples:#?}"
+    );
+    assert_eq!(success(&samples), Some(first_success), "{samples:#?}");
+    assert!(
+        samples
+            .iter()
+            .any(|s| s == "vault_raft_snapshot_raft_index 1234"),
         "{samples:#?}"
     );
 
