@@ -11,7 +11,7 @@ use log::{error, info, warn};
 
 use crate::archive::verify::verify;
 use crate::cli::{Cli, Command, Generated};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Uses};
 use crate::cycle::{Agent, CycleOutcome};
 use crate::docs;
 use crate::duration;
@@ -34,31 +34,40 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Verify { files } => verify_files(files),
         Command::Generate { what } => generate(what),
-        Command::Once(config) => load(cli.config_path(config)).and_then(once),
-        Command::Run(config) => load(cli.config_path(config)).and_then(run_loop),
+        Command::Once(config) => load(cli.config_path(config), Uses::ALL).and_then(once),
+        Command::Run(config) => load(cli.config_path(config), Uses::ALL).and_then(run_loop),
         Command::Prune {
             dry_run,
             json,
             now,
             config,
-        } => load(cli.config_path(config)).and_then(|c| {
-            let options = PruneOptions {
-                dry_run: *dry_run,
-                json: *json,
-                now: now.unwrap_or_else(SystemTime::now),
+        } => {
+            // A dry run only reads the storages.
+            let uses = if *dry_run {
+                Uses::READ_STORAGES
+            } else {
+                Uses::PRUNE
             };
-            prune(&c, &options)
-        }),
-        Command::Check { connect, config } => load(cli.config_path(config))
+            load(cli.config_path(config), uses).and_then(|c| {
+                let options = PruneOptions {
+                    dry_run: *dry_run,
+                    json: *json,
+                    now: now.unwrap_or_else(SystemTime::now),
+                };
+                prune(&c, &options)
+            })
+        }
+        Command::Check { connect, config } => load(cli.config_path(config), Uses::ALL)
             .and_then(|c| crate::check::check(c, *connect, &mut std::io::stdout().lock())),
-        Command::Status(config) => load(cli.config_path(config)).and_then(|c| status(&c)),
+        Command::Status(config) => {
+            load(cli.config_path(config), Uses::NOTHING).and_then(|c| status(&c))
+        }
         Command::List {
             storage,
             json,
             config,
-        } => {
-            load(cli.config_path(config)).and_then(|c| recover::list(&c, storage.as_deref(), *json))
-        }
+        } => load(cli.config_path(config), Uses::READ_STORAGES)
+            .and_then(|c| recover::list(&c, storage.as_deref(), *json)),
         Command::Fetch {
             snapshot,
             storage,
@@ -67,7 +76,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => Wanted::parse(snapshot)
             .map_err(anyhow::Error::from)
             .and_then(|wanted| {
-                let c = load(cli.config_path(config))?;
+                let c = load(cli.config_path(config), Uses::READ_STORAGES)?;
                 recover::fetch(&c, wanted, storage.as_deref(), output)
             }),
         Command::Inspect { file, depth, json } => {
@@ -82,7 +91,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => RestoreSource::parse(snapshot)
             .map_err(anyhow::Error::from)
             .and_then(|source| {
-                let c = load(cli.config_path(config))?;
+                let c = load(cli.config_path(config), Uses::RESTORE)?;
                 let options = RestoreOptions {
                     source,
                     storage: storage.as_deref(),
@@ -109,9 +118,12 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn load(path: PathBuf) -> Result<Config> {
-    let config = Config::load(&path, &|name| std::env::var(name).ok())?;
+fn load(path: PathBuf, uses: Uses) -> Result<Config> {
+    let config = Config::load_for(&path, &|name| std::env::var(name).ok(), uses)?;
     crate::logging::set_format(config.log_format);
+    for warning in &config.warnings {
+        warn!("{warning}");
+    }
     if config.vault.tls.skip_verify {
         warn!(
             "TLS certificate verification is OFF (tls_skip_verify / VAULT_SKIP_VERIFY): \
@@ -362,7 +374,12 @@ fn status(config: &Config) -> Result<u8> {
         if seconds <= 0.0 {
             return "never".into();
         }
-        let time = UNIX_EPOCH + Duration::from_secs_f64(seconds);
+        let Some(time) = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|d| UNIX_EPOCH.checked_add(d))
+        else {
+            return format!("{seconds} (not a time)");
+        };
         let age = now.duration_since(time).unwrap_or_default();
         format!(
             "{} ({} ago)",

@@ -17,6 +17,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 const PREFIX: &str = "vault_raft_snapshot";
+/// The largest value the parser accepts: far beyond any time, size or count this agent
+/// writes, and small enough to turn into a `Duration` or a `u64`.
+const MAX_VALUE: f64 = 1e15;
+/// The most of a metrics file that is read (the agent writes a few KiB).
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// What the agent reports about itself.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -202,14 +207,19 @@ impl Metrics {
     }
 
     /// Reads back a file that [`Metrics::render`] wrote. Unknown lines are ignored.
-    #[must_use]
-    pub fn parse(text: &str) -> Metrics {
+    ///
+    /// # Errors
+    /// When it is not ours (no `last_cycle_timestamp_seconds`: empty, another program's, or
+    /// garbage), or one of our values is not a number from 0 to 10^15 (`NaN`, `+Inf`,
+    /// `1e300`, negative); the message names the line.
+    pub fn parse(text: &str) -> std::result::Result<Metrics, String> {
         let mut metrics = Metrics::default();
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let Some((series, value)) = line.rsplit_once(' ') else {
+        let mut ours = false;
+        for (number, line) in text.lines().enumerate() {
+            if line.starts_with('#') {
                 continue;
-            };
-            let Ok(value) = value.parse::<f64>() else {
+            }
+            let Some((series, value)) = line.rsplit_once(' ') else {
                 continue;
             };
             let Some(series) = series
@@ -218,6 +228,17 @@ impl Metrics {
             else {
                 continue;
             };
+            let value = value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| (0.0..=MAX_VALUE).contains(v))
+                .ok_or_else(|| {
+                    format!(
+                        "line {}: {value:?} is not a value this agent writes (a number from 0 to 1e15)",
+                        number + 1
+                    )
+                })?;
+            ours |= series == "last_cycle_timestamp_seconds";
             let (name, labels) = match series.split_once('{') {
                 Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
                 None => (series, Vec::new()),
@@ -257,7 +278,12 @@ impl Metrics {
                 }
             }
         }
-        metrics
+        if !ours {
+            return Err(format!(
+                "it holds no {PREFIX}_last_cycle_timestamp_seconds: not a metrics file this agent wrote"
+            ));
+        }
+        Ok(metrics)
     }
 
     /// Reads the file at `path`; a missing file gives empty metrics.
@@ -265,8 +291,15 @@ impl Metrics {
     /// # Errors
     /// When the file exists but cannot be read.
     pub fn load(path: &Path) -> Result<Metrics> {
-        match fs::read_to_string(path) {
-            Ok(text) => Ok(Metrics::parse(&text)),
+        use std::io::Read;
+        let read = fs::File::open(path).and_then(|file| {
+            let mut text = String::new();
+            file.take(MAX_FILE_BYTES).read_to_string(&mut text)?;
+            Ok(text)
+        });
+        match read {
+            Ok(text) => Metrics::parse(&text)
+                .map_err(|e| anyhow::anyhow!("metrics file {}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Metrics::default()),
             Err(e) => {
                 Err(e).with_context(|| format!("cannot read metrics file {}", path.display()))
@@ -519,7 +552,7 @@ mod tests {
         assert!(failed.storages[0].last_success_timestamp > 0.0);
         assert!(failed.storages[1].last_success_timestamp == 0.0);
         let text = push_text(&failed.render());
-        let parsed = Metrics::parse(&text);
+        let parsed = Metrics::parse(&text).unwrap();
         assert_eq!(parsed.agent.consecutive_failures, 1);
         assert!(
             !text.contains("vault_raft_snapshot_last_success_timestamp_seconds"),
@@ -544,6 +577,40 @@ mod tests {
         known.storages.truncate(1);
         let full = known.render();
         assert_eq!(push_text(&full), full);
+    }
+
+    #[test]
+    fn a_file_that_is_not_ours_or_holds_impossible_values_is_an_error() {
+        for (text, expected) in [
+            ("", "not a metrics file this agent wrote"),
+            (
+                "garbage\n\x00\x01 binary",
+                "not a metrics file this agent wrote",
+            ),
+            ("node_load1 0.5\n", "not a metrics file this agent wrote"),
+            (
+                "vault_raft_snapshot_last_cycle_timestamp_seconds NaN\n",
+                "line 1: \"NaN\"",
+            ),
+            (
+                "# HELP x\nvault_raft_snapshot_last_cycle_timestamp_seconds +Inf\n",
+                "line 2: \"+Inf\"",
+            ),
+            (
+                "vault_raft_snapshot_last_cycle_timestamp_seconds 1e300\n",
+                "\"1e300\"",
+            ),
+            ("vault_raft_snapshot_consecutive_failures -1\n", "\"-1\""),
+            ("vault_raft_snapshot_raft_index twelve\n", "\"twelve\""),
+        ] {
+            let error = Metrics::parse(text).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+        let edge = "vault_raft_snapshot_last_cycle_timestamp_seconds 1e15\n";
+        assert_eq!(
+            Metrics::parse(edge).unwrap().agent.last_cycle_timestamp,
+            1e15
+        );
     }
 
     #[test]
@@ -622,7 +689,7 @@ mod tests {
     #[test]
     fn parse_reads_back_what_render_wrote() {
         let metrics = sample();
-        assert_eq!(Metrics::parse(&metrics.render()), metrics);
+        assert_eq!(Metrics::parse(&metrics.render()).unwrap(), metrics);
     }
 
     #[test]

@@ -51,11 +51,22 @@ impl Validator<'_> {
     /// or `VAULT_TOKEN` when nothing else is configured, as the Vault CLI does).
     pub(super) fn auth(&self, raw: RawAuth) -> Result<AuthMethod, ConfigError> {
         if let Some(path) = non_empty(raw.token_path) {
-            read_token_file(Path::new(&path)).map_err(|e| self.err("token_path", e))?;
+            if self.uses.vault {
+                read_token_file(Path::new(&path)).map_err(|e| self.err("token_path", e))?;
+            }
             return Ok(AuthMethod::TokenFile(PathBuf::from(path)));
         }
         let explicit = non_empty(raw.method);
         let env_token = non_empty((self.env)("VAULT_TOKEN")).map(Secret::new);
+        if env_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().chars().any(char::is_control))
+        {
+            return Err(Self::env_err(
+                "VAULT_TOKEN",
+                "the token contains a newline or another control character (the value is not shown)",
+            ));
+        }
         match explicit.as_deref().unwrap_or("approle") {
             "token" => env_token.map(AuthMethod::StaticToken).ok_or_else(|| {
                 self.err(
@@ -64,8 +75,8 @@ impl Validator<'_> {
                 )
             }),
             "approle" => {
-                let role_id = self.secret("role_id", raw.role_id)?;
-                let secret_id = self.secret("secret_id", raw.secret_id)?;
+                let role_id = self.secret("role_id", raw.role_id, self.uses.vault)?;
+                let secret_id = self.secret("secret_id", raw.secret_id, self.uses.vault)?;
                 match (role_id, secret_id, env_token) {
                     (Some(role_id), Some(secret_id), _) => Ok(AuthMethod::AppRole {
                         mount: non_empty(raw.approle_mount).unwrap_or_else(|| "approle".into()),
@@ -94,7 +105,9 @@ impl Validator<'_> {
                     Some(path) => (PathBuf::from(path), "k8s_token_path"),
                     None => (PathBuf::from(DEFAULT_K8S_TOKEN_PATH), "k8s_token_path (default)"),
                 };
-                read_token_file(&jwt_path).map_err(|e| self.err(key, e))?;
+                if self.uses.vault {
+                    read_token_file(&jwt_path).map_err(|e| self.err(key, e))?;
+                }
                 Ok(AuthMethod::Kubernetes {
                     mount: non_empty(raw.k8s_mount).unwrap_or_else(|| "kubernetes".into()),
                     role,
@@ -120,6 +133,12 @@ pub fn read_token_file(path: &Path) -> Result<Secret, String> {
     let token = text.trim();
     if token.is_empty() {
         return Err(format!("token file {} is empty", path.display()));
+    }
+    if token.chars().any(char::is_control) {
+        return Err(format!(
+            "token file {} holds more than one line (or a control character); a token is one line",
+            path.display()
+        ));
     }
     Ok(Secret::new(token))
 }

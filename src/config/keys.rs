@@ -203,7 +203,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "frequency",
         default: "1h",
         env: "",
-        doc: "How often run takes a snapshot, as a Go duration: 30s, 5m, 1h, 1h30m.",
+        doc: "How often run takes a snapshot, as a Go duration: 30s, 5m, 1h, 1h30m; at least 1s.",
     },
     KeyDoc {
         section: Section::Agent,

@@ -155,18 +155,115 @@ pub struct Config {
     pub metrics_push_url: Option<String>,
     /// Text or JSON log lines.
     pub log_format: LogFormat,
+    /// What is legal but probably a mistake; logged as warnings at start.
+    pub warnings: Vec<String>,
 }
 
+/// What a command uses of the config. Every key is always parsed and type-checked; the files
+/// and directories a command does not use are not probed, so `status` run by a read-only
+/// monitoring user, or `prune` while a Vault Agent token sink is absent, still work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uses {
+    /// Vault's credentials: token files and AppRole secrets must be readable.
+    pub vault: bool,
+    /// The storages: their directories must exist and their credentials be readable.
+    pub storages: bool,
+    /// ... and the local directories must be writable (storing, pruning).
+    pub storages_writable: bool,
+    /// `temp_dir` must be writable.
+    pub staging: bool,
+    /// `metrics_file`'s directory must be writable.
+    pub metrics_written: bool,
+}
+
+impl Uses {
+    /// `once`, `run`, `check`: everything.
+    pub const ALL: Uses = Uses {
+        vault: true,
+        storages: true,
+        storages_writable: true,
+        staging: true,
+        metrics_written: true,
+    };
+    /// `status`: only the metrics file's path, to read it.
+    pub const NOTHING: Uses = Uses {
+        vault: false,
+        storages: false,
+        storages_writable: false,
+        staging: false,
+        metrics_written: false,
+    };
+    /// `prune`: the storages, to list and delete.
+    pub const PRUNE: Uses = Uses {
+        storages: true,
+        storages_writable: true,
+        ..Uses::NOTHING
+    };
+    /// `list`, `fetch`: the storages, to read.
+    pub const READ_STORAGES: Uses = Uses {
+        storages: true,
+        ..Uses::NOTHING
+    };
+    /// `restore`: the storages to read, staging, and Vault.
+    pub const RESTORE: Uses = Uses {
+        vault: true,
+        storages: true,
+        staging: true,
+        ..Uses::NOTHING
+    };
+}
+
+/// The shortest `frequency`: anything shorter would snapshot Vault continuously.
+const MIN_FREQUENCY: Duration = Duration::from_secs(1);
+
+/// The warning for a config file that others may read while it holds secrets (`keys`).
+fn readable_by_all(path: &Path, keys: &[String]) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    if keys.is_empty() || mode & 0o004 == 0 {
+        return None;
+    }
+    let file = path.display();
+    Some(format!(
+        "{file} is readable by all users and holds secrets ({}): chmod 600 {file} \
+         (or give them as file:// or env:// references)",
+        keys.join(", ")
+    ))
+}
+
+/// The largest config file read: a config is a few KiB; this keeps `-c /dev/zero` or a wrong
+/// file from filling memory.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 impl Config {
-    /// Reads and validates the file at `path`; `env` looks up environment variables.
+    /// Reads and validates the file at `path` for a command that uses everything; `env` looks
+    /// up environment variables.
     ///
     /// # Errors
     /// A [`ConfigError`] naming the file and the key, for any problem.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Self::load_for(path, env, Uses::ALL)
+    }
+
+    /// Reads and validates the file at `path`, probing only what `uses` names.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file and the key, for any problem.
+    pub fn load_for(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        uses: Uses,
+    ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read(path)
+        let text = read_capped(path)
             .map_err(|e| ConfigError(format!("cannot read config file {file}: {e}")))?;
-        let validator = Validator { file, env };
+        let validator = Validator {
+            file,
+            env,
+            uses,
+            warnings: std::cell::RefCell::default(),
+            written_secrets: std::cell::RefCell::default(),
+        };
         // One pass over the file: a JSON value, refusing a key written twice at any depth (a
         // mistake JSON parsers forgive silently: the last one wins).
         let mut json = serde_json::Deserializer::from_slice(&text);
@@ -174,7 +271,11 @@ impl Config {
             .map_err(|e| validator.at("", &e.path().to_string(), e.into_inner()))?;
         json.end().map_err(|e| validator.at("", ".", e))?;
         let (raw, retention) = validator.object("", value)?;
-        validator.validate(raw, retention, path)
+        let mut config = validator.validate(raw, retention, path)?;
+        config
+            .warnings
+            .extend(readable_by_all(path, &validator.written_secrets.take()));
+        Ok(config)
     }
 }
 
@@ -244,6 +345,28 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
 struct Validator<'a> {
     file: String,
     env: &'a dyn Fn(&str) -> Option<String>,
+    uses: Uses,
+    /// What is legal but probably a mistake, for the log.
+    warnings: std::cell::RefCell<Vec<String>>,
+    /// The secret-valued keys whose value is written in the file (not a reference).
+    written_secrets: std::cell::RefCell<Vec<String>>,
+}
+
+/// The file's bytes, refusing one larger than [`MAX_CONFIG_BYTES`].
+fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "it is larger than {} KiB; is it the right file?",
+            MAX_CONFIG_BYTES / 1024
+        ));
+    }
+    Ok(text)
 }
 
 /// A value and where it came from, for messages.
@@ -327,6 +450,7 @@ impl Validator<'_> {
             .map(|text| self.positive_duration("timeout", &text))
             .transpose()?;
         let temp_dir = match self.key_or_env("temp_dir", raw.temp_dir, "TMPDIR") {
+            Some(Sourced { value, .. }) if !self.uses.staging => PathBuf::from(value),
             Some(Sourced { value, from }) => self
                 .writable_dir(&value)
                 .map_err(|e| ConfigError(format!("{from}: {e}")))?,
@@ -388,7 +512,12 @@ impl Validator<'_> {
             leader_check,
             metrics_push_url,
             log_format,
+            warnings: self.warnings.take(),
         })
+    }
+
+    fn warn(&self, warning: String) {
+        self.warnings.borrow_mut().push(warning);
     }
 
     fn push_url(&self, url: &str) -> Result<String, ConfigError> {
@@ -420,6 +549,9 @@ impl Validator<'_> {
 
     fn metrics_file(&self, file: &str) -> Result<PathBuf, ConfigError> {
         let path = PathBuf::from(file);
+        if !self.uses.metrics_written {
+            return Ok(path);
+        }
         if path.is_dir() {
             return Err(self.err(
                 "metrics_file",
@@ -438,14 +570,31 @@ impl Validator<'_> {
     }
 
     /// A secret-valued key: `None` when unset or empty; else the value or the `file://` or
-    /// `env://` reference, which must be readable now (the value is never shown).
-    fn secret(&self, key: &str, value: Option<Secret>) -> Result<Option<SecretRef>, ConfigError> {
+    /// `env://` reference, which must be readable now when `used` (the value is never shown).
+    fn secret(
+        &self,
+        key: &str,
+        value: Option<Secret>,
+        used: bool,
+    ) -> Result<Option<SecretRef>, ConfigError> {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
         let secret = SecretRef::parse(key, value).map_err(|e| self.err(key, e))?;
-        secret.read_with(self.env).map_err(|e| self.err(key, e))?;
+        if !secret.is_reference() {
+            self.written_secrets.borrow_mut().push(key.to_string());
+        }
+        if used {
+            secret.read_with(self.env).map_err(|e| self.err(key, e))?;
+        }
         Ok(Some(secret))
+    }
+
+    /// `dir` if it is a directory this process can read (it is not written to).
+    fn readable_dir(&self, dir: &str) -> Result<PathBuf, String> {
+        let path = PathBuf::from(dir);
+        std::fs::read_dir(&path).map_err(|e| format!("directory {dir} is not usable: {e}"))?;
+        Ok(path)
     }
 
     fn positive_duration(&self, key: &str, text: &str) -> Result<Duration, ConfigError> {
@@ -457,6 +606,12 @@ impl Validator<'_> {
         })?;
         if parsed.is_zero() {
             return Err(self.err(key, "must be longer than 0"));
+        }
+        if key == "frequency" && parsed < MIN_FREQUENCY {
+            return Err(self.err(
+                key,
+                format!("{text:?} is under 1s: the agent would snapshot Vault without pause"),
+            ));
         }
         Ok(parsed)
     }
@@ -504,6 +659,7 @@ mod tests {
         fn new() -> Self {
             let dir = tempfile::tempdir().unwrap();
             std::fs::create_dir(dir.path().join("snaps")).unwrap();
+            std::fs::create_dir(dir.path().join("snaps2")).unwrap();
             Self {
                 dir,
                 env: HashMap::new(),
@@ -516,7 +672,11 @@ mod tests {
 
         fn load(&self, json: &str) -> Result<Config, ConfigError> {
             let path = self.dir.path().join("snapshot.json");
-            std::fs::write(&path, json.replace("SNAPS", &self.snaps())).unwrap();
+            let snaps2 = self.dir.path().join("snaps2").display().to_string();
+            let json = json
+                .replace("SNAPS2", &snaps2)
+                .replace("SNAPS", &self.snaps());
+            std::fs::write(&path, json).unwrap();
             Config::load(&path, &|name| self.env.get(name).cloned())
         }
 
@@ -565,7 +725,7 @@ mod tests {
         let config = fixture
             .load(
                 r#"{"role_id": "r", "secret_id": "s",
-                    "local_storage": [{"path": ""}, {"path": "SNAPS"}, {"path": "SNAPS", "name": "disk"}],
+                    "local_storage": [{"path": ""}, {"path": "SNAPS"}, {"path": "SNAPS2", "name": "disk"}],
                     "aws_storage": {"s3_bucket": "b"}}"#,
             )
             .unwrap();
@@ -885,7 +1045,7 @@ mod tests {
                 r#"{"role_id": "r", "secret_id": "s", "retain": 3, "retain_daily": 7,
                     "retain_weekly": 4, "retain_monthly": 12, "retain_yearly": 2,
                     "retain_hourly": 24, "retain_within": "72h",
-                    "local_storage": [{"path": "SNAPS"}, {"path": "SNAPS", "retain_monthly": 6}]}"#,
+                    "local_storage": [{"path": "SNAPS"}, {"path": "SNAPS2", "retain_monthly": 6}]}"#,
             )
             .unwrap();
         assert_eq!(
@@ -947,6 +1107,159 @@ mod tests {
             let error = fixture.error(&json);
             assert!(error.contains(expected), "{entry}: {error}");
         }
+    }
+
+    #[test]
+    fn frequency_under_a_second_is_refused() {
+        let fixture = Fixture::new();
+        let base = r#""role_id": "r", "secret_id": "s", "local_storage": {"path": "SNAPS"}"#;
+        for short in ["1ns", "500ms", "999ms"] {
+            let error = fixture.error(&format!(r#"{{{base}, "frequency": "{short}"}}"#));
+            assert!(
+                error.contains("key \"frequency\"") && error.contains("under 1s"),
+                "{short}: {error}"
+            );
+        }
+        let ok = fixture
+            .load(&format!(r#"{{{base}, "frequency": "1s"}}"#))
+            .unwrap();
+        assert_eq!(ok.frequency, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_newline_in_the_namespace_or_the_token_is_a_config_error() {
+        let mut fixture = Fixture::new();
+        let base = r#""local_storage": {"path": "SNAPS"}"#;
+        let error = fixture.error(&format!(
+            r#"{{{base}, "role_id": "r", "secret_id": "s", "namespace": "team-a\nteam-b"}}"#
+        ));
+        assert!(
+            error.contains("key \"namespace\"") && error.contains("newline"),
+            "{error}"
+        );
+
+        let token_file = fixture.dir.path().join("sink");
+        std::fs::write(&token_file, "hvs.one\nhvs.two\n").unwrap();
+        let error = fixture.error(&format!(
+            r#"{{{base}, "token_path": "{}"}}"#,
+            token_file.display()
+        ));
+        assert!(
+            error.contains("key \"token_path\"") && error.contains("more than one line"),
+            "{error}"
+        );
+        assert!(!error.contains("hvs.one"), "{error}");
+
+        fixture
+            .env
+            .insert("VAULT_TOKEN".into(), "hvs.secret\r\nX-Injected: 1".into());
+        let error = fixture.error(&format!("{{{base}}}"));
+        assert!(
+            error.contains("environment variable VAULT_TOKEN") && error.contains("newline"),
+            "{error}"
+        );
+        assert!(!error.contains("hvs.secret"), "{error}");
+    }
+
+    #[test]
+    fn an_empty_s3_bucket_beside_other_s3_keys_is_a_warning() {
+        let fixture = Fixture::new();
+        let base = r#""role_id": "r", "secret_id": "s", "local_storage": {"path": "SNAPS"}"#;
+        let warned = fixture
+            .load(&format!(
+                r#"{{{base}, "aws_storage": {{"s3_bucket": "", "s3_region": "eu-west-1"}}}}"#
+            ))
+            .unwrap();
+        assert_eq!(warned.storages.len(), 1);
+        let about_s3 = |config: &Config| {
+            config
+                .warnings
+                .iter()
+                .filter(|w| w.contains("key \"aws_storage.s3_bucket\" is empty"))
+                .count()
+        };
+        assert_eq!(about_s3(&warned), 1, "{:?}", warned.warnings);
+        // Wholly empty, as the original agent's example configs have it: disabled quietly.
+        let quiet = fixture
+            .load(&format!(
+                r#"{{{base}, "aws_storage": {{"s3_bucket": ""}}}}"#
+            ))
+            .unwrap();
+        assert_eq!(about_s3(&quiet), 0, "{:?}", quiet.warnings);
+    }
+
+    #[test]
+    fn two_local_storages_in_one_directory_are_refused() {
+        let fixture = Fixture::new();
+        let link = fixture.dir.path().join("link");
+        std::os::unix::fs::symlink(fixture.snaps(), &link).unwrap();
+        for second in ["SNAPS/", "SNAPS/.", &link.display().to_string()] {
+            let error = fixture.error(&format!(
+                r#"{{"role_id": "r", "secret_id": "s", "local_storage": [{{"path": "SNAPS"}}, {{"path": "{second}"}}]}}"#
+            ));
+            assert!(
+                error.contains("key \"local_storage[1].path\"")
+                    && error.contains("the same directory as local_storage[0].path"),
+                "{second}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_config_with_secrets_readable_by_all_is_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let fixture = Fixture::new();
+        let path = fixture.dir.path().join("snapshot.json");
+        let load = |json: &str, mode: u32| {
+            std::fs::write(&path, json.replace("SNAPS", &fixture.snaps())).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            Config::load(&path, &|_| None).unwrap().warnings
+        };
+        let literal =
+            r#"{"role_id": "r", "secret_id": "s3cr3t", "local_storage": {"path": "SNAPS"}}"#;
+        let warnings = load(literal, 0o644);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains(&format!("{} is readable by all users", path.display()))
+                && warnings[0].contains(&format!("chmod 600 {}", path.display()))
+                && warnings[0].contains("role_id, secret_id")
+                && !warnings[0].contains("s3cr3t"),
+            "{warnings:?}"
+        );
+        assert!(load(literal, 0o600).is_empty());
+        assert!(load(literal, 0o640).is_empty());
+        // References hold no secret: nothing to warn about.
+        let secret_file = fixture.dir.path().join("secret-id");
+        std::fs::write(&secret_file, "s3cr3t").unwrap();
+        let referenced = format!(
+            r#"{{"role_id": "env://HOME", "secret_id": "file://{}", "local_storage": {{"path": "SNAPS"}}}}"#,
+            secret_file.display()
+        );
+        let env = |name: &str| (name == "HOME").then(|| "/root".to_string());
+        std::fs::write(&path, referenced.replace("SNAPS", &fixture.snaps())).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Config::load(&path, &env).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn a_config_file_larger_than_the_cap_is_refused_unread() {
+        let fixture = Fixture::new();
+        let big = format!(
+            r#"{{"role_id": "r", "secret_id": "s", "local_storage": {{"path": "SNAPS"}}, "namespace": "{}"}}"#,
+            "x".repeat(2 * 1024 * 1024)
+        );
+        let error = fixture.error(&big);
+        assert!(
+            error.contains("larger than 1024 KiB"),
+            "{}",
+            &error[..200.min(error.len())]
+        );
+        let zero = Config::load(Path::new("/dev/zero"), &|_| None).unwrap_err();
+        assert!(
+            zero.to_string()
+                .contains("cannot read config file /dev/zero: it is larger than 1024 KiB"),
+            "{zero}"
+        );
     }
 
     #[test]

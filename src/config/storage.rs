@@ -203,6 +203,29 @@ struct RawS3 {
     s3_storage_class: Option<String>,
 }
 
+impl RawS3 {
+    /// True if a key other than `s3_bucket` has a value.
+    fn has_other_keys(&self) -> bool {
+        let strings = [
+            &self.s3_endpoint,
+            &self.s3_region,
+            &self.s3_key_prefix,
+            &self.s3_kms_key_id,
+            &self.s3_static_snapshot_name,
+            &self.s3_storage_class,
+        ];
+        let secrets = [&self.access_key_id, &self.secret_access_key];
+        strings
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+            || secrets
+                .iter()
+                .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+            || self.s3_force_path_style.is_some()
+            || self.s3_server_side_encryption.is_some()
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGcs {
@@ -334,13 +357,27 @@ impl Validator<'_> {
                 name: section.name,
                 retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::Local {
-                    path: self.writable_dir(&dir).map_err(|e| self.err(&key, e))?,
+                    path: match (self.uses.storages, self.uses.storages_writable) {
+                        (true, true) => self.writable_dir(&dir),
+                        (true, false) => self.readable_dir(&dir),
+                        (false, _) => Ok(PathBuf::from(&dir)),
+                    }
+                    .map_err(|e| self.err(&key, e))?,
                 },
             });
             paths.push(section.path);
         }
         for section in self.sections::<RawS3>("aws_storage", "aws", raw.aws)? {
             let Some(bucket) = non_empty(section.raw.s3_bucket.clone()) else {
+                // Empty means disabled, as in the original agent; but with other keys set it
+                // is more likely a mistake (an unset variable in a template) than a choice.
+                if section.raw.has_other_keys() {
+                    self.warn(format!(
+                        "{}: key \"{}.s3_bucket\" is empty, so this S3 storage is disabled \
+                         although other keys of it are set",
+                        self.file, section.path
+                    ));
+                }
                 continue;
             };
             self.built_with(&section.path, cfg!(feature = "s3"), "s3")?;
@@ -382,6 +419,7 @@ impl Validator<'_> {
                 self.file
             )));
         }
+        self.distinct_directories(&storages, &paths)?;
         for (i, storage) in storages.iter().enumerate() {
             if let Some(j) = storages[..i].iter().position(|s| s.name == storage.name) {
                 return Err(self.err(
@@ -396,12 +434,48 @@ impl Validator<'_> {
         Ok(storages)
     }
 
+    /// Two local storages in one directory (a trailing `/`, a symlink, `..`) would store each
+    /// snapshot twice in the same place and race each other's temporary files: refused.
+    fn distinct_directories(
+        &self,
+        storages: &[StorageConfig],
+        paths: &[String],
+    ) -> Result<(), ConfigError> {
+        let mut seen: Vec<(PathBuf, usize)> = Vec::new();
+        for (i, storage) in storages.iter().enumerate() {
+            let StorageKind::Local { path } = &storage.kind else {
+                continue;
+            };
+            // A directory that does not exist (a command that does not use the storages)
+            // cannot be compared; it is compared as written.
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            if let Some((_, j)) = seen.iter().find(|(p, _)| *p == canonical) {
+                return Err(self.err(
+                    &format!("{}.path", paths[i]),
+                    format!(
+                        "{} is the same directory as {}.path ({}); give each local storage its own directory",
+                        path.display(),
+                        paths[*j],
+                        canonical.display()
+                    ),
+                ));
+            }
+            seen.push((canonical, i));
+        }
+        Ok(())
+    }
+
     fn s3(&self, path: &str, bucket: String, raw: RawS3) -> Result<S3Config, ConfigError> {
         let endpoint = non_empty(raw.s3_endpoint)
             .map(|e| self.url(&format!("{path}.s3_endpoint"), &e))
             .transpose()?;
-        let secret = self.secret(&format!("{path}.secret_access_key"), raw.secret_access_key)?;
-        let access = self.secret(&format!("{path}.access_key_id"), raw.access_key_id)?;
+        let used = self.uses.storages;
+        let secret = self.secret(
+            &format!("{path}.secret_access_key"),
+            raw.secret_access_key,
+            used,
+        )?;
+        let access = self.secret(&format!("{path}.access_key_id"), raw.access_key_id, used)?;
         if access.is_some() != secret.is_some() {
             return Err(self.err(
                 &format!("{path}.access_key_id"),
@@ -484,8 +558,10 @@ impl Validator<'_> {
         from: &str,
     ) -> Result<GoogleCredentials, ConfigError> {
         let path = PathBuf::from(file);
-        crate::google_credentials::CredentialsFile::read(&path)
-            .map_err(|e| ConfigError(format!("{from}: {e:#}")))?;
+        if self.uses.storages {
+            crate::google_credentials::CredentialsFile::read(&path)
+                .map_err(|e| ConfigError(format!("{from}: {e:#}")))?;
+        }
         Ok(GoogleCredentials::File(path))
     }
 
@@ -512,12 +588,14 @@ impl Validator<'_> {
                     "is required (or set AZURE_STORAGE_ACCOUNT)",
                 )
             })?;
-        let account_key = match self.secret(&format!("{path}.account_key"), raw.account_key)? {
-            Some(key) => Some(key),
-            None => non_empty((self.env)("AZURE_STORAGE_KEY"))
-                .map(|key| SecretRef::value("AZURE_STORAGE_KEY", Secret::new(key))),
-        };
-        let sas_token = self.secret(&format!("{path}.sas_token"), raw.sas_token)?;
+        let used = self.uses.storages;
+        let account_key =
+            match self.secret(&format!("{path}.account_key"), raw.account_key, used)? {
+                Some(key) => Some(key),
+                None => non_empty((self.env)("AZURE_STORAGE_KEY"))
+                    .map(|key| SecretRef::value("AZURE_STORAGE_KEY", Secret::new(key))),
+            };
+        let sas_token = self.secret(&format!("{path}.sas_token"), raw.sas_token, used)?;
         Ok(AzureConfig {
             account_name,
             account_key,

@@ -115,11 +115,18 @@ impl Validator<'_> {
                 )));
             }
         };
+        let namespace = self.key_or_env("namespace", raw.namespace, "VAULT_NAMESPACE");
+        if let Some(Sourced { value, from }) = &namespace {
+            if value.chars().any(char::is_control) {
+                return Err(ConfigError(format!(
+                    "{from}: the namespace contains a newline or another control character, \
+                     which cannot be sent in the X-Vault-Namespace header"
+                )));
+            }
+        }
         Ok(VaultSettings {
             addr: self.addr(raw.addr)?,
-            namespace: self
-                .key_or_env("namespace", raw.namespace, "VAULT_NAMESPACE")
-                .map(|s| s.value),
+            namespace: namespace.map(|s| s.value),
             snapshot_timeout: raw.snapshot_timeout,
             tls: TlsSettings {
                 ca,

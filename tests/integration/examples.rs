@@ -12,8 +12,9 @@ fn localise(value: &mut Value, dir: &Path) {
     if let Value::Object(map) = value {
         for (key, value) in map.iter_mut() {
             match (key.as_str(), &*value) {
-                ("path" | "temp_dir", Value::String(_)) => {
-                    let target = dir.join(key);
+                ("path" | "temp_dir", Value::String(original)) => {
+                    // One local directory per directory named: two storages never share one.
+                    let target = dir.join(key).join(original.trim_start_matches('/'));
                     fs::create_dir_all(&target).unwrap();
                     *value = Value::String(target.display().to_string());
                 }

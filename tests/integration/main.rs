@@ -22,6 +22,7 @@ mod conformance;
 mod cycle;
 mod examples;
 mod fanout;
+mod fault_matrix;
 mod faults;
 mod gcs_auth;
 mod kubernetes;

@@ -1,0 +1,139 @@
+//! Its worst day: each fault an operator can meet, as the real binary meets it (README,
+//! "When things break"). Snapshot corruption has its own module (`faults`); signals theirs
+//! (`signals`).
+
+use std::fs;
+
+use serde_json::json;
+
+use crate::env::{TestEnv, assert_code, valid_archive};
+use crate::vault_stand_in::VaultStandIn;
+
+#[test]
+fn status_reads_only_the_metrics_file_and_refuses_one_that_is_not_ours() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    let metrics = env.root.path().join("vault_raft_snapshot.prom");
+    env.write_config(&vault, json!({"metrics_file": metrics}));
+    assert_code(&env.run(&["once"]), 0);
+
+    // What status does not use may be missing: the token sink, temp_dir, a secret file.
+    env.write_config(
+        &vault,
+        json!({"metrics_file": metrics, "role_id": null, "secret_id": null,
+               "token_path": "/nonexistent/agent-sink", "temp_dir": "/nonexistent/tmp",
+               "aws_storage": {"s3_bucket": "b", "access_key_id": "file:///nonexistent/id",
+                               "secret_access_key": "file:///nonexistent/secret"}}),
+    );
+    let status = env.run(&["status"]);
+    assert_code(&status, 0);
+    assert!(
+        status.stdout.contains("leader:               yes"),
+        "{}",
+        status.stdout
+    );
+    // ... while once, which uses them, refuses the config.
+    assert_code(&env.run(&["once"]), 2);
+
+    for (text, reason) in [
+        ("", "not a metrics file this agent wrote"),
+        (
+            "\u{0}\u{1}\u{2} garbage",
+            "not a metrics file this agent wrote",
+        ),
+        (
+            "vault_raft_snapshot_last_cycle_timestamp_seconds NaN\n",
+            "\"NaN\"",
+        ),
+        (
+            "vault_raft_snapshot_last_cycle_timestamp_seconds +Inf\n",
+            "\"+Inf\"",
+        ),
+        (
+            "vault_raft_snapshot_last_success_timestamp_seconds 1e300\nvault_raft_snapshot_last_cycle_timestamp_seconds 1\n",
+            "\"1e300\"",
+        ),
+    ] {
+        fs::write(&metrics, text).unwrap();
+        let outcome = env.run(&["status"]);
+        assert_code(&outcome, 1);
+        assert!(
+            outcome
+                .stderr
+                .contains(&format!("metrics file {}", metrics.display()))
+                && outcome.stderr.contains(reason),
+            "{text:?}: {}",
+            outcome.stderr
+        );
+    }
+    // The largest value it accepts is shown, not a panic.
+    fs::write(
+        &metrics,
+        "vault_raft_snapshot_last_cycle_timestamp_seconds 1e15\n",
+    )
+    .unwrap();
+    let far = env.run(&["status"]);
+    assert_code(&far, 0);
+    assert!(far.stdout.contains("last cycle:"), "{}", far.stdout);
+}
+
+#[test]
+fn prune_works_while_the_token_sink_is_absent() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"retain": 1}));
+    assert_code(&env.run(&["once"]), 0);
+    assert_code(&env.run(&["once"]), 0);
+    assert_eq!(env.files().len(), 1);
+    env.put("raft_snapshot-1700000000000000000.snap", &valid_archive(10));
+    env.write_config(
+        &vault,
+        json!({"retain": 1, "role_id": null, "secret_id": null,
+               "token_path": "/nonexistent/agent-sink", "temp_dir": "/nonexistent/tmp"}),
+    );
+    let dry = env.run(&["prune", "--dry-run"]);
+    assert_code(&dry, 0);
+    assert!(dry.stdout.contains("would delete 1"), "{}", dry.stdout);
+    assert_code(&env.run(&["prune"]), 0);
+    assert_eq!(env.files().len(), 1);
+}
+
+#[test]
+fn a_config_readable_by_all_with_secrets_is_a_warning_and_dev_zero_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+    let config = env.config_path();
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
+    let open = env.run(&["once"]);
+    assert_code(&open, 0);
+    assert!(
+        open.stderr.contains("WARN")
+            && open.stderr.contains(&format!(
+                "{} is readable by all users and holds secrets (role_id, secret_id): chmod 600 {}",
+                config.display(),
+                config.display()
+            )),
+        "{}",
+        open.stderr
+    );
+    assert!(!open.stderr.contains("test-secret-id"));
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).unwrap();
+    let closed = env.run(&["once"]);
+    assert_code(&closed, 0);
+    assert!(
+        !closed.stderr.contains("readable by all"),
+        "{}",
+        closed.stderr
+    );
+
+    let zero = env.run(&["once", "-c", "/dev/zero"]);
+    assert_code(&zero, 2);
+    assert!(
+        zero.stderr
+            .contains("cannot read config file /dev/zero: it is larger than 1024 KiB"),
+        "{}",
+        zero.stderr
+    );
+}
