@@ -15,7 +15,7 @@ use crate::config::{Config, ConfigError, Uses};
 use crate::cycle::{Agent, CycleOutcome};
 use crate::docs;
 use crate::duration;
-use crate::metrics::{Metrics, record_cycle};
+use crate::metrics::{Cycle, Metrics, record_cycle};
 use crate::recover::{self, RestoreOptions, RestoreSource, Wanted};
 use crate::secret::Secret;
 use crate::shutdown::Shutdown;
@@ -175,13 +175,13 @@ impl MetricsSink {
 
     /// Records a cycle, writes the file and pushes. A failure is logged, not fatal: the
     /// snapshot matters more than its metrics.
-    fn record(&mut self, result: &Result<CycleOutcome>, started: Instant) {
+    fn record(&mut self, cycle: &Cycle<'_>, started: Instant) {
         if self.path.is_none() && self.push_url.is_none() {
             return;
         }
         record_cycle(
             &mut self.metrics,
-            result,
+            cycle,
             SystemTime::now(),
             started.elapsed(),
         );
@@ -205,7 +205,7 @@ fn once(config: Config) -> Result<u8> {
     let mut sink = MetricsSink::open(&agent);
     let started = Instant::now();
     let result = agent.cycle(shutdown.flag());
-    sink.record(&result, started);
+    sink.record(&cycle_of(&result, &agent, &shutdown), started);
     match result? {
         CycleOutcome::NotLeader => Ok(EXIT_OK),
         CycleOutcome::Taken(report) => match report.failure_summary() {
@@ -216,6 +216,15 @@ fn once(config: Config) -> Result<u8> {
                 Ok(EXIT_FAILED)
             }
         },
+    }
+}
+
+/// A cycle's result with what the metrics record beside it.
+fn cycle_of<'a>(result: &'a Result<CycleOutcome>, agent: &Agent, shutdown: &Shutdown) -> Cycle<'a> {
+    Cycle {
+        result,
+        leader: agent.observed_leader(),
+        stopped: shutdown.requested(),
     }
 }
 
@@ -246,7 +255,7 @@ fn run_loop(config: Config) -> Result<u8> {
     loop {
         let started = Instant::now();
         let result = agent.cycle(shutdown.flag());
-        sink.record(&result, started);
+        sink.record(&cycle_of(&result, &agent, &shutdown), started);
         match result {
             Ok(CycleOutcome::Taken(report)) => {
                 if let Some(summary) = report.failure_summary() {

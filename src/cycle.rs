@@ -123,6 +123,8 @@ pub struct Agent {
     client: VaultClient,
     auth: Authenticator,
     storages: Vec<ConfiguredStorage>,
+    /// Whether the last cycle found this agent the one to act, once it knew.
+    observed_leader: Option<bool>,
 }
 
 impl Agent {
@@ -140,6 +142,7 @@ impl Agent {
             client,
             auth,
             storages,
+            observed_leader: None,
         })
     }
 
@@ -161,8 +164,10 @@ impl Agent {
     /// When no verified snapshot could be taken (Vault, auth, verification, signal); then no
     /// storage was touched.
     pub fn cycle(&mut self, stop: &StopFlag) -> Result<CycleOutcome> {
+        self.observed_leader = None;
         let status = leader::fetch(&self.client)?;
         let role = self.role(&status)?;
+        self.observed_leader = Some(matches!(role, Role::Act(_)));
         let Role::Act(reason) = role else {
             info!("{NOT_LEADER_MESSAGE}");
             return Ok(CycleOutcome::NotLeader);
@@ -194,6 +199,13 @@ impl Agent {
             summary,
             storages,
         }))
+    }
+
+    /// Whether the last cycle found this agent the one to act (the leader), or `None` when
+    /// it failed before it could tell (Vault unreachable or sealed).
+    #[must_use]
+    pub fn observed_leader(&self) -> Option<bool> {
+        self.observed_leader
     }
 
     /// The Vault client.

@@ -492,10 +492,20 @@ fn parse_labels(text: &str) -> Vec<(String, String)> {
     labels
 }
 
-/// Updates `metrics` with the result of one cycle that ended at `ended` after `duration`.
+/// One cycle, as the metrics record it.
+pub struct Cycle<'a> {
+    /// How it ended.
+    pub result: &'a Result<crate::cycle::CycleOutcome>,
+    /// Whether this agent was the one to act, when the cycle got as far as knowing.
+    pub leader: Option<bool>,
+    /// Whether a shutdown signal ended it.
+    pub stopped: bool,
+}
+
+/// Updates `metrics` with one cycle that ended at `ended` after `duration`.
 pub fn record_cycle(
     metrics: &mut Metrics,
-    result: &Result<crate::cycle::CycleOutcome>,
+    cycle: &Cycle<'_>,
     ended: SystemTime,
     duration: std::time::Duration,
 ) {
@@ -503,7 +513,13 @@ pub fn record_cycle(
     let now = unix_seconds(ended);
     metrics.agent.last_cycle_timestamp = now;
     metrics.agent.last_cycle_duration_seconds = duration.as_secs_f64();
-    let succeeded = match result {
+    // Leadership as observed, also in a cycle that failed after the leader check.
+    if let Some(leader) = cycle.leader {
+        metrics.agent.leader = leader;
+    }
+    let succeeded = match cycle.result {
+        // A stop is not a failure: nothing is counted, the last success stays.
+        Err(_) if cycle.stopped => return,
         Err(_) => false,
         Ok(CycleOutcome::NotLeader) => {
             metrics.agent.leader = false;

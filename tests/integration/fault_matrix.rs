@@ -137,3 +137,54 @@ fn a_config_readable_by_all_with_secrets_is_a_warning_and_dev_zero_is_refused() 
         zero.stderr
     );
 }
+
+#[test]
+fn a_failed_cycle_on_the_leader_keeps_leader_yes_and_a_stop_is_not_a_failure() {
+    use vault_raft_snapshot::metrics::Metrics;
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    let metrics = env.root.path().join("vault_raft_snapshot.prom");
+    env.write_config(&vault, json!({"metrics_file": metrics, "frequency": "1h"}));
+
+    // The leader check passed, then the snapshot was bad: still the leader.
+    vault.state().fault = crate::vault_stand_in::SnapshotFault::DropTrailer;
+    assert_code(&env.run(&["once"]), 1);
+    let failed = Metrics::load(&metrics).unwrap();
+    assert!(failed.agent.leader, "{:?}", failed.agent);
+    assert_eq!(failed.agent.consecutive_failures, 1);
+    let status = env.run(&["status"]);
+    assert!(
+        status.stdout.contains("leader:               yes"),
+        "{}",
+        status.stdout
+    );
+
+    // A SIGTERM in the middle of a slow download ends the cycle; it is not counted.
+    {
+        let mut state = vault.state();
+        state.fault = crate::vault_stand_in::SnapshotFault::None;
+        state.snapshot = std::sync::Arc::new(valid_archive(400_000));
+        state.chunk_size = 4096;
+        state.chunk_delay = std::time::Duration::from_millis(50);
+    }
+    let run = crate::env::LiveRun::start(env.command(&["run"]));
+    let started = std::time::Instant::now();
+    while crate::env::list(&env.tmp).is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the download never started: {}",
+            run.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let stopped = run.stop();
+    assert_code(&stopped, 0);
+    let after = Metrics::load(&metrics).unwrap();
+    assert_eq!(after.agent.consecutive_failures, 1, "{:?}", after.agent);
+    assert_eq!(
+        after.agent.last_success_timestamp,
+        failed.agent.last_success_timestamp
+    );
+    assert!(after.agent.leader);
+    assert!(env.staging_is_empty());
+}
