@@ -134,7 +134,7 @@ fn load(path: PathBuf, uses: Uses) -> Result<Config> {
 }
 
 fn install_shutdown() -> Result<Shutdown> {
-    Shutdown::install().context("cannot install the SIGTERM/SIGINT handlers")
+    Shutdown::install().context("cannot install the SIGTERM, SIGINT and SIGHUP handlers")
 }
 
 /// The metrics file, if configured: loaded once (so `once` carries the last success over from

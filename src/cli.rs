@@ -68,7 +68,7 @@ pub enum Command {
     Once(ConfigArg),
     /// Take a snapshot every `frequency`, as a long-running service.
     ///
-    /// A failed cycle is logged and the loop goes on. SIGTERM or SIGINT stops it cleanly
+    /// A failed cycle is logged and the loop goes on. SIGTERM, SIGINT or SIGHUP stops it cleanly
     /// with exit code 0; a second signal while the first is handled ends it at once with
     /// exit code 1.
     Run(ConfigArg),

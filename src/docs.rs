@@ -77,7 +77,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "run",
-        "Take a snapshot every frequency, as a service. A failed cycle is logged and the loop goes on. SIGTERM or SIGINT stops it within a second or two with exit status 0, leaving no temporary file; a second signal while the first is handled ends it at once with exit status 1.",
+        "Take a snapshot every frequency, as a service. A failed cycle is logged and the loop goes on. SIGTERM, SIGINT or SIGHUP (which does not reload the config) stops it within a second or two with exit status 0, leaving no temporary file; a second signal while the first is handled ends it at once with exit status 1.",
     ),
     (
         "prune [--dry-run [--now TIME]] [--json]",
@@ -209,7 +209,7 @@ fn extra_sections() -> String {
             ),
             (
                 "1",
-                "The cycle failed: Vault unreachable or sealed, authentication, verification of the snapshot, or a storage. For verify: a file failed its checks. For status: the last cycle failed. Also the status of a second SIGTERM or SIGINT while the first is being handled (e.g. while Vault stalls mid-stream), which ends the process at once.",
+                "The cycle failed: Vault unreachable or sealed, authentication, verification of the snapshot, or a storage. For verify: a file failed its checks. For status: the last cycle failed. Also the status of a second SIGTERM, SIGINT or SIGHUP while the first is being handled (e.g. while Vault stalls mid-stream), which ends the process at once.",
             ),
             (
                 "2",

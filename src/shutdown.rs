@@ -1,4 +1,6 @@
-//! SIGTERM and SIGINT: stop cleanly, within a second or two, leaving no temporary file.
+//! SIGTERM, SIGINT and SIGHUP: stop cleanly, within a second or two, leaving no temporary
+//! file. SIGHUP does not reload the config (restart the agent for that); left to its default
+//! it would end the process at once and leave the staging file behind.
 //!
 //! A signal sets a flag. [`Shutdown::flag`] hands out a [`StopFlag`] that is passed down to
 //! whatever runs long (the download checks it between reads, each storage between parts, the
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// The message of the error that a stop request turns into.
 pub const INTERRUPTED: &str = "interrupted by a shutdown signal";
@@ -54,7 +56,7 @@ impl StopFlag {
     }
 }
 
-/// The exit status when a second SIGTERM or SIGINT arrives while the first is handled.
+/// The exit status when a second SIGTERM, SIGINT or SIGHUP arrives while the first is handled.
 pub const SECOND_SIGNAL_EXIT: i32 = 1;
 
 /// Shutdown requests from signals.
@@ -64,14 +66,14 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Installs handlers for SIGTERM and SIGINT.
+    /// Installs handlers for SIGTERM, SIGINT and SIGHUP.
     ///
     /// # Errors
     /// When the handlers or the wake-up socket cannot be set up.
     pub fn install() -> io::Result<Self> {
         let flag = StopFlag::never();
         let (wake, notify) = UnixStream::pair()?;
-        for signal in [SIGTERM, SIGINT] {
+        for signal in [SIGTERM, SIGINT, SIGHUP] {
             // Order matters: the conditional exit must see the flag of an earlier signal.
             signal_hook::flag::register_conditional_shutdown(
                 signal,

@@ -44,7 +44,22 @@ fn sigint_stops_an_idle_run_at_once_with_exit_0() {
 }
 
 #[test]
+fn sighup_stops_an_idle_run_at_once_with_exit_0() {
+    stop_idle_run_with(libc::SIGHUP);
+}
+
+#[test]
 fn sigterm_during_a_download_removes_the_temporary_file() {
+    stop_a_download_with(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_during_a_download_removes_the_temporary_file() {
+    // SIGHUP's default would end the process at once (exit 129) and leave the file.
+    stop_a_download_with(libc::SIGHUP);
+}
+
+fn stop_a_download_with(signal: i32) {
     let vault = VaultStandIn::start(valid_archive(400_000));
     {
         // 400 KB in 4 KiB chunks, 50 ms apart: about 5 s of streaming.
@@ -60,7 +75,7 @@ fn sigterm_during_a_download_removes_the_temporary_file() {
     });
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let outcome = finish(child, Duration::from_secs(10));
     let took = sent.elapsed();
     assert_code(&outcome, 0);
