@@ -198,8 +198,27 @@ impl MetricsSink {
     }
 }
 
+/// Removes what an agent that was killed left in the directories this one writes to.
+fn remove_leftovers(config: &Config) {
+    let mut dirs: Vec<&std::path::Path> = vec![config.temp_dir.as_path()];
+    for storage in &config.storages {
+        if let crate::config::StorageKind::Local { path } = &storage.kind {
+            dirs.push(path);
+        }
+    }
+    if let Some(file) = &config.metrics_file {
+        dirs.push(
+            file.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new(".")),
+        );
+    }
+    crate::leftovers::remove(&dirs);
+}
+
 fn once(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
+    remove_leftovers(&config);
     info!("Leader check: {}", config.leader_check.describe());
     let mut agent = Agent::new(config)?;
     let mut sink = MetricsSink::open(&agent);
@@ -230,6 +249,7 @@ fn cycle_of<'a>(result: &'a Result<CycleOutcome>, agent: &Agent, shutdown: &Shut
 
 fn run_loop(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
+    remove_leftovers(&config);
     let frequency = config.frequency;
     let mut agent = Agent::new(config)?;
     let mut sink = MetricsSink::open(&agent);

@@ -247,13 +247,12 @@ impl Agent {
     }
 
     fn stage_file(&self) -> Result<NamedTempFile> {
-        let builder = {
-            let mut b = tempfile::Builder::new();
-            b.prefix(".vault-raft-snapshot-").suffix(".tmp");
-            b
-        };
+        // Named with our PID, so the next agent can tell a leftover of a killed one.
+        let prefix = crate::leftovers::staging_prefix();
         let dir = &self.config.temp_dir;
-        builder
+        tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
     }

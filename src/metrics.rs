@@ -318,7 +318,7 @@ impl Metrics {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let mut temp = tempfile::Builder::new()
-            .prefix(".vault-raft-snapshot-metrics-")
+            .prefix(&crate::leftovers::metrics_prefix())
             .tempfile_in(dir)
             .with_context(|| format!("cannot write the metrics file in {}", dir.display()))?;
         temp.write_all(self.render().as_bytes())?;

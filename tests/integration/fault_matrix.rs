@@ -188,3 +188,63 @@ fn a_failed_cycle_on_the_leader_keeps_leader_yes_and_a_stop_is_not_a_failure() {
     assert!(after.agent.leader);
     assert!(env.staging_is_empty());
 }
+
+#[test]
+fn kill_9_leaves_no_final_name_and_the_next_start_removes_its_leftovers() {
+    let vault = VaultStandIn::start(valid_archive(400_000));
+    {
+        let mut state = vault.state();
+        state.chunk_size = 4096;
+        state.chunk_delay = std::time::Duration::from_millis(50);
+    }
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+    // Killed while downloading: its staging file stays, nothing under a final name.
+    let mut child = env.command(&["once"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while crate::env::list(&env.tmp).is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let staging = crate::env::list(&env.tmp);
+    assert_eq!(staging.len(), 1, "{staging:?}");
+    assert!(env.files().is_empty());
+
+    // Killed while copying into the local storage (its name carries the dead PID), and a
+    // copy of an agent that still runs (this test's PID): only the dead one's goes.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let dead_copy = format!(".raft_snapshot-1700000000000000000.snap.tmp-{dead}");
+    let live_copy = format!(
+        ".raft_snapshot-1700000000000000001.snap.tmp-{}",
+        std::process::id()
+    );
+    env.put(&dead_copy, b"partial");
+    env.put(&live_copy, b"partial");
+
+    vault.state().chunk_delay = std::time::Duration::ZERO;
+    let next = env.run(&["once"]);
+    assert_code(&next, 0);
+    assert!(
+        next.stderr
+            .contains(&format!("Removed {}", env.tmp.join(&staging[0]).display()))
+            && next
+                .stderr
+                .contains(&format!("Removed {}", env.snaps.join(&dead_copy).display())),
+        "{}",
+        next.stderr
+    );
+    assert!(env.staging_is_empty());
+    let files = env.files();
+    assert!(
+        files.contains(&live_copy) && !files.contains(&dead_copy),
+        "{files:?}"
+    );
+    let stored: Vec<&String> = files.iter().filter(|f| f.ends_with(".snap")).collect();
+    assert_eq!(stored.len(), 1, "{files:?}");
+    let verified = env.run(&["verify", env.snaps.join(stored[0]).to_str().unwrap()]);
+    assert_code(&verified, 0);
+}
