@@ -198,6 +198,29 @@ impl MetricsSink {
     }
 }
 
+/// An exclusive advisory lock on the config file, held while cycles run, so two agents
+/// started at once with one config (a timer and a manual run, a doubled cron line) do not
+/// take the same snapshot twice. The lock is on the file itself: nothing is left behind.
+/// `None` when another process holds it.
+fn lock_config(path: &std::path::Path) -> Result<Option<File>> {
+    use std::os::fd::AsRawFd;
+    let file =
+        File::open(path).with_context(|| format!("cannot open {} to lock it", path.display()))?;
+    // SAFETY: flock on a descriptor this function owns; it is released when `file` closes.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if locked == 0 {
+        return Ok(Some(file));
+    }
+    let error = std::io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Ok(None);
+    }
+    Err(error).with_context(|| format!("cannot lock {}", path.display()))
+}
+
+/// The line logged when another agent holds the config's lock.
+pub const ALREADY_RUNNING: &str = "another vault-raft-snapshot is already running cycles with";
+
 /// Removes what an agent that was killed left in the directories this one writes to.
 fn remove_leftovers(config: &Config) {
     let mut dirs: Vec<&std::path::Path> = vec![config.temp_dir.as_path()];
@@ -217,6 +240,10 @@ fn remove_leftovers(config: &Config) {
 }
 
 fn once(config: Config) -> Result<u8> {
+    let Some(_lock) = lock_config(&config.source)? else {
+        info!("{ALREADY_RUNNING} {}; exiting", config.source.display());
+        return Ok(EXIT_OK);
+    };
     let shutdown = install_shutdown()?;
     remove_leftovers(&config);
     info!("Leader check: {}", config.leader_check.describe());
@@ -248,6 +275,10 @@ fn cycle_of<'a>(result: &'a Result<CycleOutcome>, agent: &Agent, shutdown: &Shut
 }
 
 fn run_loop(config: Config) -> Result<u8> {
+    let Some(_lock) = lock_config(&config.source)? else {
+        info!("{ALREADY_RUNNING} {}; exiting", config.source.display());
+        return Ok(EXIT_OK);
+    };
     let shutdown = install_shutdown()?;
     remove_leftovers(&config);
     let frequency = config.frequency;

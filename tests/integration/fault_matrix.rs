@@ -248,3 +248,46 @@ fn kill_9_leaves_no_final_name_and_the_next_start_removes_its_leftovers() {
     let verified = env.run(&["verify", env.snaps.join(stored[0]).to_str().unwrap()]);
     assert_code(&verified, 0);
 }
+
+#[test]
+fn two_agents_started_at_once_with_one_config_take_one_snapshot() {
+    let vault = VaultStandIn::start(valid_archive(200_000));
+    {
+        let mut state = vault.state();
+        state.chunk_size = 4096;
+        state.chunk_delay = std::time::Duration::from_millis(10);
+    }
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({}));
+    let first = env.command(&["once"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while crate::env::list(&env.tmp).is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = env.run(&["once"]);
+    assert_code(&second, 0);
+    assert!(
+        second.stderr.contains(&format!(
+            "{} {}; exiting",
+            vault_raft_snapshot::app::ALREADY_RUNNING,
+            env.config_path().display()
+        )),
+        "{}",
+        second.stderr
+    );
+    let first = crate::env::finish(first, std::time::Duration::from_secs(60));
+    assert_code(&first, 0);
+    assert_eq!(env.files().len(), 1);
+    assert_eq!(vault.requests_to("/v1/sys/storage/raft/snapshot").len(), 1);
+    // The lock went with the first process: no lock file, and the next run is not refused.
+    assert_eq!(
+        crate::env::list(env.root.path()).len(),
+        3,
+        "{:?}",
+        crate::env::list(env.root.path())
+    );
+    let third = env.run(&["once"]);
+    assert_code(&third, 0);
+    assert_eq!(env.files().len(), 2);
+}
