@@ -177,7 +177,10 @@ impl Agent {
 
         let name = SnapshotName::at(SystemTime::now());
         let mut staged = self.stage_file()?;
-        let summary = self.download(&status.leader_address, staged.as_file_mut(), stop)?;
+        let staged_path = staged.path().to_path_buf();
+        let summary = self
+            .download(&status.leader_address, staged.as_file_mut(), stop)
+            .with_context(|| format!("staging the snapshot in {}", staged_path.display()))?;
         // From here the staged snapshot is read-only: its only write handle is closed (the
         // path is still removed on drop), so a storage may link it instead of copying it.
         let staged = staged.into_temp_path();

@@ -291,3 +291,131 @@ fn two_agents_started_at_once_with_one_config_take_one_snapshot() {
     assert_code(&third, 0);
     assert_eq!(env.files().len(), 2);
 }
+
+/// A tmpfs of `size` mounted on `dir` for the life of the value (unmounted on drop).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mount a tmpfs on {} (needs root)",
+            dir.display()
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_staging_filesystem_fails_the_cycle_naming_the_path_and_leaves_nothing() {
+    let vault = VaultStandIn::start(valid_archive(3 * 1024 * 1024));
+    let env = TestEnv::new();
+    let full = env.root.path().join("small-tmp");
+    fs::create_dir(&full).unwrap();
+    let _tmpfs = Tmpfs::mount(&full, "2m");
+    env.write_config(&vault, json!({"temp_dir": full}));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 1);
+    assert!(
+        outcome.stderr.contains(&full.display().to_string())
+            && outcome.stderr.contains("No space left on device"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        crate::env::list(&full).is_empty(),
+        "{:?}",
+        crate::env::list(&full)
+    );
+    assert!(env.files().is_empty());
+}
+
+#[test]
+fn run_survives_vault_and_storage_faults_and_recovers_from_each() {
+    use crate::vault_stand_in::{Mode, SnapshotFault};
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"frequency": "1s", "retain": 1000}));
+    let limit = std::time::Duration::from_secs(20);
+    let run = crate::env::LiveRun::start(env.command(&["run"]));
+    let ok = "Successfully created local snapshot";
+    let mut at = run.wait_for(0, &[ok], limit);
+
+    // Vault sealed, then failing with a 500: each cycle says so, the process goes on, and
+    // the first cycle after Vault is back stores again.
+    vault.state().mode = Mode::Sealed;
+    at = run.wait_for(at, &["ERROR", "Vault is sealed"], limit);
+    vault.state().mode = Mode::Leader;
+    at = run.wait_for(at, &[ok], limit);
+    vault.state().fault = SnapshotFault::ServerError;
+    at = run.wait_for(at, &["ERROR", "stand-in failure"], limit);
+    vault.state().fault = SnapshotFault::None;
+    at = run.wait_for(at, &[ok], limit);
+
+    // The token revoked between cycles: it logs in again and the cycle succeeds.
+    let logins = vault.requests_to("/v1/auth/approle/login").len();
+    vault.revoke_all_tokens();
+    at = run.wait_for(at, &["Vault refused the token (403)"], limit);
+    at = run.wait_for(at, &[ok], limit);
+    assert!(vault.requests_to("/v1/auth/approle/login").len() > logins);
+
+    // The storage directory removed (an unmounted backup disk): an error naming it, every
+    // cycle, and it is never created again by the agent.
+    let moved = env.root.path().join("snaps-away");
+    fs::rename(&env.snaps, &moved).unwrap();
+    let snaps = env.snaps.display().to_string();
+    at = run.wait_for(
+        at,
+        &["ERROR", "storing the snapshot in local", &snaps],
+        limit,
+    );
+    at = run.wait_for(
+        at,
+        &["ERROR", "storing the snapshot in local", &snaps],
+        limit,
+    );
+    assert!(!env.snaps.exists(), "the agent created {snaps}");
+    fs::rename(&moved, &env.snaps).unwrap();
+    at = run.wait_for(at, &[ok], limit);
+
+    // Made read-only (a read-only mount over it): the same, and back when it is writable.
+    let readonly = Tmpfs::mount(&env.snaps, "1m");
+    let status = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&env.snaps)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    at = run.wait_for(
+        at,
+        &[
+            "ERROR",
+            "storing the snapshot in local",
+            &snaps,
+            "Read-only",
+        ],
+        limit,
+    );
+    drop(readonly);
+    run.wait_for(at, &[ok], limit);
+
+    let outcome = run.stop();
+    assert_code(&outcome, 0);
+    assert!(env.staging_is_empty());
+    // Every stored file is a whole snapshot.
+    for file in env.files() {
+        let verified = env.run(&["verify", env.snaps.join(&file).to_str().unwrap()]);
+        assert_code(&verified, 0);
+    }
+}

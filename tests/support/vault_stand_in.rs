@@ -218,6 +218,11 @@ impl VaultStandIn {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Revokes every token issued so far (`vault token revoke`): they get 403 from now on.
+    pub fn revoke_all_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
     /// Adds a token that never expires (like a root token).
     pub fn add_static_token(&self, token: &str) {
         self.state().tokens.insert(
