@@ -247,7 +247,7 @@ fn once(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
     remove_leftovers(&config);
     info!("Leader check: {}", config.leader_check.describe());
-    let mut agent = Agent::new(config)?;
+    let mut agent = Agent::with_stop(config, shutdown.flag().clone())?;
     let mut sink = MetricsSink::open(&agent);
     let started = Instant::now();
     let result = agent.cycle(shutdown.flag());
@@ -282,7 +282,7 @@ fn run_loop(config: Config) -> Result<u8> {
     let shutdown = install_shutdown()?;
     remove_leftovers(&config);
     let frequency = config.frequency;
-    let mut agent = Agent::new(config)?;
+    let mut agent = Agent::with_stop(config, shutdown.flag().clone())?;
     let mut sink = MetricsSink::open(&agent);
     let storages: Vec<String> = agent
         .storages()

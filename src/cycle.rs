@@ -134,7 +134,16 @@ impl Agent {
     /// When Vault's TLS files cannot be read (a [`crate::config::ConfigError`]), or a
     /// storage's client cannot be set up.
     pub fn new(config: Config) -> Result<Self> {
-        let client = VaultClient::new(&config.vault)?;
+        Self::with_stop(config, StopFlag::never())
+    }
+
+    /// As [`Agent::new`], for `once` and `run`: Vault reads end when `stop` is raised, even
+    /// while Vault stalls.
+    ///
+    /// # Errors
+    /// As [`Agent::new`].
+    pub fn with_stop(config: Config, stop: StopFlag) -> Result<Self> {
+        let client = VaultClient::with_stop(&config.vault, stop)?;
         let auth = Authenticator::new(config.auth.clone());
         let storages = build_storages(&config)?;
         Ok(Self {

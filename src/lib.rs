@@ -19,6 +19,7 @@ pub mod docs;
 pub mod duration;
 #[cfg(feature = "gcs")]
 pub mod google_credentials;
+pub mod http;
 pub mod leftovers;
 pub mod logging;
 pub mod metrics;

@@ -102,6 +102,13 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::Vault,
+        key: "idle_timeout",
+        default: "5m",
+        env: "",
+        doc: "The longest wait for the next byte from Vault or a storage, in either direction, as a Go duration. A peer silent for longer fails that download or that storage; the temporary file is removed. (S3: each request, one part of 8 MiB at most, must finish within it.)",
+    },
+    KeyDoc {
+        section: Section::Vault,
         key: "ca_cert",
         default: "the system's trusted CAs",
         env: "VAULT_CACERT",

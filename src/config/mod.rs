@@ -48,6 +48,8 @@ pub const DEFAULT_ADDR: &str = "https://127.0.0.1:8200";
 /// The Kubernetes service account token, when `k8s_token_path` is not set.
 pub const DEFAULT_K8S_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 const DEFAULT_FREQUENCY: Duration = Duration::from_secs(3600);
+/// `idle_timeout` when the file does not set it.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A configuration problem: the message names the file and the key. Exit code 2.
 #[derive(Debug)]
@@ -92,6 +94,7 @@ struct RawConfig {
     leader_check: Option<String>,
     metrics_push_url: Option<String>,
     log_format: Option<String>,
+    idle_timeout: Option<String>,
 }
 
 /// How the agent decides that it is the one to take the snapshot (`leader_check`).
@@ -449,6 +452,10 @@ impl Validator<'_> {
         let snapshot_timeout = non_empty(raw.timeout)
             .map(|text| self.positive_duration("timeout", &text))
             .transpose()?;
+        let idle_timeout = match non_empty(raw.idle_timeout) {
+            None => DEFAULT_IDLE_TIMEOUT,
+            Some(text) => self.positive_duration("idle_timeout", &text)?,
+        };
         let temp_dir = match self.key_or_env("temp_dir", raw.temp_dir, "TMPDIR") {
             Some(Sourced { value, .. }) if !self.uses.staging => PathBuf::from(value),
             Some(Sourced { value, from }) => self
@@ -469,6 +476,7 @@ impl Validator<'_> {
             addr: raw.addr,
             namespace: raw.namespace,
             snapshot_timeout,
+            idle_timeout,
             ca_cert: raw.ca_cert,
             ca_path: raw.ca_path,
             client_cert: raw.client_cert,

@@ -17,6 +17,8 @@ pub struct VaultSettings {
     pub namespace: Option<String>,
     /// Limit on the whole snapshot download; `None` waits as long as it takes.
     pub snapshot_timeout: Option<Duration>,
+    /// The longest wait for the next byte from Vault (or for Vault to take the next one).
+    pub idle_timeout: Duration,
     /// Which certificates to trust and present.
     pub tls: TlsSettings,
 }
@@ -65,6 +67,7 @@ pub(super) struct RawVault {
     pub addr: Option<String>,
     pub namespace: Option<String>,
     pub snapshot_timeout: Option<Duration>,
+    pub idle_timeout: Duration,
     pub ca_cert: Option<String>,
     pub ca_path: Option<String>,
     pub client_cert: Option<String>,
@@ -128,6 +131,7 @@ impl Validator<'_> {
             addr: self.addr(raw.addr)?,
             namespace: namespace.map(|s| s.value),
             snapshot_timeout: raw.snapshot_timeout,
+            idle_timeout: raw.idle_timeout,
             tls: TlsSettings {
                 ca,
                 client,

@@ -13,6 +13,7 @@ use ureq::http::Response;
 
 use crate::config::VaultSettings;
 use crate::secret::Secret;
+use crate::shutdown::StopFlag;
 
 /// Limit on every JSON call (login, renew, leader). Vault's own client uses 60 s.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,6 +51,7 @@ pub struct VaultClient {
     addr: String,
     namespace: Option<String>,
     snapshot_timeout: Option<Duration>,
+    idle_timeout: Duration,
 }
 
 impl VaultClient {
@@ -58,20 +60,41 @@ impl VaultClient {
     /// # Errors
     /// A [`crate::config::ConfigError`] when a TLS file cannot be read or parsed.
     pub fn new(settings: &VaultSettings) -> Result<Self, crate::config::ConfigError> {
-        let agent = ureq::Agent::config_builder()
+        Self::with_stop(settings, StopFlag::never())
+    }
+
+    /// As [`VaultClient::new`], with reads that end when `stop` is raised (see
+    /// [`crate::http`]), even while Vault stalls mid-stream.
+    ///
+    /// # Errors
+    /// A [`crate::config::ConfigError`] when a TLS file cannot be read or parsed.
+    pub fn with_stop(
+        settings: &VaultSettings,
+        stop: StopFlag,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_per_read(Some(settings.idle_timeout))
+            .timeout_per_write(Some(settings.idle_timeout))
             .tls_config(super::tls::client_config(&settings.tls)?)
             .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+            .build();
+        let agent = crate::http::agent(config, stop);
         Ok(Self {
             agent,
             addr: settings.addr.clone(),
             namespace: settings.namespace.clone(),
             snapshot_timeout: settings.snapshot_timeout,
+            idle_timeout: settings.idle_timeout,
         })
+    }
+
+    /// The longest wait for the next byte from Vault (`idle_timeout`).
+    #[must_use]
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
     }
 
     /// The configured address, e.g. `https://127.0.0.1:8200`.

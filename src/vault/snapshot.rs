@@ -73,6 +73,7 @@ pub fn download(
 
     let mut tee = Tee {
         source: response.body_mut().as_reader(),
+        idle: client.idle_timeout(),
         file,
         stop,
         failure: None,
@@ -126,6 +127,22 @@ fn origin(url: &str) -> Option<(String, String, u16)> {
     Some((scheme, host, uri.port_u16().unwrap_or(default_port)))
 }
 
+/// What went wrong with a read from Vault: a stall (`idle_timeout`), a shutdown signal, or
+/// whatever the connection said.
+fn read_failure(error: &io::Error, idle: std::time::Duration) -> String {
+    let cause = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>());
+    match cause {
+        Some(ureq::Error::Timeout(ureq::Timeout::PerRead)) => format!(
+            "no data from Vault for {} (idle_timeout); the download was abandoned",
+            crate::duration::format(idle)
+        ),
+        _ if error.to_string().contains(INTERRUPTED) => INTERRUPTED.into(),
+        _ => format!("reading from Vault failed: {error}"),
+    }
+}
+
 /// Start write-back of the staged file every this many bytes.
 const WRITE_BACK_STEP: u64 = 8 << 20;
 
@@ -137,6 +154,8 @@ const WRITE_BACK_STEP: u64 = 8 << 20;
 /// the network does and the final sync of a linked local copy has little left to do.
 struct Tee<'a, R> {
     source: R,
+    /// `idle_timeout`, for the message when Vault stops sending.
+    idle: std::time::Duration,
     file: &'a mut File,
     stop: &'a StopFlag,
     failure: Option<String>,
@@ -174,7 +193,7 @@ impl<R: Read> Read for Tee<'_, R> {
             return Err(io::Error::other(INTERRUPTED));
         }
         let n = self.source.read(buf).inspect_err(|e| {
-            self.failure = Some(format!("reading from Vault failed: {e}"));
+            self.failure = Some(read_failure(e, self.idle));
         })?;
         self.file.write_all(&buf[..n]).inspect_err(|e| {
             self.failure = Some(format!("writing the temporary file failed: {e}"));

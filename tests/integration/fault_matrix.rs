@@ -419,3 +419,81 @@ fn run_survives_vault_and_storage_faults_and_recovers_from_each() {
         assert_code(&verified, 0);
     }
 }
+
+/// An agent of `vault` with a 400 KB snapshot and `extra` config keys.
+fn slow_snapshot_env(vault: &VaultStandIn, fault: crate::vault_stand_in::SnapshotFault, extra: serde_json::Value) -> TestEnv {
+    vault.state().snapshot = std::sync::Arc::new(valid_archive(400_000));
+    vault.state().fault = fault;
+    let env = TestEnv::new();
+    env.write_config(vault, extra);
+    env
+}
+
+#[test]
+fn vault_stalling_mid_stream_is_abandoned_after_idle_timeout() {
+    use crate::vault_stand_in::SnapshotFault;
+    let vault = VaultStandIn::start(Vec::new());
+    let env = slow_snapshot_env(&vault, SnapshotFault::StallAt(100_000), json!({"idle_timeout": "2s"}));
+    env.put("raft_snapshot-1700000000000000000.snap", &valid_archive(10));
+    let started = std::time::Instant::now();
+    let outcome = env.run(&["once"]);
+    let took = started.elapsed();
+    assert_code(&outcome, 1);
+    assert!(
+        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(15),
+        "took {took:?}"
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("no data from Vault for 2s (idle_timeout); the download was abandoned"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(env.staging_is_empty());
+    assert_eq!(env.files(), ["raft_snapshot-1700000000000000000.snap"]);
+}
+
+#[test]
+fn vault_resetting_the_connection_mid_stream_fails_at_once() {
+    use crate::vault_stand_in::SnapshotFault;
+    let vault = VaultStandIn::start(Vec::new());
+    let env = slow_snapshot_env(&vault, SnapshotFault::ResetAt(100_000), json!({}));
+    let started = std::time::Instant::now();
+    let outcome = env.run(&["once"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_code(&outcome, 1);
+    // ureq reports a reset as "Peer disconnected".
+    assert!(
+        outcome
+            .stderr
+            .contains("reading from Vault failed: Peer disconnected"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(env.staging_is_empty());
+    assert!(env.files().is_empty());
+}
+
+#[test]
+fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
+    use crate::vault_stand_in::SnapshotFault;
+    let vault = VaultStandIn::start(Vec::new());
+    // The default idle_timeout (5m): only the signal can end this wait.
+    let env = slow_snapshot_env(&vault, SnapshotFault::StallAt(100_000), json!({"frequency": "1h"}));
+    let child = env.command(&["run"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while crate::env::list(&env.tmp).is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let outcome = crate::env::finish(child, std::time::Duration::from_secs(10));
+    let took = sent.elapsed();
+    assert_code(&outcome, 0);
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert!(env.staging_is_empty(), "{:?}", crate::env::list(&env.tmp));
+    assert!(env.files().is_empty());
+}

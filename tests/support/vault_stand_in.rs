@@ -63,7 +63,14 @@ pub enum SnapshotFault {
     ForbiddenOnce,
     /// Declare a `Content-Length` 1000 bytes longer than what is sent, then close.
     ShortContentLength,
+    /// Send the first `n` bytes, then nothing more, the connection left open (for a minute).
+    StallAt(usize),
+    /// Send the first `n` bytes, then reset the connection (RST).
+    ResetAt(usize),
 }
+
+/// The error `snapshot` returns to have the connection reset rather than closed.
+const RESET: &str = "stand-in: reset the connection";
 
 /// One request as received.
 #[derive(Clone, Debug)]
@@ -185,7 +192,11 @@ impl VaultStandIn {
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                     match tls {
                         None => {
-                            let _ = handle(stream, &state);
+                            if let Err(e) = handle(&stream, &state)
+                                && e.to_string() == RESET
+                            {
+                                reset(&stream);
+                            }
                         }
                         Some(config) => {
                             let Ok(connection) = rustls::ServerConnection::new(config) else {
@@ -574,6 +585,19 @@ fn snapshot(
             return stream.flush();
         }
         SnapshotFault::CutAt(n) => bytes[..n.min(bytes.len())].to_vec(),
+        SnapshotFault::StallAt(n) | SnapshotFault::ResetAt(n) => {
+            write_head(stream, 200, "application/gzip", None)?;
+            let part = &bytes[..n.min(bytes.len())];
+            write!(stream, "{:x}\r\n", part.len())?;
+            stream.write_all(part)?;
+            stream.write_all(b"\r\n")?;
+            stream.flush()?;
+            if matches!(fault, SnapshotFault::ResetAt(_)) {
+                return Err(std::io::Error::other(RESET));
+            }
+            thread::sleep(Duration::from_secs(60));
+            return Ok(());
+        }
         SnapshotFault::DropTrailer => bytes[..bytes.len().saturating_sub(8)].to_vec(),
         SnapshotFault::TrailingGarbage => {
             let mut b = bytes.to_vec();
@@ -585,6 +609,25 @@ fn snapshot(
         }
     };
     send_snapshot(stream, &body, chunk_size, delay, content_length)
+}
+
+/// Closes `stream` with a reset (RST) instead of an orderly close (FIN).
+fn reset(stream: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket this thread owns, with a correctly sized value.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
 }
 
 fn send_snapshot(
