@@ -102,6 +102,8 @@ pub struct ConfiguredStorage {
     /// Its config, when its credentials are `file://` or `env://` references: the storage is
     /// built again from it at every cycle, so a rotated Kubernetes Secret is picked up.
     pub rebuild_from: Option<StorageConfig>,
+    /// `idle_timeout`, for a rebuild.
+    pub idle_timeout: std::time::Duration,
 }
 
 impl ConfiguredStorage {
@@ -111,7 +113,7 @@ impl ConfiguredStorage {
     /// When a credential cannot be read now (the message names the key and the reference).
     pub fn refresh(&mut self) -> Result<()> {
         if let Some(config) = &self.rebuild_from {
-            self.storage = storage::build(config)?;
+            self.storage = storage::build(config, self.idle_timeout)?;
         }
         Ok(())
     }
@@ -307,9 +309,10 @@ pub fn build_storages(config: &Config) -> Result<Vec<ConfiguredStorage>> {
         .map(|s| {
             Ok(ConfiguredStorage {
                 name: s.name.clone(),
-                storage: storage::build(s)?,
+                storage: storage::build(s, config.vault.idle_timeout)?,
                 policy: s.retention.unwrap_or(config.retention),
                 rebuild_from: s.reads_secrets_at_use().then(|| s.clone()),
+                idle_timeout: config.vault.idle_timeout,
             })
         })
         .collect()
@@ -420,6 +423,7 @@ mod tests {
             storage: Box::new(storage.clone()),
             policy: RetentionPolicy::keep_last(retain),
             rebuild_from: None,
+            idle_timeout: std::time::Duration::from_secs(300),
         }
     }
 

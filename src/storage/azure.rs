@@ -55,14 +55,36 @@ impl AzureStorage {
     /// # Errors
     /// When the client cannot be configured (e.g. an invalid endpoint).
     pub fn new(config: AzureConfig) -> Result<Self> {
+        Self::with_idle_timeout(config, crate::config::DEFAULT_IDLE_TIMEOUT)
+    }
+
+    /// A storage for `config` that gives up on a server silent for `idle` (`idle_timeout`):
+    /// each read waits that long at most, each request (one block) takes that long at most,
+    /// and retries stop once that much time has passed.
+    ///
+    /// # Errors
+    /// As [`AzureStorage::new`].
+    pub fn with_idle_timeout(config: AzureConfig, idle: std::time::Duration) -> Result<Self> {
         crate::install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the Azure client's runtime")?;
+        let options = object_store::ClientOptions::new()
+            .with_timeout(idle)
+            .with_config(
+                object_store::ClientConfigKey::ReadTimeout,
+                format!("{}ms", idle.as_millis()),
+            );
+        let retry = object_store::RetryConfig {
+            retry_timeout: idle,
+            ..object_store::RetryConfig::default()
+        };
         let mut builder = MicrosoftAzureBuilder::new()
             .with_account(&config.account_name)
-            .with_container_name(&config.container_name);
+            .with_container_name(&config.container_name)
+            .with_client_options(options)
+            .with_retry(retry);
         // Read now: a storage whose keys are file:// or env:// references is built again at
         // every cycle (`cycle::ConfiguredStorage`), so a rotated key is picked up.
         if let Some(key) = &config.account_key {

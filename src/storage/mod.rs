@@ -76,19 +76,25 @@ pub trait Storage {
     fn delete(&self, name: &SnapshotName) -> Result<()>;
 }
 
-/// Builds the storage a config section describes. Nothing is sent until it is used.
+/// Builds the storage a config section describes, giving up on a server silent for `idle`
+/// (`idle_timeout`). Nothing is sent until it is used.
 ///
 /// # Errors
 /// When a client cannot be set up (e.g. Azure's runtime).
-pub fn build(config: &StorageConfig) -> Result<Box<dyn Storage>> {
+pub fn build(config: &StorageConfig, idle: std::time::Duration) -> Result<Box<dyn Storage>> {
+    // Local storage has no peer to wait for.
+    #[cfg(not(any(feature = "s3", feature = "gcs", feature = "azure")))]
+    let _ = idle;
     Ok(match &config.kind {
         StorageKind::Local { path } => Box::new(local::LocalStorage::new(path.clone())),
         #[cfg(feature = "s3")]
-        StorageKind::S3(s3) => Box::new(s3::S3Storage::new(s3.clone())),
+        StorageKind::S3(s3) => Box::new(s3::S3Storage::new(s3.clone()).with_request_timeout(idle)),
         #[cfg(feature = "gcs")]
-        StorageKind::Gcs(gcs) => Box::new(gcs::GcsStorage::new(gcs.clone())),
+        StorageKind::Gcs(gcs) => Box::new(gcs::GcsStorage::with_idle_timeout(gcs.clone(), idle)),
         #[cfg(feature = "azure")]
-        StorageKind::Azure(azure) => Box::new(azure::AzureStorage::new(azure.clone())?),
+        StorageKind::Azure(azure) => {
+            Box::new(azure::AzureStorage::with_idle_timeout(azure.clone(), idle)?)
+        }
         // The config refuses these sections in a build without them; this is the backstop.
         #[cfg(not(all(feature = "s3", feature = "gcs", feature = "azure")))]
         #[allow(unreachable_patterns)]

@@ -59,6 +59,8 @@ pub struct S3Storage {
     part_size: usize,
     page_size: Option<usize>,
     buckets: RefCell<Option<Buckets>>,
+    /// `idle_timeout`, applied to each request.
+    request_timeout: Option<std::time::Duration>,
 }
 
 struct Buckets {
@@ -77,7 +79,16 @@ impl S3Storage {
             part_size: DEFAULT_PART_SIZE,
             page_size: None,
             buckets: RefCell::new(None),
+            request_timeout: None,
         }
+    }
+
+    /// Limits each request (one part at most) to `timeout`: `idle_timeout`, as near as
+    /// rust-s3 allows (its client, attohttpc, also gives up on a read that waits 30 s).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     /// Uses parts of `bytes` (tests use the 5 MiB minimum).
@@ -146,6 +157,9 @@ impl S3Storage {
         };
         let mut plain = Bucket::new(&c.bucket, region, credentials)
             .with_context(|| format!("cannot set up S3 bucket {}", c.bucket))?;
+        if let Some(timeout) = self.request_timeout {
+            plain.set_request_timeout(Some(timeout));
+        }
         if c.force_path_style {
             plain = plain.with_path_style();
         }

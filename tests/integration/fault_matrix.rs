@@ -421,7 +421,11 @@ fn run_survives_vault_and_storage_faults_and_recovers_from_each() {
 }
 
 /// An agent of `vault` with a 400 KB snapshot and `extra` config keys.
-fn slow_snapshot_env(vault: &VaultStandIn, fault: crate::vault_stand_in::SnapshotFault, extra: serde_json::Value) -> TestEnv {
+fn slow_snapshot_env(
+    vault: &VaultStandIn,
+    fault: crate::vault_stand_in::SnapshotFault,
+    extra: serde_json::Value,
+) -> TestEnv {
     vault.state().snapshot = std::sync::Arc::new(valid_archive(400_000));
     vault.state().fault = fault;
     let env = TestEnv::new();
@@ -433,7 +437,11 @@ fn slow_snapshot_env(vault: &VaultStandIn, fault: crate::vault_stand_in::Snapsho
 fn vault_stalling_mid_stream_is_abandoned_after_idle_timeout() {
     use crate::vault_stand_in::SnapshotFault;
     let vault = VaultStandIn::start(Vec::new());
-    let env = slow_snapshot_env(&vault, SnapshotFault::StallAt(100_000), json!({"idle_timeout": "2s"}));
+    let env = slow_snapshot_env(
+        &vault,
+        SnapshotFault::StallAt(100_000),
+        json!({"idle_timeout": "2s"}),
+    );
     env.put("raft_snapshot-1700000000000000000.snap", &valid_archive(10));
     let started = std::time::Instant::now();
     let outcome = env.run(&["once"]);
@@ -480,7 +488,11 @@ fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
     use crate::vault_stand_in::SnapshotFault;
     let vault = VaultStandIn::start(Vec::new());
     // The default idle_timeout (5m): only the signal can end this wait.
-    let env = slow_snapshot_env(&vault, SnapshotFault::StallAt(100_000), json!({"frequency": "1h"}));
+    let env = slow_snapshot_env(
+        &vault,
+        SnapshotFault::StallAt(100_000),
+        json!({"frequency": "1h"}),
+    );
     let child = env.command(&["run"]).spawn().unwrap();
     let started = std::time::Instant::now();
     while crate::env::list(&env.tmp).is_empty() {
@@ -496,4 +508,95 @@ fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
     assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
     assert!(env.staging_is_empty(), "{:?}", crate::env::list(&env.tmp));
     assert!(env.files().is_empty());
+}
+
+/// A server that accepts connections and then does nothing: never reads, never answers.
+/// They stay open until it is dropped.
+struct BlackHole {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHole {
+    fn start() -> BlackHole {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                held.extend(stream.ok());
+            }
+        });
+        BlackHole { addr, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+#[test]
+fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still_store() {
+    use crate::conformance::{AZURE_ACCOUNT, AZURE_KEY};
+    let (s3, gcs, azure) = (BlackHole::start(), BlackHole::start(), BlackHole::start());
+    // 4 MiB: more than the socket buffers hold, so a server that does not read stalls the
+    // upload itself, not only the wait for its answer.
+    let vault = VaultStandIn::start(valid_archive(4 << 20));
+    let env = TestEnv::new();
+    env.write_config(
+        &vault,
+        json!({"idle_timeout": "2s",
+               "aws_storage": {"access_key_id": "k", "secret_access_key": "s",
+                               "s3_endpoint": s3.url(), "s3_force_path_style": true,
+                               "s3_region": "us-east-1", "s3_bucket": "b"},
+               "google_storage": {"bucket": "b"},
+               "azure_storage": {"account_name": AZURE_ACCOUNT, "account_key": AZURE_KEY,
+                                 "container_name": "c",
+                                 "endpoint": format!("{}/{AZURE_ACCOUNT}", azure.url())}}),
+    );
+    let mut command = env.command(&["once"]);
+    command.env("STORAGE_EMULATOR_HOST", gcs.addr.to_string());
+    let started = std::time::Instant::now();
+    let outcome = crate::env::finish(
+        command.spawn().unwrap(),
+        std::time::Duration::from_secs(120),
+    );
+    let took = started.elapsed();
+    assert_code(&outcome, 1);
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "took {took:?}\n{}",
+        outcome.stderr
+    );
+    for kind in ["aws", "gcp", "azure"] {
+        assert!(
+            outcome
+                .stderr
+                .contains(&format!("storing the snapshot in {kind}")),
+            "{kind}: {}",
+            outcome.stderr
+        );
+    }
+    assert!(
+        outcome
+            .stderr
+            .contains("Successfully created local snapshot"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(env.files().len(), 1);
+    assert!(env.staging_is_empty());
+    eprintln!("three silent storages took {took:?}");
 }

@@ -79,12 +79,20 @@ impl GcsStorage {
     /// A storage for `config`; credentials are looked up at the first call.
     #[must_use]
     pub fn new(config: GcsConfig) -> Self {
+        Self::with_idle_timeout(config, crate::config::DEFAULT_IDLE_TIMEOUT)
+    }
+
+    /// A storage for `config` that gives up on a server silent for `idle` in either
+    /// direction (`idle_timeout`).
+    #[must_use]
+    pub fn with_idle_timeout(config: GcsConfig, idle: Duration) -> Self {
         let source = config.credentials.clone();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_per_call(Some(Duration::from_secs(300)))
+            .timeout_per_read(Some(idle))
+            .timeout_per_write(Some(idle))
             .build()
             .new_agent();
         Self {
