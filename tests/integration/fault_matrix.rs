@@ -600,3 +600,122 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
     assert!(env.staging_is_empty());
     eprintln!("three silent storages took {took:?}");
 }
+
+/// Every part of a multipart upload (S3 UploadPart, GCS resumable chunk, Azure block) fails
+/// with `action` every time it is tried: each cloud storage fails and keeps what it had (its
+/// old snapshot is not pruned, no new one lists, no unfinished S3 upload is left), while the
+/// local storage gets the snapshot.
+fn every_part_fails_with(action: fn() -> crate::fault_proxy::Action) {
+    use crate::conformance::{
+        AZURE_ACCOUNT, AZURE_KEY, AzureFixture, BUCKET, Fixture, GcsFixture, S3Fixture,
+    };
+    use crate::fault_proxy::{Action, FaultProxy, Request};
+    let (Some(s3), Some(gcs), Some(azure)) =
+        (S3Fixture::new(), GcsFixture::new(), AzureFixture::new())
+    else {
+        return;
+    };
+    let s3_proxy = FaultProxy::start("127.0.0.1:5055", move |r: &Request| {
+        if r.method == "PUT" && r.target.contains("partNumber=") {
+            action()
+        } else {
+            Action::Forward
+        }
+    });
+    let gcs_proxy = FaultProxy::start("127.0.0.1:4443", move |r: &Request| {
+        if r.method == "PUT" && r.target.contains("upload_id=") {
+            action()
+        } else {
+            Action::Forward
+        }
+    });
+    let azure_proxy = FaultProxy::start("127.0.0.1:10000", move |r: &Request| {
+        if r.method == "PUT" && r.target.contains("comp=block&") {
+            action()
+        } else {
+            Action::Forward
+        }
+    });
+    // An older snapshot in each cloud, which retain 1 would prune if this cycle's landed.
+    let old = vault_raft_snapshot::snapshot_name::SnapshotName::at(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+    );
+    let work = tempfile::tempdir().unwrap();
+    let old_file = work.path().join("old");
+    fs::write(&old_file, valid_archive(10)).unwrap();
+    let fixtures: [&dyn Fixture; 3] = [&s3, &gcs, &azure];
+    for fixture in fixtures {
+        fixture
+            .storage()
+            .upload(
+                &old_file,
+                &old,
+                &vault_raft_snapshot::shutdown::StopFlag::never(),
+            )
+            .unwrap();
+    }
+    // 9 MiB: more than one 8 MiB part in every cloud.
+    let vault = VaultStandIn::start(valid_archive(9 << 20));
+    let env = TestEnv::new();
+    env.write_config(
+        &vault,
+        json!({"retain": 1, "idle_timeout": "10s",
+               "aws_storage": {"access_key_id": "test-access-key", "secret_access_key": "test-secret-key",
+                               "s3_endpoint": s3_proxy.url(), "s3_force_path_style": true,
+                               "s3_region": "us-east-1", "s3_bucket": BUCKET, "s3_key_prefix": s3.prefix()},
+               "google_storage": {"bucket": BUCKET, "prefix": gcs.prefix()},
+               "azure_storage": {"account_name": AZURE_ACCOUNT, "account_key": AZURE_KEY,
+                                 "container_name": BUCKET, "prefix": azure.prefix(),
+                                 "endpoint": format!("{}/{AZURE_ACCOUNT}", azure_proxy.url())}}),
+    );
+    let mut command = env.command(&["once"]);
+    command.env("STORAGE_EMULATOR_HOST", gcs_proxy.url());
+    let outcome = crate::env::finish(
+        command.spawn().unwrap(),
+        std::time::Duration::from_secs(180),
+    );
+    assert_code(&outcome, 1);
+    for kind in ["aws", "gcp", "azure"] {
+        assert!(
+            outcome
+                .stderr
+                .contains(&format!("storing the snapshot in {kind}")),
+            "{kind}: {}",
+            outcome.stderr
+        );
+    }
+    assert!(
+        outcome
+            .stderr
+            .contains("Successfully created local snapshot"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(env.files().len(), 1);
+    for (fixture, proxy_parts) in [
+        (&s3 as &dyn Fixture, s3_proxy.requests()),
+        (&gcs, gcs_proxy.requests()),
+        (&azure, azure_proxy.requests()),
+    ] {
+        let listed: Vec<_> = fixture
+            .storage()
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(listed, [old], "{}", fixture.prefix());
+        assert!(fixture.no_unfinished_uploads(), "{}", fixture.prefix());
+        assert!(!proxy_parts.is_empty());
+    }
+}
+
+#[test]
+fn a_part_that_fails_with_500_every_time_fails_that_storage_only() {
+    every_part_fails_with(|| crate::fault_proxy::Action::Fail(500));
+}
+
+#[test]
+fn a_part_whose_connection_is_reset_every_time_fails_that_storage_only() {
+    every_part_fails_with(|| crate::fault_proxy::Action::Reset);
+}

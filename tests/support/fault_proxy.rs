@@ -32,6 +32,8 @@ pub enum Action {
     Forward,
     /// Answer with this status and a small body; nothing goes upstream.
     Fail(u16),
+    /// Reset the connection (RST) without an answer; nothing goes upstream.
+    Reset,
     /// Send it upstream, and pass back the answer as this function rewrites it (the whole
     /// response, head and body, as bytes).
     Rewrite(fn(Vec<u8>) -> Vec<u8>),
@@ -201,6 +203,24 @@ fn serve(
                 body.len()
             )?;
             return client.shutdown(Shutdown::Both);
+        }
+        Action::Reset => {
+            use std::os::fd::AsRawFd;
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt on a socket this thread owns, with a correctly sized value.
+            unsafe {
+                libc::setsockopt(
+                    client.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&raw const linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+            return Ok(());
         }
         Action::Forward => None,
         Action::Rewrite(f) => Some(f),
