@@ -17,8 +17,16 @@
 //!
 //! A 200 with a truncated body is how a failed Vault snapshot looks (vault#12168): every
 //! truncation point fails one of these checks.
+//!
+//! A hostile archive costs bounded memory and time: the stream is never held whole (256 KiB
+//! buffers; the small entries are refused by their header's size before they are read), and
+//! the gzip stream may expand to at most [`MAX_EXPANSION`] times its compressed size (plus
+//! [`EXPANSION_SLACK`]), which Vault's encrypted state never comes near, so a decompression
+//! bomb is refused after reading a little more than its own size times that.
 
+use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use sha2::{Digest, Sha256};
@@ -28,6 +36,13 @@ use super::{ENTRY_NAMES, SMALL_ENTRY_LIMIT, hex};
 /// Buffer size for the compressed stream and state.bin: large enough that the syscall and
 /// per-call overhead is negligible, small enough to keep memory flat.
 const BUFFER_SIZE: usize = 256 * 1024;
+
+/// How many times its compressed size the gzip stream may expand to. Vault's barrier encrypts
+/// every value, so real state barely compresses (OpenBao stores it uncompressed); deflate's own
+/// limit is about 1032.
+pub const MAX_EXPANSION: u64 = 200;
+/// Expansion allowed beyond [`MAX_EXPANSION`], for small snapshots of mostly headers.
+pub const EXPANSION_SLACK: u64 = 16 << 20;
 
 /// What a verified snapshot holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -70,7 +85,11 @@ pub fn verify_observing<R: Read>(
     reader: R,
     observe: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<(SnapshotSummary, Vec<u8>)> {
-    let mut compressed = BufReader::with_capacity(BUFFER_SIZE, CountingReader::new(reader));
+    let compressed_count = Rc::new(Cell::new(0));
+    let mut compressed = BufReader::with_capacity(
+        BUFFER_SIZE,
+        CountingReader::sharing(reader, Rc::clone(&compressed_count)),
+    );
     ensure!(
         !compressed
             .fill_buf()
@@ -78,7 +97,11 @@ pub fn verify_observing<R: Read>(
             .is_empty(),
         "the snapshot is empty (0 bytes)"
     );
-    let gzip = flate2::bufread::GzDecoder::new(&mut compressed);
+    let gzip = Bounded {
+        inner: flate2::bufread::GzDecoder::new(&mut compressed),
+        compressed: compressed_count,
+        produced: 0,
+    };
     let mut archive = tar::Archive::new(CountingReader::new(gzip));
 
     let mut small = [Vec::new(), Vec::new(), Vec::new()];
@@ -132,7 +155,7 @@ pub fn verify_observing<R: Read>(
     }
 
     let mut tar_stream = archive.into_inner();
-    let marker_seen = tar_stream.count > entries_end;
+    let marker_seen = tar_stream.count.get() > entries_end;
     let trailing = read_zeros(&mut tar_stream).map_err(gzip_or_tar)?;
     let Some(trailing) = trailing else {
         bail!("unexpected data after the end of the tar archive");
@@ -141,8 +164,7 @@ pub fn verify_observing<R: Read>(
         marker_seen && trailing >= 512,
         "the tar end-of-archive marker is missing (the snapshot stream ended early)"
     );
-    let gzip = tar_stream.inner;
-    drop(gzip);
+    drop(tar_stream);
     ensure!(
         compressed
             .fill_buf()
@@ -150,7 +172,7 @@ pub fn verify_observing<R: Read>(
             .is_empty(),
         "unexpected bytes after the end of the gzip stream"
     );
-    let archive_size = compressed.get_ref().count;
+    let archive_size = compressed.get_ref().count.get();
 
     let [meta, sums, sealed] = small;
     let meta_sum = hex(&Sha256::digest(&meta));
@@ -265,19 +287,51 @@ fn gzip_or_tar(error: io::Error) -> anyhow::Error {
 /// A reader that counts the bytes it hands out.
 struct CountingReader<R> {
     inner: R,
-    count: u64,
+    count: Rc<Cell<u64>>,
 }
 
 impl<R> CountingReader<R> {
     fn new(inner: R) -> Self {
-        Self { inner, count: 0 }
+        Self::sharing(inner, Rc::new(Cell::new(0)))
+    }
+
+    /// Counting into `count`, which the caller keeps to read as the stream goes.
+    fn sharing(inner: R, count: Rc<Cell<u64>>) -> Self {
+        Self { inner, count }
     }
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count += n as u64;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// The decompressed stream, refused once it expands beyond [`MAX_EXPANSION`] times the
+/// compressed bytes read so far (plus [`EXPANSION_SLACK`]).
+struct Bounded<R> {
+    inner: R,
+    compressed: Rc<Cell<u64>>,
+    produced: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.produced += n as u64;
+        let allowed = self
+            .compressed
+            .get()
+            .saturating_mul(MAX_EXPANSION)
+            .saturating_add(EXPANSION_SLACK);
+        if self.produced > allowed {
+            return Err(io::Error::other(format!(
+                "it expands to more than {MAX_EXPANSION} times its compressed size \
+                 (a decompression bomb, not a Vault snapshot)"
+            )));
+        }
         Ok(n)
     }
 }
@@ -308,6 +362,100 @@ mod tests {
             Ok(summary) => panic!("accepted a bad snapshot: {summary:?}"),
             Err(e) => format!("{e:#}"),
         }
+    }
+
+    /// A gzipped tar of `entries` (name, size its header claims, body), then `zeros` zero
+    /// bytes after the end-of-archive marker.
+    fn hostile(entries: &[(&str, u64, &[u8])], zeros: usize) -> Vec<u8> {
+        let gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut builder = tar::Builder::new(gzip);
+        for (name, claimed, body) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(*claimed);
+            header.set_mode(0o600);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_path(name).unwrap();
+            header.set_cksum();
+            builder.append(&header, *body).unwrap();
+        }
+        let mut gzip = builder.into_inner().unwrap();
+        std::io::Write::write_all(&mut gzip, &vec![0; zeros]).unwrap();
+        gzip.finish().unwrap()
+    }
+
+    /// The four entries of a snapshot with `meta` and `state`, their sums right.
+    fn with_meta_and_state(meta: &[u8], state: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let sums = format!(
+            "{}  meta.json\n{}  state.bin\n",
+            hex(&Sha256::digest(meta)),
+            hex(&Sha256::digest(state))
+        );
+        vec![
+            ("meta.json".into(), meta.to_vec()),
+            ("state.bin".into(), state.to_vec()),
+            ("SHA256SUMS".into(), sums.into_bytes()),
+            ("SHA256SUMS.sealed".into(), b"sealed".to_vec()),
+        ]
+    }
+
+    fn honest(entries: &[(String, Vec<u8>)], zeros: usize) -> Vec<u8> {
+        let entries: Vec<(&str, u64, &[u8])> = entries
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.len() as u64, b.as_slice()))
+            .collect();
+        hostile(&entries, zeros)
+    }
+
+    #[test]
+    fn hostile_archives_are_refused_with_bounded_memory_and_time() {
+        // The helpers make a valid snapshot when nothing is hostile.
+        let valid_meta = br#"{"Index":1,"Term":1,"Size":4}"#;
+        verify(&honest(&with_meta_and_state(valid_meta, b"data"), 1024)[..]).unwrap();
+        // A meta.json whose header claims 4 GiB: refused by its size, nothing read.
+        let huge_meta = hostile(&[("meta.json", 4 << 30, b"{}")], 0);
+        assert!(
+            refused(&huge_meta)
+                .contains("meta.json is 4294967296 bytes; Vault allows less than 8192")
+        );
+        // A state.bin whose header claims 1 TiB over a few bytes: truncated.
+        let meta = br#"{"Index":1,"Term":1,"Size":1099511627776}"#;
+        let huge_state = hostile(
+            &[
+                ("meta.json", meta.len() as u64, meta),
+                ("state.bin", 1 << 40, b"tiny"),
+            ],
+            0,
+        );
+        assert!(
+            refused(&huge_state).contains("truncated"),
+            "{}",
+            refused(&huge_state)
+        );
+        // A gzip bomb: 64 MiB of zeros in state.bin, about 64 KiB compressed.
+        let zeros = vec![0u8; 64 << 20];
+        let meta = format!(r#"{{"Index":1,"Term":1,"Size":{}}}"#, zeros.len());
+        let bomb = honest(&with_meta_and_state(meta.as_bytes(), &zeros), 0);
+        assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+        assert!(
+            refused(&bomb).contains("decompression bomb"),
+            "{}",
+            refused(&bomb)
+        );
+        // ... or the same zeros after the end of the archive.
+        let trailing = honest(&with_meta_and_state(valid_meta, b"data"), 64 << 20);
+        assert!(
+            refused(&trailing).contains("decompression bomb"),
+            "{}",
+            refused(&trailing)
+        );
+        // A meta.json nested 4000 deep (under 8 KiB): a parse error, not a stack overflow.
+        let nested = format!("{}{}", "[".repeat(4000), "]".repeat(4000));
+        let deep = honest(&with_meta_and_state(nested.as_bytes(), b"data"), 0);
+        assert!(
+            refused(&deep).contains("meta.json is not a JSON object"),
+            "{}",
+            refused(&deep)
+        );
     }
 
     #[test]
