@@ -89,18 +89,33 @@ fn scaled(number: &str, scale: u128) -> Result<u128, String> {
     Ok(value)
 }
 
-/// Formats a duration the way Go prints one (`1h30m0s`, `45s`, `1.5s`), for log lines.
+/// Formats a duration the way Go prints one (`1h30m0s`, `45s`, `1.5s`, `250ms`, `7ns`),
+/// exactly: the text parses back to the same duration.
 #[must_use]
 pub fn format(duration: Duration) -> String {
+    /// `whole` and `fraction` (of `digits` digits) as `whole[.fraction]`, trailing zeros cut.
+    fn decimal(whole: u128, fraction: u128, digits: usize) -> String {
+        if fraction == 0 {
+            return whole.to_string();
+        }
+        let fraction = format!("{fraction:0digits$}");
+        format!("{whole}.{}", fraction.trim_end_matches('0'))
+    }
+    let nanos = duration.as_nanos();
+    if nanos < 1_000_000_000 {
+        return match nanos {
+            0 => "0s".into(),
+            n if n < 1_000 => format!("{n}ns"),
+            n if n < 1_000_000 => format!("{}µs", decimal(n / 1_000, n % 1_000, 3)),
+            n => format!("{}ms", decimal(n / 1_000_000, n % 1_000_000, 6)),
+        };
+    }
     let total = duration.as_secs();
     let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    let frac = duration.subsec_millis();
-    let secs = if frac == 0 {
-        format!("{s}s")
-    } else {
-        let digits = format!("{frac:03}");
-        format!("{s}.{}s", digits.trim_end_matches('0'))
-    };
+    let secs = format!(
+        "{}s",
+        decimal(u128::from(s), u128::from(duration.subsec_nanos()), 9)
+    );
     match (h, m) {
         (0, 0) => secs,
         (0, m) => format!("{m}m{secs}"),
@@ -145,5 +160,11 @@ mod tests {
         assert_eq!(format(Duration::from_secs(45)), "45s");
         assert_eq!(format(Duration::from_secs(120)), "2m0s");
         assert_eq!(format(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format(Duration::from_millis(250)), "250ms");
+        assert_eq!(format(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(format(Duration::from_nanos(1500)), "1.5µs");
+        assert_eq!(format(Duration::from_nanos(7)), "7ns");
+        assert_eq!(format(Duration::ZERO), "0s");
+        assert_eq!(format(Duration::new(3723, 4)), "1h2m3.000000004s");
     }
 }

@@ -23,6 +23,8 @@ pub mod http;
 pub mod leftovers;
 pub mod logging;
 pub mod metrics;
+#[cfg(test)]
+mod properties;
 pub mod prune;
 pub mod recover;
 pub mod retention;
