@@ -129,9 +129,8 @@ impl Transport for StoppableTransport {
     }
 }
 
+/// The error a stop turns a wait into. Not `ErrorKind::Interrupted`: `read_exact` and
+/// `read_to_end` retry those, and would call again and again.
 fn interrupted() -> ureq::Error {
-    ureq::Error::Io(std::io::Error::new(
-        std::io::ErrorKind::Interrupted,
-        INTERRUPTED,
-    ))
+    ureq::Error::Io(std::io::Error::other(INTERRUPTED))
 }
