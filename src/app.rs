@@ -221,22 +221,46 @@ fn lock_config(path: &std::path::Path) -> Result<Option<File>> {
 /// The line logged when another agent holds the config's lock.
 pub const ALREADY_RUNNING: &str = "another vault-raft-snapshot is already running cycles with";
 
-/// Removes what an agent that was killed left in the directories this one writes to.
-fn remove_leftovers(config: &Config) {
-    let mut dirs: Vec<&std::path::Path> = vec![config.temp_dir.as_path()];
+/// The directories this agent writes temporary files to: `temp_dir`, the local storages,
+/// the metrics file's.
+fn temporary_dirs(config: &Config) -> Vec<PathBuf> {
+    let mut dirs = vec![config.temp_dir.clone()];
     for storage in &config.storages {
         if let crate::config::StorageKind::Local { path } = &storage.kind {
-            dirs.push(path);
+            dirs.push(path.clone());
         }
     }
     if let Some(file) = &config.metrics_file {
-        dirs.push(
-            file.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new(".")),
-        );
+        let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
+        dirs.push(dir.map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf));
     }
+    dirs
+}
+
+/// Removes what an agent that was killed left in the directories this one writes to.
+fn remove_leftovers(config: &Config) {
+    let dirs = temporary_dirs(config);
+    let dirs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
     crate::leftovers::remove(&dirs);
+}
+
+/// How long a signal may take to end a cycle before the watchdog ends the process.
+const STOP_GRACE: Duration = Duration::from_millis(1500);
+
+/// Arms the last resort for a signal that arrives while a storage client is blocked where no
+/// stop flag reaches (S3's client waits up to its own read timeout): after [`STOP_GRACE`], our
+/// temporary files are removed and the process exits with `code`. An upload cut off so leaves
+/// no object under a snapshot's name: an unfinished S3 multipart upload stays until the
+/// bucket's lifecycle rule aborts it; Azure's uncommitted blocks and a GCS resumable session
+/// expire on their own.
+fn arm_watchdog(shutdown: &Shutdown, config: &Config, code: u8) {
+    let dirs = temporary_dirs(config);
+    shutdown.watchdog(STOP_GRACE, move || {
+        let dirs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
+        crate::leftovers::remove_own(&dirs);
+        error!("A storage did not let go within {STOP_GRACE:?} of the shutdown signal; exiting");
+        std::process::exit(i32::from(code));
+    });
 }
 
 fn once(config: Config) -> Result<u8> {
@@ -246,6 +270,7 @@ fn once(config: Config) -> Result<u8> {
     };
     let shutdown = install_shutdown()?;
     remove_leftovers(&config);
+    arm_watchdog(&shutdown, &config, EXIT_FAILED);
     info!("Leader check: {}", config.leader_check.describe());
     let mut agent = Agent::with_stop(config, shutdown.flag().clone())?;
     let mut sink = MetricsSink::open(&agent);
@@ -281,6 +306,7 @@ fn run_loop(config: Config) -> Result<u8> {
     };
     let shutdown = install_shutdown()?;
     remove_leftovers(&config);
+    arm_watchdog(&shutdown, &config, EXIT_OK);
     let frequency = config.frequency;
     let mut agent = Agent::with_stop(config, shutdown.flag().clone())?;
     let mut sink = MetricsSink::open(&agent);

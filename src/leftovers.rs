@@ -65,10 +65,21 @@ fn running(pid: u32) -> bool {
     result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Removes this process's own temporary files from `dirs` (for a process about to exit in
+/// the middle of a cycle); returns what it removed.
+pub fn remove_own(dirs: &[&Path]) -> Vec<PathBuf> {
+    remove_where(dirs, |pid| pid == std::process::id())
+}
+
 /// Removes our temporary files of processes that no longer run from `dirs`; returns what it
 /// removed. A directory that cannot be read is skipped (the cycle will say what is wrong with
 /// it); a file that cannot be removed is a warning.
 pub fn remove(dirs: &[&Path]) -> Vec<PathBuf> {
+    remove_where(dirs, |pid| pid != std::process::id() && !running(pid))
+}
+
+/// Removes our temporary files whose PID `doomed` picks.
+fn remove_where(dirs: &[&Path], doomed: impl Fn(u32) -> bool) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -79,7 +90,7 @@ pub fn remove(dirs: &[&Path]) -> Vec<PathBuf> {
             let Some(pid) = name.to_str().and_then(owner) else {
                 continue;
             };
-            if pid == std::process::id() || running(pid) {
+            if !doomed(pid) {
                 continue;
             }
             if !entry.file_type().is_ok_and(|t| t.is_file()) {
@@ -88,16 +99,15 @@ pub fn remove(dirs: &[&Path]) -> Vec<PathBuf> {
             let path = entry.path();
             match std::fs::remove_file(&path) {
                 Ok(()) => {
-                    info!(
-                        "Removed {}, left by an agent (PID {pid}) that was killed",
-                        path.display()
-                    );
+                    if pid != std::process::id() {
+                        info!(
+                            "Removed {}, left by an agent (PID {pid}) that was killed",
+                            path.display()
+                        );
+                    }
                     removed.push(path);
                 }
-                Err(e) => warn!(
-                    "cannot remove {}, left by an agent (PID {pid}) that was killed: {e}",
-                    path.display()
-                ),
+                Err(e) => warn!("cannot remove the temporary file {}: {e}", path.display()),
             }
         }
     }

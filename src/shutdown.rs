@@ -98,6 +98,21 @@ impl Shutdown {
         self.flag.requested()
     }
 
+    /// The last resort for a stop that the code cannot see in time (a storage client blocked
+    /// in a read of its own, which only its timeout ends): `grace` after a signal, if the
+    /// process is still running, `give_up` runs on a thread of its own (it should remove this
+    /// process's temporary files and exit). A process that ends in time never runs it.
+    pub fn watchdog(&self, grace: Duration, give_up: impl FnOnce() + Send + 'static) {
+        let flag = self.flag.clone();
+        std::thread::spawn(move || {
+            while !flag.requested() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::sleep(grace);
+            give_up();
+        });
+    }
+
     /// Sleeps for `duration` or until a signal arrives. Returns true if one did.
     pub fn sleep(&self, duration: Duration) -> bool {
         let deadline = Instant::now() + duration;

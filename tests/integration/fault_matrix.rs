@@ -719,3 +719,42 @@ fn a_part_that_fails_with_500_every_time_fails_that_storage_only() {
 fn a_part_whose_connection_is_reset_every_time_fails_that_storage_only() {
     every_part_fails_with(|| crate::fault_proxy::Action::Reset);
 }
+
+#[test]
+fn sigterm_while_a_storage_stalls_ends_run_within_two_seconds() {
+    let s3 = BlackHole::start();
+    let vault = VaultStandIn::start(valid_archive(4 << 20));
+    let env = TestEnv::new();
+    // The default idle_timeout (5m), and S3's client blocked in a read no flag reaches.
+    env.write_config(
+        &vault,
+        json!({"frequency": "1h",
+               "aws_storage": {"access_key_id": "k", "secret_access_key": "s",
+                               "s3_endpoint": s3.url(), "s3_force_path_style": true,
+                               "s3_region": "us-east-1", "s3_bucket": "b"}}),
+    );
+    let run = crate::env::LiveRun::start(env.command(&["run"]));
+    run.wait_for(
+        0,
+        &["Successfully created local snapshot"],
+        std::time::Duration::from_secs(20),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = std::time::Instant::now();
+    let outcome = run.stop();
+    let took = sent.elapsed();
+    assert_code(&outcome, 0);
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "took {took:?}\n{}",
+        outcome.stderr
+    );
+    assert!(env.staging_is_empty(), "{:?}", crate::env::list(&env.tmp));
+    assert!(
+        env.files()
+            .iter()
+            .all(|f| f.ends_with(".snap") && !f.starts_with('.')),
+        "{:?}",
+        env.files()
+    );
+}
