@@ -758,3 +758,29 @@ fn sigterm_while_a_storage_stalls_ends_run_within_two_seconds() {
         env.files()
     );
 }
+
+#[test]
+fn run_waits_out_an_unreachable_vault_and_stores_once_it_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let placeholder = VaultStandIn::start(Vec::new());
+    let env = TestEnv::new();
+    env.write_config(
+        &placeholder,
+        json!({"frequency": "1s", "addr": format!("http://{addr}")}),
+    );
+    let limit = std::time::Duration::from_secs(20);
+    let run = crate::env::LiveRun::start(env.command(&["run"]));
+    let unreachable = format!("cannot reach Vault at GET http://{addr}/v1/sys/leader");
+    let at = run.wait_for(0, &["ERROR", &unreachable], limit);
+    let at = run.wait_for(at, &["ERROR", &unreachable], limit);
+    let _vault = VaultStandIn::start_on(&addr, valid_archive(1000));
+    run.wait_for(at, &["Successfully created local snapshot"], limit);
+    let outcome = run.stop();
+    assert_code(&outcome, 0);
+    assert!(!env.files().is_empty());
+}
