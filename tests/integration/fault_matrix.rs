@@ -3,11 +3,15 @@
 //! (`signals`).
 
 use std::fs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::env::{TestEnv, assert_code, valid_archive};
-use crate::vault_stand_in::VaultStandIn;
+use crate::env::{LiveRun, TestEnv, assert_code, finish, list, valid_archive};
+use crate::fault_proxy::{Action, FaultProxy, Request};
+use crate::vault_stand_in::{Mode, SnapshotFault, VaultStandIn};
 
 #[test]
 fn status_reads_only_the_metrics_file_and_refuses_one_that_is_not_ours() {
@@ -147,7 +151,7 @@ fn a_failed_cycle_on_the_leader_keeps_leader_yes_and_a_stop_is_not_a_failure() {
     env.write_config(&vault, json!({"metrics_file": metrics, "frequency": "1h"}));
 
     // The leader check passed, then the snapshot was bad: still the leader.
-    vault.state().fault = crate::vault_stand_in::SnapshotFault::DropTrailer;
+    vault.state().fault = SnapshotFault::DropTrailer;
     assert_code(&env.run(&["once"]), 1);
     let failed = Metrics::load(&metrics).unwrap();
     assert!(failed.agent.leader, "{:?}", failed.agent);
@@ -162,20 +166,20 @@ fn a_failed_cycle_on_the_leader_keeps_leader_yes_and_a_stop_is_not_a_failure() {
     // A SIGTERM in the middle of a slow download ends the cycle; it is not counted.
     {
         let mut state = vault.state();
-        state.fault = crate::vault_stand_in::SnapshotFault::None;
-        state.snapshot = std::sync::Arc::new(valid_archive(400_000));
+        state.fault = SnapshotFault::None;
+        state.snapshot = Arc::new(valid_archive(400_000));
         state.chunk_size = 4096;
-        state.chunk_delay = std::time::Duration::from_millis(50);
+        state.chunk_delay = Duration::from_millis(50);
     }
-    let run = crate::env::LiveRun::start(env.command(&["run"]));
-    let started = std::time::Instant::now();
-    while crate::env::list(&env.tmp).is_empty() {
+    let run = LiveRun::start(env.command(&["run"]));
+    let started = Instant::now();
+    while list(&env.tmp).is_empty() {
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(20),
             "the download never started: {}",
             run.log()
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
     let stopped = run.stop();
     assert_code(&stopped, 0);
@@ -195,20 +199,20 @@ fn kill_9_leaves_no_final_name_and_the_next_start_removes_its_leftovers() {
     {
         let mut state = vault.state();
         state.chunk_size = 4096;
-        state.chunk_delay = std::time::Duration::from_millis(50);
+        state.chunk_delay = Duration::from_millis(50);
     }
     let env = TestEnv::new();
     env.write_config(&vault, json!({}));
     // Killed while downloading: its staging file stays, nothing under a final name.
     let mut child = env.command(&["once"]).spawn().unwrap();
-    let started = std::time::Instant::now();
-    while crate::env::list(&env.tmp).is_empty() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(20));
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let started = Instant::now();
+    while list(&env.tmp).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let staging = crate::env::list(&env.tmp);
+    let staging = list(&env.tmp);
     assert_eq!(staging.len(), 1, "{staging:?}");
     assert!(env.files().is_empty());
 
@@ -225,7 +229,7 @@ fn kill_9_leaves_no_final_name_and_the_next_start_removes_its_leftovers() {
     env.put(&dead_copy, b"partial");
     env.put(&live_copy, b"partial");
 
-    vault.state().chunk_delay = std::time::Duration::ZERO;
+    vault.state().chunk_delay = Duration::ZERO;
     let next = env.run(&["once"]);
     assert_code(&next, 0);
     assert!(
@@ -255,15 +259,15 @@ fn two_agents_started_at_once_with_one_config_take_one_snapshot() {
     {
         let mut state = vault.state();
         state.chunk_size = 4096;
-        state.chunk_delay = std::time::Duration::from_millis(10);
+        state.chunk_delay = Duration::from_millis(10);
     }
     let env = TestEnv::new();
     env.write_config(&vault, json!({}));
     let first = env.command(&["once"]).spawn().unwrap();
-    let started = std::time::Instant::now();
-    while crate::env::list(&env.tmp).is_empty() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(20));
-        std::thread::sleep(std::time::Duration::from_millis(10));
+    let started = Instant::now();
+    while list(&env.tmp).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
     let second = env.run(&["once"]);
     assert_code(&second, 0);
@@ -276,16 +280,16 @@ fn two_agents_started_at_once_with_one_config_take_one_snapshot() {
         "{}",
         second.stderr
     );
-    let first = crate::env::finish(first, std::time::Duration::from_secs(60));
+    let first = finish(first, Duration::from_secs(60));
     assert_code(&first, 0);
     assert_eq!(env.files().len(), 1);
     assert_eq!(vault.requests_to("/v1/sys/storage/raft/snapshot").len(), 1);
     // The lock went with the first process: no lock file, and the next run is not refused.
     assert_eq!(
-        crate::env::list(env.root.path()).len(),
+        list(env.root.path()).len(),
         3,
         "{:?}",
-        crate::env::list(env.root.path())
+        list(env.root.path())
     );
     let third = env.run(&["once"]);
     assert_code(&third, 0);
@@ -333,22 +337,17 @@ fn a_full_staging_filesystem_fails_the_cycle_naming_the_path_and_leaves_nothing(
         "{}",
         outcome.stderr
     );
-    assert!(
-        crate::env::list(&full).is_empty(),
-        "{:?}",
-        crate::env::list(&full)
-    );
+    assert!(list(&full).is_empty(), "{:?}", list(&full));
     assert!(env.files().is_empty());
 }
 
 #[test]
 fn run_survives_vault_and_storage_faults_and_recovers_from_each() {
-    use crate::vault_stand_in::{Mode, SnapshotFault};
     let vault = VaultStandIn::start(valid_archive(1000));
     let env = TestEnv::new();
     env.write_config(&vault, json!({"frequency": "1s", "retain": 1000}));
-    let limit = std::time::Duration::from_secs(20);
-    let run = crate::env::LiveRun::start(env.command(&["run"]));
+    let limit = Duration::from_secs(20);
+    let run = LiveRun::start(env.command(&["run"]));
     let ok = "Successfully created local snapshot";
     let mut at = run.wait_for(0, &[ok], limit);
 
@@ -423,10 +422,10 @@ fn run_survives_vault_and_storage_faults_and_recovers_from_each() {
 /// An agent of `vault` with a 400 KB snapshot and `extra` config keys.
 fn slow_snapshot_env(
     vault: &VaultStandIn,
-    fault: crate::vault_stand_in::SnapshotFault,
+    fault: SnapshotFault,
     extra: serde_json::Value,
 ) -> TestEnv {
-    vault.state().snapshot = std::sync::Arc::new(valid_archive(400_000));
+    vault.state().snapshot = Arc::new(valid_archive(400_000));
     vault.state().fault = fault;
     let env = TestEnv::new();
     env.write_config(vault, extra);
@@ -435,7 +434,6 @@ fn slow_snapshot_env(
 
 #[test]
 fn vault_stalling_mid_stream_is_abandoned_after_idle_timeout() {
-    use crate::vault_stand_in::SnapshotFault;
     let vault = VaultStandIn::start(Vec::new());
     let env = slow_snapshot_env(
         &vault,
@@ -443,12 +441,12 @@ fn vault_stalling_mid_stream_is_abandoned_after_idle_timeout() {
         json!({"idle_timeout": "2s"}),
     );
     env.put("raft_snapshot-1700000000000000000.snap", &valid_archive(10));
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let outcome = env.run(&["once"]);
     let took = started.elapsed();
     assert_code(&outcome, 1);
     assert!(
-        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(15),
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
         "took {took:?}"
     );
     assert!(
@@ -464,12 +462,11 @@ fn vault_stalling_mid_stream_is_abandoned_after_idle_timeout() {
 
 #[test]
 fn vault_resetting_the_connection_mid_stream_fails_at_once() {
-    use crate::vault_stand_in::SnapshotFault;
     let vault = VaultStandIn::start(Vec::new());
     let env = slow_snapshot_env(&vault, SnapshotFault::ResetAt(100_000), json!({}));
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let outcome = env.run(&["once"]);
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(5));
     assert_code(&outcome, 1);
     // ureq reports a reset as "Peer disconnected".
     assert!(
@@ -485,7 +482,6 @@ fn vault_resetting_the_connection_mid_stream_fails_at_once() {
 
 #[test]
 fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
-    use crate::vault_stand_in::SnapshotFault;
     let vault = VaultStandIn::start(Vec::new());
     // The default idle_timeout (5m): only the signal can end this wait.
     let env = slow_snapshot_env(
@@ -494,19 +490,19 @@ fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
         json!({"frequency": "1h"}),
     );
     let child = env.command(&["run"]).spawn().unwrap();
-    let started = std::time::Instant::now();
-    while crate::env::list(&env.tmp).is_empty() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(20));
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let started = Instant::now();
+    while list(&env.tmp).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let sent = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let outcome = crate::env::finish(child, std::time::Duration::from_secs(10));
+    let outcome = finish(child, Duration::from_secs(10));
     let took = sent.elapsed();
     assert_code(&outcome, 0);
-    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
-    assert!(env.staging_is_empty(), "{:?}", crate::env::list(&env.tmp));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(env.staging_is_empty(), "{:?}", list(&env.tmp));
     assert!(env.files().is_empty());
 }
 
@@ -514,19 +510,19 @@ fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
 /// They stay open until it is dropped.
 struct BlackHole {
     addr: std::net::SocketAddr,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
 }
 
 impl BlackHole {
     fn start() -> BlackHole {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for stream in listener.incoming() {
-                if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                if flag.load(Ordering::SeqCst) {
                     return;
                 }
                 held.extend(stream.ok());
@@ -542,7 +538,7 @@ impl BlackHole {
 
 impl Drop for BlackHole {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
         let _ = std::net::TcpStream::connect(self.addr);
     }
 }
@@ -568,15 +564,12 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
     );
     let mut command = env.command(&["once"]);
     command.env("STORAGE_EMULATOR_HOST", gcs.addr.to_string());
-    let started = std::time::Instant::now();
-    let outcome = crate::env::finish(
-        command.spawn().unwrap(),
-        std::time::Duration::from_secs(120),
-    );
+    let started = Instant::now();
+    let outcome = finish(command.spawn().unwrap(), Duration::from_secs(120));
     let took = started.elapsed();
     assert_code(&outcome, 1);
     assert!(
-        took < std::time::Duration::from_secs(60),
+        took < Duration::from_secs(60),
         "took {took:?}\n{}",
         outcome.stderr
     );
@@ -605,11 +598,10 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
 /// with `action` every time it is tried: each cloud storage fails and keeps what it had (its
 /// old snapshot is not pruned, no new one lists, no unfinished S3 upload is left), while the
 /// local storage gets the snapshot.
-fn every_part_fails_with(action: fn() -> crate::fault_proxy::Action) {
+fn every_part_fails_with(action: fn() -> Action) {
     use crate::conformance::{
         AZURE_ACCOUNT, AZURE_KEY, AzureFixture, BUCKET, Fixture, GcsFixture, S3Fixture,
     };
-    use crate::fault_proxy::{Action, FaultProxy, Request};
     let (Some(s3), Some(gcs), Some(azure)) =
         (S3Fixture::new(), GcsFixture::new(), AzureFixture::new())
     else {
@@ -638,7 +630,7 @@ fn every_part_fails_with(action: fn() -> crate::fault_proxy::Action) {
     });
     // An older snapshot in each cloud, which retain 1 would prune if this cycle's landed.
     let old = vault_raft_snapshot::snapshot_name::SnapshotName::at(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+        std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
     );
     let work = tempfile::tempdir().unwrap();
     let old_file = work.path().join("old");
@@ -670,10 +662,7 @@ fn every_part_fails_with(action: fn() -> crate::fault_proxy::Action) {
     );
     let mut command = env.command(&["once"]);
     command.env("STORAGE_EMULATOR_HOST", gcs_proxy.url());
-    let outcome = crate::env::finish(
-        command.spawn().unwrap(),
-        std::time::Duration::from_secs(180),
-    );
+    let outcome = finish(command.spawn().unwrap(), Duration::from_secs(180));
     assert_code(&outcome, 1);
     for kind in ["aws", "gcp", "azure"] {
         assert!(
@@ -712,12 +701,12 @@ fn every_part_fails_with(action: fn() -> crate::fault_proxy::Action) {
 
 #[test]
 fn a_part_that_fails_with_500_every_time_fails_that_storage_only() {
-    every_part_fails_with(|| crate::fault_proxy::Action::Fail(500));
+    every_part_fails_with(|| Action::Fail(500));
 }
 
 #[test]
 fn a_part_whose_connection_is_reset_every_time_fails_that_storage_only() {
-    every_part_fails_with(|| crate::fault_proxy::Action::Reset);
+    every_part_fails_with(|| Action::Reset);
 }
 
 #[test]
@@ -733,23 +722,23 @@ fn sigterm_while_a_storage_stalls_ends_run_within_two_seconds() {
                                "s3_endpoint": s3.url(), "s3_force_path_style": true,
                                "s3_region": "us-east-1", "s3_bucket": "b"}}),
     );
-    let run = crate::env::LiveRun::start(env.command(&["run"]));
+    let run = LiveRun::start(env.command(&["run"]));
     run.wait_for(
         0,
         &["Successfully created local snapshot"],
-        std::time::Duration::from_secs(20),
+        Duration::from_secs(20),
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let sent = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
     let outcome = run.stop();
     let took = sent.elapsed();
     assert_code(&outcome, 0);
     assert!(
-        took < std::time::Duration::from_secs(3),
+        took < Duration::from_secs(3),
         "took {took:?}\n{}",
         outcome.stderr
     );
-    assert!(env.staging_is_empty(), "{:?}", crate::env::list(&env.tmp));
+    assert!(env.staging_is_empty(), "{:?}", list(&env.tmp));
     assert!(
         env.files()
             .iter()
@@ -773,8 +762,8 @@ fn run_waits_out_an_unreachable_vault_and_stores_once_it_answers() {
         &placeholder,
         json!({"frequency": "1s", "addr": format!("http://{addr}")}),
     );
-    let limit = std::time::Duration::from_secs(20);
-    let run = crate::env::LiveRun::start(env.command(&["run"]));
+    let limit = Duration::from_secs(20);
+    let run = LiveRun::start(env.command(&["run"]));
     let unreachable = format!("cannot reach Vault at GET http://{addr}/v1/sys/leader");
     let at = run.wait_for(0, &["ERROR", &unreachable], limit);
     let at = run.wait_for(at, &["ERROR", &unreachable], limit);
