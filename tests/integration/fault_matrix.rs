@@ -543,6 +543,24 @@ impl Drop for BlackHole {
     }
 }
 
+/// The cycle failed in each cloud storage (each named in the log), and the local storage
+/// stored the snapshot.
+#[track_caller]
+fn assert_only_local_stored(outcome: &crate::env::Outcome, env: &TestEnv) {
+    assert_code(outcome, 1);
+    for kind in ["aws", "gcp", "azure"] {
+        let failed = format!("storing the snapshot in {kind}");
+        assert!(
+            outcome.stderr.contains(&failed),
+            "{kind}: {}",
+            outcome.stderr
+        );
+    }
+    let stored = "Successfully created local snapshot";
+    assert!(outcome.stderr.contains(stored), "{}", outcome.stderr);
+    assert_eq!(env.files().len(), 1);
+}
+
 #[test]
 fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still_store() {
     use crate::conformance::{AZURE_ACCOUNT, AZURE_KEY};
@@ -573,23 +591,7 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
         "took {took:?}\n{}",
         outcome.stderr
     );
-    for kind in ["aws", "gcp", "azure"] {
-        assert!(
-            outcome
-                .stderr
-                .contains(&format!("storing the snapshot in {kind}")),
-            "{kind}: {}",
-            outcome.stderr
-        );
-    }
-    assert!(
-        outcome
-            .stderr
-            .contains("Successfully created local snapshot"),
-        "{}",
-        outcome.stderr
-    );
-    assert_eq!(env.files().len(), 1);
+    assert_only_local_stored(&outcome, &env);
     assert!(env.staging_is_empty());
     eprintln!("three silent storages took {took:?}");
 }
@@ -664,23 +666,7 @@ fn every_part_fails_with(action: fn() -> Action) {
     command.env("STORAGE_EMULATOR_HOST", gcs_proxy.url());
     let outcome = finish(command.spawn().unwrap(), Duration::from_secs(180));
     assert_code(&outcome, 1);
-    for kind in ["aws", "gcp", "azure"] {
-        assert!(
-            outcome
-                .stderr
-                .contains(&format!("storing the snapshot in {kind}")),
-            "{kind}: {}",
-            outcome.stderr
-        );
-    }
-    assert!(
-        outcome
-            .stderr
-            .contains("Successfully created local snapshot"),
-        "{}",
-        outcome.stderr
-    );
-    assert_eq!(env.files().len(), 1);
+    assert_only_local_stored(&outcome, &env);
     for (fixture, proxy_parts) in [
         (&s3 as &dyn Fixture, s3_proxy.requests()),
         (&gcs, gcs_proxy.requests()),

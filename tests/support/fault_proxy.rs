@@ -205,21 +205,7 @@ fn serve(
             return client.shutdown(Shutdown::Both);
         }
         Action::Reset => {
-            use std::os::fd::AsRawFd;
-            let linger = libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            };
-            // SAFETY: setsockopt on a socket this thread owns, with a correctly sized value.
-            unsafe {
-                libc::setsockopt(
-                    client.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_LINGER,
-                    (&raw const linger).cast(),
-                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                );
-            }
+            crate::vault_stand_in::reset(&client);
             return Ok(());
         }
         Action::Forward => None,

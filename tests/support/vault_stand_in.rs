@@ -611,8 +611,8 @@ fn snapshot(
     send_snapshot(stream, &body, chunk_size, delay, content_length)
 }
 
-/// Closes `stream` with a reset (RST) instead of an orderly close (FIN).
-fn reset(stream: &std::net::TcpStream) {
+/// Closes `stream` with a reset (RST) instead of an orderly close (FIN) once it is dropped.
+pub fn reset(stream: &std::net::TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
         l_onoff: 1,
