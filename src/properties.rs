@@ -42,6 +42,10 @@ enum Mutation {
 impl Mutation {
     fn apply(&self, bytes: &[u8]) -> Vec<u8> {
         let mut out = bytes.to_vec();
+        // An earlier truncation may have left nothing to flip or delete.
+        if out.is_empty() && !matches!(self, Mutation::Insert { .. }) {
+            return out;
+        }
         let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
         match *self {
             Mutation::Flip { at: i, mask } => {
