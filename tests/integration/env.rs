@@ -118,6 +118,16 @@ pub fn list(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Polls `condition` every 20 ms until it holds; fails the test naming `what` after `limit`.
+#[track_caller]
+pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits for `child` (killing it after `limit`) and collects its output.
 pub fn finish(mut child: Child, limit: Duration) -> Outcome {
     let started = Instant::now();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::env::{LiveRun, TestEnv, assert_code, finish, list, valid_archive};
+use crate::env::{LiveRun, TestEnv, assert_code, finish, list, valid_archive, wait_for};
 use crate::fault_proxy::{Action, FaultProxy, Request};
 use crate::vault_stand_in::{Mode, SnapshotFault, VaultStandIn};
 
@@ -172,15 +172,9 @@ fn a_failed_cycle_on_the_leader_keeps_leader_yes_and_a_stop_is_not_a_failure() {
         state.chunk_delay = Duration::from_millis(50);
     }
     let run = LiveRun::start(env.command(&["run"]));
-    let started = Instant::now();
-    while list(&env.tmp).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the download never started: {}",
-            run.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("the download to start", Duration::from_secs(20), || {
+        !list(&env.tmp).is_empty()
+    });
     let stopped = run.stop();
     assert_code(&stopped, 0);
     let after = Metrics::load(&metrics).unwrap();
@@ -205,11 +199,9 @@ fn kill_9_leaves_no_final_name_and_the_next_start_removes_its_leftovers() {
     env.write_config(&vault, json!({}));
     // Killed while downloading: its staging file stays, nothing under a final name.
     let mut child = env.command(&["once"]).spawn().unwrap();
-    let started = Instant::now();
-    while list(&env.tmp).is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("the download to start", Duration::from_secs(20), || {
+        !list(&env.tmp).is_empty()
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let staging = list(&env.tmp);
@@ -264,11 +256,9 @@ fn two_agents_started_at_once_with_one_config_take_one_snapshot() {
     let env = TestEnv::new();
     env.write_config(&vault, json!({}));
     let first = env.command(&["once"]).spawn().unwrap();
-    let started = Instant::now();
-    while list(&env.tmp).is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for("the download to start", Duration::from_secs(20), || {
+        !list(&env.tmp).is_empty()
+    });
     let second = env.run(&["once"]);
     assert_code(&second, 0);
     assert!(
@@ -490,11 +480,9 @@ fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
         json!({"frequency": "1h"}),
     );
     let child = env.command(&["run"]).spawn().unwrap();
-    let started = Instant::now();
-    while list(&env.tmp).is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for("the download to start", Duration::from_secs(20), || {
+        !list(&env.tmp).is_empty()
+    });
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

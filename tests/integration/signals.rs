@@ -5,16 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::env::{TestEnv, assert_code, finish, list, valid_archive};
+use crate::env::{TestEnv, assert_code, finish, list, valid_archive, wait_for};
 use crate::vault_stand_in::VaultStandIn;
-
-fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn stop_idle_run_with(signal: i32) {
     let vault = VaultStandIn::start(valid_archive(1000));
