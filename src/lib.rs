@@ -5,18 +5,18 @@
 //! configured storage ([`storage`]) and prunes each storage to the newest `retain` snapshots
 //! ([`retention::plan`]).
 //!
-//! Exit codes ([`app`]): 0 = snapshot stored everywhere, or this node is not the leader;
+//! Exit codes ([`exit`]): 0 = snapshot stored everywhere, or this node is not the leader;
 //! 1 = the cycle failed; 2 = configuration or usage error.
 
-pub mod app;
 pub mod archive;
 pub mod calendar;
-pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod cycle;
 pub mod docs;
 pub mod duration;
+pub mod exit;
 #[cfg(feature = "gcs")]
 pub mod google_credentials;
 pub mod http;
@@ -26,7 +26,6 @@ pub mod metrics;
 #[cfg(test)]
 mod properties;
 pub mod prune;
-pub mod recover;
 pub mod retention;
 pub mod secret;
 pub mod shutdown;

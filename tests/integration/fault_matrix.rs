@@ -264,7 +264,7 @@ fn two_agents_started_at_once_with_one_config_take_one_snapshot() {
     assert!(
         second.stderr.contains(&format!(
             "{} {}; exiting",
-            vault_raft_snapshot::app::ALREADY_RUNNING,
+            vault_raft_snapshot::commands::ALREADY_RUNNING,
             env.config_path().display()
         )),
         "{}",

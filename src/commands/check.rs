@@ -11,10 +11,10 @@ use std::io::Write;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::app::{EXIT_FAILED, EXIT_OK};
 use crate::config::{AuthMethod, CaSource, Config, GoogleCredentials, StorageConfig, StorageKind};
 use crate::cycle::{Agent, ConfiguredStorage};
 use crate::duration;
+use crate::exit::Exit;
 use crate::secret::SecretRef;
 use crate::vault::client::{VaultClient, vault_error};
 use crate::vault::leader::{self, Role};
@@ -26,7 +26,7 @@ const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
 ///
 /// # Errors
 /// When the output cannot be written, or a storage client cannot be set up.
-pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<u8> {
+pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<Exit> {
     writeln!(out, "config {}: valid", config.source.display())?;
     for (key, value) in settings(&config) {
         writeln!(out, "  {key:<17} {value}")?;
@@ -44,7 +44,7 @@ pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<u8> 
         )?;
     }
     if !connect {
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     writeln!(out, "connecting:")?;
     let mut steps = Steps { out, failed: None };
@@ -58,10 +58,10 @@ pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<u8> 
         steps.run(&format!("storage {}", s.name), || list_step(s))?;
     }
     match steps.failed {
-        None => Ok(EXIT_OK),
+        None => Ok(Exit::Ok),
         Some(step) => {
             log::error!("check --connect failed; the first step that failed: {step}");
-            Ok(EXIT_FAILED)
+            Ok(Exit::Failed)
         }
     }
 }

@@ -1,0 +1,105 @@
+//! `list`: every snapshot in every chosen storage, newest first.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use log::error;
+
+use super::stored::{chosen, list_all};
+use crate::config::Config;
+use crate::cycle::build_storages;
+use crate::exit::Exit;
+use crate::snapshot_name::{SnapshotName, utc_timestamp};
+
+/// `list`: every snapshot in every chosen storage, newest first.
+///
+/// # Errors
+/// A usage error for an unknown `--storage`; output errors.
+pub fn list(config: &Config, storage: Option<&str>, json: bool) -> Result<Exit> {
+    let storages = build_storages(config)?;
+    let chosen = chosen(config, &storages, storage)?;
+    let (listed, failed) = list_all(&chosen);
+    let now = SystemTime::now();
+    let age = |name: &SnapshotName| now.duration_since(name.time()).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let snapshots: Vec<_> = listed
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "storage": l.storage.name,
+                    "kind": l.storage.storage.kind(),
+                    "location": l.storage.storage.location(),
+                    "name": l.entry.name.to_string(),
+                    "time": utc_timestamp(l.entry.name.time()),
+                    "age_seconds": age(&l.entry.name).as_secs(),
+                    "size": l.entry.size,
+                })
+            })
+            .collect();
+        let errors: Vec<_> = failed
+            .iter()
+            .map(|(storage, error)| serde_json::json!({"storage": storage, "error": error}))
+            .collect();
+        let document = serde_json::json!({"snapshots": snapshots, "errors": errors});
+        writeln!(out, "{}", serde_json::to_string_pretty(&document)?)?;
+    } else {
+        let width = chosen
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(7)
+            .max(7);
+        writeln!(
+            out,
+            "{:<width$}  {:<38}  {:<20}  {:>10}  {:>12}",
+            "STORAGE", "NAME", "TIME (UTC)", "AGE", "BYTES"
+        )?;
+        for l in &listed {
+            writeln!(
+                out,
+                "{:<width$}  {:<38}  {:<20}  {:>10}  {:>12}",
+                l.storage.name,
+                l.entry.name.to_string(),
+                utc_timestamp(l.entry.name.time()),
+                short_age(age(&l.entry.name)),
+                l.entry.size
+            )?;
+        }
+        if listed.is_empty() && failed.is_empty() {
+            writeln!(out, "no snapshots stored")?;
+        }
+    }
+    for (storage, e) in &failed {
+        error!("listing storage {storage} failed: {e}");
+    }
+    Ok(Exit::failed_if(!failed.is_empty()))
+}
+
+/// An age as its largest units: `45s`, `12m`, `3h20m`, `4d2h`.
+fn short_age(age: Duration) -> String {
+    let s = age.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_show_their_two_largest_units() {
+        assert_eq!(short_age(Duration::from_secs(45)), "45s");
+        assert_eq!(short_age(Duration::from_secs(12 * 60 + 5)), "12m");
+        assert_eq!(short_age(Duration::from_secs(3 * 3600 + 20 * 60)), "3h20m");
+        assert_eq!(
+            short_age(Duration::from_secs(4 * 86400 + 2 * 3600 + 1)),
+            "4d2h"
+        );
+    }
+}

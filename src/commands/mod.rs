@@ -1,0 +1,126 @@
+//! One module per command, each a function from its arguments to an [`Exit`]; this file only
+//! dispatches the parsed command line to them and maps an error to its exit status.
+
+pub mod check;
+pub mod cycle;
+pub mod fetch;
+pub mod generate;
+pub mod inspect;
+pub mod list;
+pub mod prune;
+pub mod restore;
+pub mod status;
+mod stored;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use log::{error, warn};
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Uses};
+use crate::exit::Exit;
+use crate::secret::Secret;
+use stored::Wanted;
+
+pub use cycle::ALREADY_RUNNING;
+
+/// Runs the parsed command line and returns how it ended; an error is logged here, once.
+#[must_use]
+pub fn dispatch(cli: Cli) -> Exit {
+    let result = match &cli.command {
+        Command::Verify { files } => verify::verify(files),
+        Command::Generate { what } => generate::generate(what),
+        Command::Once(config) => load(cli.config_path(config), Uses::ALL).and_then(cycle::once),
+        Command::Run(config) => load(cli.config_path(config), Uses::ALL).and_then(cycle::run),
+        Command::Prune {
+            dry_run,
+            json,
+            now,
+            config,
+        } => {
+            // A dry run only reads the storages.
+            let uses = if *dry_run {
+                Uses::READ_STORAGES
+            } else {
+                Uses::PRUNE
+            };
+            load(cli.config_path(config), uses).and_then(|c| {
+                let options = prune::PruneOptions {
+                    dry_run: *dry_run,
+                    json: *json,
+                    now: now.unwrap_or_else(SystemTime::now),
+                };
+                prune::prune(&c, &options)
+            })
+        }
+        Command::Check { connect, config } => load(cli.config_path(config), Uses::ALL)
+            .and_then(|c| check::check(c, *connect, &mut std::io::stdout().lock())),
+        Command::Status(config) => {
+            load(cli.config_path(config), Uses::NOTHING).and_then(|c| status::status(&c))
+        }
+        Command::List {
+            storage,
+            json,
+            config,
+        } => load(cli.config_path(config), Uses::READ_STORAGES)
+            .and_then(|c| list::list(&c, storage.as_deref(), *json)),
+        Command::Fetch {
+            snapshot,
+            storage,
+            output,
+            config,
+        } => Wanted::parse(snapshot)
+            .map_err(anyhow::Error::from)
+            .and_then(|wanted| {
+                let c = load(cli.config_path(config), Uses::READ_STORAGES)?;
+                fetch::fetch(&c, wanted, storage.as_deref(), output)
+            }),
+        Command::Inspect { file, depth, json } => {
+            inspect::inspect(file, usize::from(*depth), *json)
+        }
+        Command::Restore {
+            snapshot,
+            storage,
+            force,
+            yes,
+            config,
+        } => restore::RestoreSource::parse(snapshot)
+            .map_err(anyhow::Error::from)
+            .and_then(|source| {
+                let c = load(cli.config_path(config), Uses::RESTORE)?;
+                let options = restore::RestoreOptions {
+                    source,
+                    storage: storage.as_deref(),
+                    force: *force,
+                    yes: *yes,
+                    env_token: std::env::var("VAULT_TOKEN")
+                        .ok()
+                        .filter(|t| !t.trim().is_empty())
+                        .map(|t| Secret::new(t.trim())),
+                };
+                restore::restore(&c, options)
+            }),
+    };
+    result.unwrap_or_else(|e| {
+        error!("{e:#}");
+        Exit::for_error(&e)
+    })
+}
+
+fn load(path: PathBuf, uses: Uses) -> Result<Config> {
+    let config = Config::load_for(&path, &|name| std::env::var(name).ok(), uses)?;
+    crate::logging::set_format(config.log_format);
+    for warning in &config.warnings {
+        warn!("{warning}");
+    }
+    if config.vault.tls.skip_verify {
+        warn!(
+            "TLS certificate verification is OFF (tls_skip_verify / VAULT_SKIP_VERIFY): \
+             anyone on the network path can impersonate Vault and read the snapshot"
+        );
+    }
+    Ok(config)
+}

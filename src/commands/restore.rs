@@ -1,0 +1,184 @@
+//! `restore`: fetch and verify, show, then send to the active node (with `--yes`).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use log::info;
+
+use super::inspect::print_inspection;
+use super::stored::{Wanted, chosen, fetch_verified, inspect_file, locate};
+use crate::archive::inspect::Inspection;
+use crate::config::{Config, ConfigError};
+use crate::cycle::build_storages;
+use crate::exit::Exit;
+use crate::secret::Secret;
+use crate::vault::auth::Authenticator;
+use crate::vault::client::VaultClient;
+use crate::vault::restore;
+
+/// What `restore` restores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreSource {
+    /// A stored snapshot.
+    Stored(Wanted),
+    /// A file on disk.
+    File(PathBuf),
+}
+
+impl RestoreSource {
+    /// An existing file, else `latest` or a stored snapshot's name.
+    ///
+    /// # Errors
+    /// A usage error for anything else.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let path = Path::new(text);
+        if text != "latest" && (path.is_file() || text.contains('/')) {
+            return Ok(RestoreSource::File(path.to_path_buf()));
+        }
+        Wanted::parse(text).map(RestoreSource::Stored)
+    }
+}
+
+/// How `restore` runs.
+pub struct RestoreOptions<'a> {
+    /// What to restore.
+    pub source: RestoreSource,
+    /// `--storage`.
+    pub storage: Option<&'a str>,
+    /// `--force`: `snapshot-force`.
+    pub force: bool,
+    /// `--yes`: really send it.
+    pub yes: bool,
+    /// `VAULT_TOKEN`, which wins over the config's auth for a restore.
+    pub env_token: Option<Secret>,
+}
+
+/// `restore`: fetch and verify, show, then send to the active node (with `--yes`).
+///
+/// # Errors
+/// A snapshot that fails verification (nothing is sent to Vault); Vault's refusal.
+pub fn restore(config: &Config, options: RestoreOptions<'_>) -> Result<Exit> {
+    let depth = crate::archive::inspect::DEFAULT_DEPTH;
+    let storages;
+    let staged;
+    let (path, inspection, what): (&Path, Inspection, String) = match &options.source {
+        RestoreSource::File(file) => {
+            let inspection = inspect_file(file, depth).with_context(|| {
+                format!(
+                    "{} is not a good snapshot; nothing was sent to Vault",
+                    file.display()
+                )
+            })?;
+            (file.as_path(), inspection, file.display().to_string())
+        }
+        RestoreSource::Stored(wanted) => {
+            storages = build_storages(config)?;
+            let chosen = chosen(config, &storages, options.storage)?;
+            let copies = locate(&chosen, *wanted)?;
+            let (file, inspection, from) = fetch_verified(
+                &copies,
+                &config.temp_dir,
+                ".vault-raft-snapshot-restore-",
+                |p| inspect_file(p, depth),
+            )
+            .context("nothing was sent to Vault")?;
+            staged = file;
+            (
+                staged.path(),
+                inspection,
+                format!("{} from {from}", copies[0].entry.name),
+            )
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Snapshot {what}, verified:")?;
+    print_inspection(&mut out, &inspection)?;
+    writeln!(out)?;
+    let endpoint = if options.force {
+        restore::SNAPSHOT_FORCE_PATH
+    } else {
+        crate::vault::snapshot::SNAPSHOT_PATH
+    };
+    if !options.yes {
+        writeln!(
+            out,
+            "Would restore it into the Vault cluster at {} (POST /v1/{endpoint} to its active \
+             node), replacing all of the cluster's data. Nothing was sent. Run again with --yes \
+             to restore.",
+            config.vault.addr
+        )?;
+        return Ok(Exit::Usage);
+    }
+    drop(out);
+    let client = VaultClient::new(&config.vault)?;
+    let token = match options.env_token {
+        Some(token) => token,
+        None => Authenticator::new(config.auth.clone()).token(&client)?,
+    };
+    let target = restore::active_node(&client)?;
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    info!(
+        "Sending {} bytes to POST {target}/v1/{endpoint}",
+        inspection.size
+    );
+    restore::restore(&client, &target, &token, &file, options.force)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Restored: the cluster at {target} now holds Raft index {} of the snapshot.",
+        inspection.index
+    )?;
+    writeln!(out, "Check next:")?;
+    writeln!(
+        out,
+        "  - seal status of every node (vault status / bao status); a node may need unsealing,"
+    )?;
+    writeln!(
+        out,
+        "    and the unseal keys that apply are those of the cluster the snapshot was taken on;"
+    )?;
+    writeln!(
+        out,
+        "  - that the data you expect is back; tokens and leases created after the snapshot are gone;"
+    )?;
+    writeln!(
+        out,
+        "  - that standbys have caught up (sys/storage/raft/autopilot/state)."
+    )?;
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot_name::SnapshotName;
+
+    #[test]
+    fn restore_takes_a_path_that_exists_or_has_a_slash_as_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("raft_snapshot-5.snap");
+        std::fs::write(&existing, b"x").unwrap();
+        let text = existing.to_str().unwrap();
+        assert_eq!(
+            RestoreSource::parse(text).unwrap(),
+            RestoreSource::File(existing.clone())
+        );
+        assert_eq!(
+            RestoreSource::parse("./missing.snap").unwrap(),
+            RestoreSource::File(PathBuf::from("./missing.snap"))
+        );
+        assert_eq!(
+            RestoreSource::parse("raft_snapshot-5.snap").unwrap(),
+            RestoreSource::Stored(Wanted::Named(
+                SnapshotName::parse("raft_snapshot-5.snap").unwrap()
+            ))
+        );
+        assert_eq!(
+            RestoreSource::parse("latest").unwrap(),
+            RestoreSource::Stored(Wanted::Latest)
+        );
+        assert!(RestoreSource::parse("snapshot.tgz").is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! `status`: the last cycle as the metrics file records it, read without Vault or storages.
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Result, anyhow};
+
+use crate::config::{Config, ConfigError};
+use crate::duration;
+use crate::exit::Exit;
+use crate::metrics::Metrics;
+use crate::snapshot_name::utc_timestamp;
+
+pub fn status(config: &Config) -> Result<Exit> {
+    let path = config.metrics_file.as_deref().ok_or_else(|| {
+        ConfigError(format!(
+            "{}: key \"metrics_file\" is not set; status reads the metrics file the agent writes",
+            config.source.display()
+        ))
+    })?;
+    if !path.exists() {
+        return Err(anyhow!(
+            "no metrics yet: {} does not exist (it is written after the first cycle)",
+            path.display()
+        ));
+    }
+    let metrics = Metrics::load(path)?;
+    let now = SystemTime::now();
+    let when = |seconds: f64| -> String {
+        if seconds <= 0.0 {
+            return "never".into();
+        }
+        let Some(time) = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|d| UNIX_EPOCH.checked_add(d))
+        else {
+            return format!("{seconds} (not a time)");
+        };
+        let age = now.duration_since(time).unwrap_or_default();
+        format!(
+            "{} ({} ago)",
+            utc_timestamp(time),
+            duration::format(Duration::from_secs(age.as_secs()))
+        )
+    };
+    let a = &metrics.agent;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "last cycle:           {}, took {:.1}s",
+        when(a.last_cycle_timestamp),
+        a.last_cycle_duration_seconds
+    )?;
+    writeln!(
+        out,
+        "leader:               {}",
+        if a.leader { "yes" } else { "no (standby)" }
+    )?;
+    writeln!(
+        out,
+        "last success:         {}",
+        when(a.last_success_timestamp)
+    )?;
+    writeln!(out, "consecutive failures: {}", a.consecutive_failures)?;
+    writeln!(
+        out,
+        "last snapshot:        Raft index {}, {} bytes",
+        a.raft_index, a.snapshot_bytes
+    )?;
+    for s in &metrics.storages {
+        writeln!(out, "storage {} {}:", s.kind, s.location)?;
+        writeln!(
+            out,
+            "  last result:  {}",
+            if s.last_error { "FAILED" } else { "ok" }
+        )?;
+        writeln!(out, "  last success: {}", when(s.last_success_timestamp))?;
+        writeln!(out, "  last attempt: {}", when(s.last_attempt_timestamp))?;
+        writeln!(
+            out,
+            "  snapshots:    {} held, last {} bytes",
+            s.snapshots, s.snapshot_bytes
+        )?;
+    }
+    let failed = a.consecutive_failures > 0 || metrics.storages.iter().any(|s| s.last_error);
+    Ok(Exit::failed_if(failed))
+}
