@@ -130,31 +130,21 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Builds the agent. Sends nothing to Vault or to any storage.
-    ///
-    /// # Errors
-    /// When Vault's TLS files cannot be read (a [`crate::config::ConfigError`]), or a
-    /// storage's client cannot be set up.
-    pub fn new(config: Config) -> Result<Self> {
-        Self::with_stop(config, StopFlag::never())
-    }
-
-    /// As [`Agent::new`], for `once` and `run`: Vault reads end when `stop` is raised, even
-    /// while Vault stalls.
-    ///
-    /// # Errors
-    /// As [`Agent::new`].
-    pub fn with_stop(config: Config, stop: StopFlag) -> Result<Self> {
-        let client = VaultClient::with_stop(&config.vault, stop)?;
-        let auth = Authenticator::new(config.auth.clone());
-        let storages = build_storages(&config)?;
-        Ok(Self {
+    /// The agent, from what the session opened. Sends nothing to Vault or to any storage.
+    #[must_use]
+    pub fn from_parts(
+        config: Config,
+        client: VaultClient,
+        auth: Authenticator,
+        storages: Vec<ConfiguredStorage>,
+    ) -> Self {
+        Self {
             config,
             client,
             auth,
             storages,
             observed_leader: None,
-        })
+        }
     }
 
     /// The validated configuration.
@@ -295,27 +285,6 @@ impl Agent {
         std::io::Seek::rewind(file)?;
         snapshot::download(&self.client, &token, leader_address, file, stop)
     }
-}
-
-/// The configured storages, in config order, each with the retention that applies to it.
-/// Sends nothing.
-///
-/// # Errors
-/// When a storage's client cannot be set up.
-pub fn build_storages(config: &Config) -> Result<Vec<ConfiguredStorage>> {
-    config
-        .storages
-        .iter()
-        .map(|s| {
-            Ok(ConfiguredStorage {
-                name: s.name.clone(),
-                storage: storage::build(s, config.vault.idle_timeout)?,
-                policy: s.retention.unwrap_or(config.retention),
-                rebuild_from: s.reads_secrets_at_use().then(|| s.clone()),
-                idle_timeout: config.vault.idle_timeout,
-            })
-        })
-        .collect()
 }
 
 /// Offers the verified snapshot at `staged` to every storage, in order, and prunes each

@@ -28,6 +28,7 @@ mod properties;
 pub mod prune;
 pub mod retention;
 pub mod secret;
+pub mod session;
 pub mod shutdown;
 pub mod snapshot_name;
 pub mod storage;

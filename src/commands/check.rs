@@ -16,6 +16,7 @@ use crate::cycle::{Agent, ConfiguredStorage};
 use crate::duration;
 use crate::exit::Exit;
 use crate::secret::SecretRef;
+use crate::session::{Needs, Session};
 use crate::vault::client::{VaultClient, vault_error};
 use crate::vault::leader::{self, Role};
 
@@ -32,7 +33,13 @@ pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<Exit
         writeln!(out, "  {key:<17} {value}")?;
     }
     let credentials: Vec<String> = config.storages.iter().map(credentials_line).collect();
-    let mut agent = Agent::new(config)?;
+    // Everything a cycle uses is probed, as `once` would; nothing is locked or staged.
+    let needs = Needs {
+        lock: false,
+        signals: false,
+        ..Needs::CYCLE
+    };
+    let mut agent = Session::open(config, &needs)?.agent()?;
     for (s, credentials) in agent.storages().iter().zip(credentials) {
         writeln!(
             out,

@@ -6,20 +6,34 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use log::error;
 
-use super::stored::{chosen, list_all};
+use super::stored::list_all;
 use crate::config::Config;
-use crate::cycle::build_storages;
 use crate::exit::Exit;
+use crate::session::{Needs, Selection, Session, StorageUse};
 use crate::snapshot_name::{SnapshotName, utc_timestamp};
 
 /// `list`: every snapshot in every chosen storage, newest first.
 ///
+/// A storage that cannot be opened on this machine (its directory is missing) is reported
+/// like one that cannot be listed, and the others are listed: exit 1.
+///
 /// # Errors
 /// A usage error for an unknown `--storage`; output errors.
-pub fn list(config: &Config, storage: Option<&str>, json: bool) -> Result<Exit> {
-    let storages = build_storages(config)?;
-    let chosen = chosen(config, &storages, storage)?;
-    let (listed, failed) = list_all(&chosen);
+pub fn list(config: Config, storage: Option<&str>, json: bool) -> Result<Exit> {
+    let needs = Needs {
+        storages: StorageUse::Read(Selection::from_arg(storage)),
+        skip_unusable_storages: true,
+        ..Needs::NOTHING
+    };
+    let session = Session::open(config, &needs)?;
+    let chosen: Vec<_> = session.storages().iter().collect();
+    let (listed, mut failed) = list_all(&chosen);
+    failed.extend(
+        session
+            .unusable()
+            .iter()
+            .map(|u| (u.name.clone(), u.error.clone())),
+    );
     let now = SystemTime::now();
     let age = |name: &SnapshotName| now.duration_since(name.time()).unwrap_or_default();
     let mut out = std::io::stdout().lock();
@@ -48,6 +62,7 @@ pub fn list(config: &Config, storage: Option<&str>, json: bool) -> Result<Exit> 
         let width = chosen
             .iter()
             .map(|s| s.name.len())
+            .chain(failed.iter().map(|(name, _)| name.len()))
             .max()
             .unwrap_or(7)
             .max(7);

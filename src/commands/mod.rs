@@ -53,7 +53,7 @@ pub fn dispatch(cli: Cli) -> Exit {
                     json: *json,
                     now: now.unwrap_or_else(SystemTime::now),
                 };
-                prune::prune(&c, &options)
+                prune::prune(c, &options)
             })
         }
         Command::Check { connect, config } => load(cli.config_path(config), Uses::ALL)
@@ -66,7 +66,7 @@ pub fn dispatch(cli: Cli) -> Exit {
             json,
             config,
         } => load(cli.config_path(config), Uses::READ_STORAGES)
-            .and_then(|c| list::list(&c, storage.as_deref(), *json)),
+            .and_then(|c| list::list(c, storage.as_deref(), *json)),
         Command::Fetch {
             snapshot,
             storage,
@@ -76,7 +76,7 @@ pub fn dispatch(cli: Cli) -> Exit {
             .map_err(anyhow::Error::from)
             .and_then(|wanted| {
                 let c = load(cli.config_path(config), Uses::READ_STORAGES)?;
-                fetch::fetch(&c, wanted, storage.as_deref(), output)
+                fetch::fetch(c, wanted, storage.as_deref(), output)
             }),
         Command::Inspect { file, depth, json } => {
             inspect::inspect(file, usize::from(*depth), *json)
@@ -101,7 +101,7 @@ pub fn dispatch(cli: Cli) -> Exit {
                         .filter(|t| !t.trim().is_empty())
                         .map(|t| Secret::new(t.trim())),
                 };
-                restore::restore(&c, options)
+                restore::restore(c, options)
             }),
     };
     result.unwrap_or_else(|e| {

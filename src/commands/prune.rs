@@ -8,25 +8,37 @@ use anyhow::Result;
 use log::error;
 
 use crate::config::Config;
-use crate::cycle::Agent;
 use crate::exit::Exit;
+use crate::session::{Needs, Selection, Session, StorageUse};
 use crate::snapshot_name::utc_timestamp;
 
 /// How `prune` runs.
 pub struct PruneOptions {
+    /// `--dry-run`: plan, delete nothing.
     pub dry_run: bool,
+    /// `--json`.
     pub json: bool,
     /// The time the plan is made for (`--now`, else the clock).
     pub now: SystemTime,
 }
 
-pub fn prune(config: &Config, options: &PruneOptions) -> Result<Exit> {
-    let agent = Agent::new(config.clone())?;
+/// Opens only the storages (to read for a dry run, to write otherwise): pruning never talks
+/// to Vault, so Vault's TLS files and credentials are not read.
+pub fn prune(config: Config, options: &PruneOptions) -> Result<Exit> {
     let dry_run = options.dry_run;
+    let needs = Needs {
+        storages: if dry_run {
+            StorageUse::Read(Selection::All)
+        } else {
+            StorageUse::Write
+        },
+        ..Needs::NOTHING
+    };
+    let session = Session::open(config, &needs)?;
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     let mut report = Vec::new();
-    for configured in agent.storages() {
+    for configured in session.storages() {
         let (storage, policy, name) = (&configured.storage, configured.policy, &configured.name);
         let decisions =
             match crate::prune::prune(name, storage.as_ref(), policy, options.now, dry_run) {

@@ -8,14 +8,12 @@ use anyhow::{Context, Result};
 use log::info;
 
 use super::inspect::print_inspection;
-use super::stored::{Wanted, chosen, fetch_verified, inspect_file, locate};
+use super::stored::{Wanted, fetch_verified, inspect_file, locate};
 use crate::archive::inspect::Inspection;
 use crate::config::{Config, ConfigError};
-use crate::cycle::build_storages;
 use crate::exit::Exit;
 use crate::secret::Secret;
-use crate::vault::auth::Authenticator;
-use crate::vault::client::VaultClient;
+use crate::session::{Needs, Selection, Session, StorageUse};
 use crate::vault::restore;
 
 /// What `restore` restores.
@@ -59,9 +57,22 @@ pub struct RestoreOptions<'a> {
 ///
 /// # Errors
 /// A snapshot that fails verification (nothing is sent to Vault); Vault's refusal.
-pub fn restore(config: &Config, options: RestoreOptions<'_>) -> Result<Exit> {
+pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
     let depth = crate::archive::inspect::DEFAULT_DEPTH;
-    let storages;
+    let stored = matches!(options.source, RestoreSource::Stored(_));
+    let needs = Needs {
+        storages: if stored {
+            StorageUse::Read(Selection::from_arg(options.storage))
+        } else {
+            StorageUse::None
+        },
+        skip_unusable_storages: true,
+        staging: stored,
+        signals: true,
+        ..Needs::NOTHING
+    };
+    let mut session = Session::open(config, &needs)?;
+    session.arm_watchdog(Exit::Failed);
     let staged;
     let (path, inspection, what): (&Path, Inspection, String) = match &options.source {
         RestoreSource::File(file) => {
@@ -74,16 +85,11 @@ pub fn restore(config: &Config, options: RestoreOptions<'_>) -> Result<Exit> {
             (file.as_path(), inspection, file.display().to_string())
         }
         RestoreSource::Stored(wanted) => {
-            storages = build_storages(config)?;
-            let chosen = chosen(config, &storages, options.storage)?;
-            let copies = locate(&chosen, *wanted)?;
-            let (file, inspection, from) = fetch_verified(
-                &copies,
-                &config.temp_dir,
-                ".vault-raft-snapshot-restore-",
-                |p| inspect_file(p, depth),
-            )
-            .context("nothing was sent to Vault")?;
+            let copies = locate(&session, *wanted)?;
+            let temp_dir = session.config().temp_dir.clone();
+            let (file, inspection, from) =
+                fetch_verified(&session, &copies, &temp_dir, |p| inspect_file(p, depth))
+                    .context("nothing was sent to Vault")?;
             staged = file;
             (
                 staged.path(),
@@ -107,23 +113,24 @@ pub fn restore(config: &Config, options: RestoreOptions<'_>) -> Result<Exit> {
             "Would restore it into the Vault cluster at {} (POST /v1/{endpoint} to its active \
              node), replacing all of the cluster's data. Nothing was sent. Run again with --yes \
              to restore.",
-            config.vault.addr
+            session.config().vault.addr
         )?;
         return Ok(Exit::Usage);
     }
     drop(out);
-    let client = VaultClient::new(&config.vault)?;
+    // A token given in VAULT_TOKEN wins: the agent's own credentials are then never read.
     let token = match options.env_token {
         Some(token) => token,
-        None => Authenticator::new(config.auth.clone()).token(&client)?,
+        None => session.agent_token()?,
     };
-    let target = restore::active_node(&client)?;
+    let client = session.vault()?;
+    let target = restore::active_node(client)?;
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     info!(
         "Sending {} bytes to POST {target}/v1/{endpoint}",
         inspection.size
     );
-    restore::restore(&client, &target, &token, &file, options.force)?;
+    restore::restore(client, &target, &token, &file, options.force)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -16,8 +16,9 @@ use tempfile::NamedTempFile;
 
 use crate::archive::inspect::{Inspection, inspect};
 use crate::archive::verify::{SnapshotSummary, verify};
-use crate::config::{Config, ConfigError, select_storage};
+use crate::config::ConfigError;
 use crate::cycle::ConfiguredStorage;
+use crate::session::Session;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
 /// Which stored snapshot a command means.
@@ -55,21 +56,6 @@ pub struct Listed<'a> {
     pub entry: SnapshotEntry,
 }
 
-/// The storages a `--storage` argument selects (all of them without one).
-///
-/// # Errors
-/// A usage error when the name matches no storage.
-pub fn chosen<'a>(
-    config: &Config,
-    storages: &'a [ConfiguredStorage],
-    wanted: Option<&str>,
-) -> Result<Vec<&'a ConfiguredStorage>, ConfigError> {
-    match wanted {
-        None => Ok(storages.iter().collect()),
-        Some(name) => Ok(vec![&storages[select_storage(&config.storages, name)?]]),
-    }
-}
-
 /// Lists every chosen storage: the snapshots, newest first, and the storages that failed.
 /// Copies of one snapshot stay in config order (the sort is stable), so the storage an
 /// operator lists first is the one fetched from first.
@@ -90,23 +76,35 @@ pub(super) fn list_all<'a>(
     (listed, failed)
 }
 
-/// The stored copies of the snapshot `wanted` means, in config order (see [`list_all`]).
-pub(super) fn locate<'a>(
-    storages: &[&'a ConfiguredStorage],
-    wanted: Wanted,
-) -> Result<Vec<Listed<'a>>> {
-    let (listed, failed) = list_all(storages);
+/// The stored copies of the snapshot `wanted` means, in config order (see [`list_all`]),
+/// looked for in the storages the session opened. A storage that could not be opened or
+/// listed is a warning, and the others are searched.
+pub(super) fn locate<'a>(session: &'a Session, wanted: Wanted) -> Result<Vec<Listed<'a>>> {
+    let storages: Vec<&ConfiguredStorage> = session.storages().iter().collect();
+    let (listed, mut failed) = list_all(&storages);
     for (storage, e) in &failed {
         warn!("listing storage {storage} failed, looking in the others: {e}");
     }
+    failed.extend(
+        session
+            .unusable()
+            .iter()
+            .map(|u| (u.name.clone(), u.error.clone())),
+    );
     let name = match wanted {
         Wanted::Named(name) => name,
         Wanted::Latest => match listed.first() {
             Some(newest) => newest.entry.name,
-            None if failed.len() == storages.len() => {
-                bail!("no storage could be listed; no snapshot was fetched")
+            None if storages
+                .iter()
+                .all(|s| failed.iter().any(|(f, _)| *f == s.name)) =>
+            {
+                bail!(
+                    "no storage could be listed ({}); no snapshot was fetched",
+                    failed_names(&failed)
+                )
             }
-            None => bail!("no snapshot is stored in {}", names(storages)),
+            None => bail!("no snapshot is stored in {}", names(&storages)),
         },
     };
     let copies: Vec<Listed<'a>> = listed
@@ -117,15 +115,22 @@ pub(super) fn locate<'a>(
         let unlisted = if failed.is_empty() {
             String::new()
         } else {
-            let failed: Vec<&str> = failed.iter().map(|(s, _)| s.as_str()).collect();
-            format!(" (could not list {})", failed.join(", "))
+            format!(" (could not list {})", failed_names(&failed))
         };
         bail!(
             "snapshot {name} is not stored in {}{unlisted}",
-            names(storages)
+            names(&storages)
         );
     }
     Ok(copies)
+}
+
+fn failed_names(failed: &[(String, String)]) -> String {
+    failed
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn names(storages: &[&ConfiguredStorage]) -> String {
@@ -136,16 +141,18 @@ fn names(storages: &[&ConfiguredStorage]) -> String {
         .join(", ")
 }
 
-/// Downloads the first copy that verifies into a new temporary file in `dir`. `check` reads
-/// the downloaded file (verify or inspect). A copy that fails is logged and the next tried.
+/// Downloads the first copy that verifies into a new temporary file of the session's in
+/// `dir`. `check` reads the downloaded file (verify or inspect). A copy that fails is logged
+/// and the next tried; a stop request ends the search (the temporary file is removed).
 pub(super) fn fetch_verified<T>(
+    session: &Session,
     copies: &[Listed<'_>],
     dir: &Path,
-    prefix: &str,
     check: impl Fn(&Path) -> Result<T>,
 ) -> Result<(NamedTempFile, T, String)> {
     let mut errors = Vec::new();
     for copy in copies {
+        session.stop().check()?;
         let name = copy.entry.name;
         let from = format!(
             "{} ({} {})",
@@ -153,22 +160,20 @@ pub(super) fn fetch_verified<T>(
             copy.storage.storage.kind(),
             copy.storage.storage.location()
         );
-        let staged = tempfile::Builder::new()
-            .prefix(prefix)
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let staged = session.temp_file_in(dir)?;
         info!("Fetching {name} from {from}");
         let attempt = copy
             .storage
             .storage
             .download(&name, staged.path())
+            .and_then(|()| session.stop().check())
             .and_then(|()| {
                 check(staged.path())
                     .with_context(|| format!("{name} from {from} failed verification"))
             });
         match attempt {
             Ok(checked) => return Ok((staged, checked, from)),
+            Err(e) if session.stop_requested() => return Err(e),
             Err(e) => {
                 error!("{e:#}");
                 errors.push(copy.storage.name.clone());
