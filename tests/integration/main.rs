@@ -33,5 +33,6 @@ mod recover;
 mod retention;
 mod s3_static_name;
 mod secret_refs;
+mod session;
 mod signals;
 mod tls;

@@ -37,6 +37,10 @@ pub enum Action {
     /// Send it upstream, and pass back the answer as this function rewrites it (the whole
     /// response, head and body, as bytes).
     Rewrite(fn(Vec<u8>) -> Vec<u8>),
+    /// Send it upstream, pass back the first this many bytes of the answer (head included),
+    /// then send nothing more while holding the connection open (until the client goes or
+    /// the proxy is dropped): a download that stalls half-way.
+    StallAfter(usize),
 }
 
 type Rule = dyn Fn(&Request) -> Action + Send + Sync;
@@ -208,8 +212,12 @@ fn serve(
             crate::vault_stand_in::reset(&client);
             return Ok(());
         }
-        Action::Forward => None,
+        Action::Forward | Action::StallAfter(_) => None,
         Action::Rewrite(f) => Some(f),
+    };
+    let stall_after = match rule(&request) {
+        Action::StallAfter(bytes) => Some(bytes),
+        _ => None,
     };
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(&head_bytes(&head))?;
@@ -231,6 +239,13 @@ fn serve(
     out.extend_from_slice(&answer[split..]);
     if let Some(f) = rewrite {
         out = f(out);
+    }
+    if let Some(bytes) = stall_after {
+        client.write_all(&out[..bytes.min(out.len())])?;
+        // Hold the connection until the client closes it, or for a minute at most.
+        client.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let _ = client.read(&mut [0u8; 1]);
+        return Ok(());
     }
     client.write_all(&out)?;
     client.shutdown(Shutdown::Both)
