@@ -19,7 +19,8 @@ The config file is JSON and accepts the original Go agent's keys; see vault-raft
 ///
 /// Runs beside every Vault node; only the agent on the active node acts. Each cycle streams
 /// a Raft snapshot into a temporary file while verifying it (gzip, tar layout, SHA-256 sums,
-/// seal), stores it in every configured storage and keeps the newest `retain` there.
+/// seal), stores it in every configured storage and prunes each by its retention rules
+/// (`retain`, the hourly to yearly tiers, `retain_within`).
 #[derive(Debug, Parser)]
 #[command(name = "vault-raft-snapshot", version, after_help = AFTER_HELP)]
 pub struct Cli {

@@ -229,12 +229,12 @@ fn extra_sections() -> String {
                 "Snapshots in each local storage directory, mode 0600; the original agent's names. Other files beside them are never touched.",
             ),
             (
-                "<temp_dir>/.vault-raft-snapshot-<random>.tmp",
-                "The staged download, verified as it arrives, removed at the end of every cycle (temp_dir, else TMPDIR, else /tmp).",
+                "<temp_dir>/.vault-raft-snapshot-<pid>-<random>.tmp",
+                "The staged download, verified as it arrives, removed at the end of every cycle (temp_dir, else TMPDIR, else /tmp). restore stages a stored snapshot under the same name, and fetch writes one beside its --output before renaming it into place. The PID is the writer's: a file whose process no longer runs is what a killed agent left, and the next command that writes to that directory removes it.",
             ),
             (
                 ".raft_snapshot-<unix ns>.snap.tmp-<pid>",
-                "A snapshot being written into a local storage directory; renamed into place once synced.",
+                "A snapshot being written into a local storage directory; renamed into place once synced, removed like the staged download when its writer was killed.",
             ),
         ],
     );

@@ -2,8 +2,9 @@
 //!
 //! Each cycle ([`cycle`]) checks leadership, streams `GET /v1/sys/storage/raft/snapshot`
 //! into a temporary file while verifying it ([`archive::verify`]), stores it in every
-//! configured storage ([`storage`]) and prunes each storage to the newest `retain` snapshots
-//! ([`retention::plan`]).
+//! configured storage ([`storage`]) and prunes each storage by its retention rules
+//! ([`retention::plan`]). Every command opens what it uses through one [`session`] and lives
+//! in a module of its own under [`commands`].
 //!
 //! Exit codes ([`exit`]): 0 = snapshot stored everywhere, or this node is not the leader;
 //! 1 = the cycle failed; 2 = configuration or usage error.
