@@ -48,6 +48,12 @@ fn parse_now(text: &str) -> Result<std::time::SystemTime, String> {
 }
 
 impl Cli {
+    /// True when `-c`/`--config` was given, before or after the command.
+    #[must_use]
+    pub fn config_named(&self, after: &ConfigArg) -> bool {
+        after.config.is_some() || self.config.is_some()
+    }
+
     /// The configuration file: after the command, else before it, else the default.
     #[must_use]
     pub fn config_path(&self, after: &ConfigArg) -> PathBuf {
@@ -159,6 +165,10 @@ pub enum Command {
         /// Really restore; without it nothing is sent.
         #[arg(long)]
         yes: bool,
+        /// The Vault address to restore to, instead of the config's `addr` or VAULT_ADDR.
+        /// Restoring a FILE needs no config file: VAULT_ADDR (or --addr) and VAULT_TOKEN do.
+        #[arg(long, value_name = "URL")]
+        addr: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
     },

@@ -154,3 +154,165 @@ fn prune_and_list_never_read_vaults_tls_files() {
     assert!(once.stderr.contains("client.key"), "{}", once.stderr);
     assert!(vault.state().requests.is_empty());
 }
+
+#[test]
+fn a_lost_local_storage_is_skipped_and_the_others_are_used() {
+    let Some(s3_fixture) = S3Fixture::new() else {
+        return;
+    };
+    let archive = valid_archive(50_000);
+    let vault = VaultStandIn::start(archive.clone());
+    vault.add_static_token("hvs.operator");
+    let env = TestEnv::new();
+    let aws = s3(S3_ENDPOINT, s3_fixture.prefix());
+    env.write_config(&vault, json!({"aws_storage": aws}));
+    assert_code(&env.run(&["once"]), 0);
+    let name = env.files().remove(0);
+
+    // On another machine: neither the local storage's directory nor temp_dir exists there.
+    let gone = env.root.path().join("lost-node");
+    env.write_config(
+        &vault,
+        json!({"aws_storage": aws, "local_storage": {"path": gone.join("snaps")},
+               "temp_dir": gone.join("tmp")}),
+    );
+    let listed = env.run(&["list"]);
+    assert_code(&listed, 1);
+    assert!(listed.stdout.contains(&name), "{}", listed.stdout);
+    assert!(listed.stdout.contains("aws-0"), "{}", listed.stdout);
+    assert!(
+        listed.stderr.contains("local-0") && listed.stderr.contains("lost-node/snaps"),
+        "{}",
+        listed.stderr
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("snap");
+    let fetched = env.run(&["fetch", "-o", target.to_str().unwrap()]);
+    assert_code(&fetched, 0);
+    assert_eq!(fs::read(&target).unwrap(), archive);
+    assert!(fetched.stderr.contains("local-0"), "{}", fetched.stderr);
+
+    // --storage names the one wanted: the lost one is not even looked at.
+    let only = out.path().join("only-aws");
+    let fetched = env.run(&["fetch", "--storage", "aws-0", "-o", only.to_str().unwrap()]);
+    assert_code(&fetched, 0);
+    assert!(!fetched.stderr.contains("local-0"), "{}", fetched.stderr);
+
+    let restored = env
+        .command(&["restore", "latest", "--yes"])
+        .env("VAULT_TOKEN", "hvs.operator")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&restored.stderr);
+    assert_eq!(restored.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("temp_dir"), "{stderr}");
+
+    // A --storage that names the lost one says why it cannot be used.
+    let lost = env.run(&["fetch", "--storage", "local-0", "-o", only.to_str().unwrap()]);
+    assert_code(&lost, 1);
+    assert!(lost.stderr.contains("lost-node/snaps"), "{}", lost.stderr);
+}
+
+#[test]
+fn restore_with_vault_token_never_reads_the_agents_credentials() {
+    let archive = valid_archive(20_000);
+    let vault = VaultStandIn::start(archive.clone());
+    vault.add_static_token("hvs.operator");
+    let env = TestEnv::new();
+    let missing = env.root.path().join("approle/secret_id");
+    env.write_config(
+        &vault,
+        json!({"role_id": format!("file://{}", missing.display()),
+               "secret_id": format!("file://{}", missing.display())}),
+    );
+    let file = env.root.path().join("snap");
+    fs::write(&file, &archive).unwrap();
+    let file_arg = file.to_str().unwrap();
+
+    let restored = env
+        .command(&["restore", file_arg, "--yes"])
+        .env("VAULT_TOKEN", "hvs.operator")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&restored.stderr);
+    assert_eq!(restored.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        vault
+            .state()
+            .requests
+            .iter()
+            .filter(|r| r.path.contains("/auth/"))
+            .count(),
+        0,
+        "the agent logged in"
+    );
+
+    // Without VAULT_TOKEN the agent's credentials are used, and their absence is named.
+    let refused = env.run(&["restore", file_arg, "--yes"]);
+    assert_code(&refused, 2);
+    assert!(refused.stderr.contains("role_id"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("approle/secret_id"), "{}", refused.stderr);
+}
+
+#[test]
+fn restore_file_needs_no_config_file() {
+    let archive = valid_archive(20_000);
+    let vault = VaultStandIn::start(archive.clone());
+    vault.add_static_token("hvs.operator");
+    let env = TestEnv::new();
+    let file = env.root.path().join("snap");
+    fs::write(&file, &archive).unwrap();
+    let file_arg = file.to_str().unwrap();
+    // As an operator on a fresh machine: no config file, only Vault's variables.
+    let without_config = |args: &[&str], addr: Option<&str>| {
+        let mut command = std::process::Command::new(crate::env::BIN);
+        command
+            .args(args)
+            .env_clear()
+            .env("VAULT_TOKEN", "hvs.operator")
+            .current_dir(env.root.path());
+        if let Some(addr) = addr {
+            command.env("VAULT_ADDR", addr);
+        }
+        command.output().unwrap()
+    };
+    if Path::new(vault_raft_snapshot::config::DEFAULT_CONFIG_PATH).exists() {
+        panic!(
+            "{} exists on this machine; this test needs it absent",
+            vault_raft_snapshot::config::DEFAULT_CONFIG_PATH
+        );
+    }
+
+    let restored = without_config(&["restore", file_arg, "--yes"], Some(&vault.url()));
+    let stderr = String::from_utf8_lossy(&restored.stderr);
+    assert_eq!(restored.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        vault
+            .state()
+            .requests
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        1
+    );
+
+    let with_addr = without_config(
+        &["restore", file_arg, "--yes", "--addr", &vault.url()],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&with_addr.stderr);
+    assert_eq!(with_addr.status.code(), Some(0), "{stderr}");
+
+    // A stored snapshot needs the config that names the storages.
+    let stored = without_config(&["restore", "latest", "--yes"], Some(&vault.url()));
+    assert_eq!(stored.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&stored.stderr).contains("snapshot.json"),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+    // A config named with -c must exist.
+    let named = env.run(&["restore", file_arg, "--yes"]);
+    assert_code(&named, 2);
+}
