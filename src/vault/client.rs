@@ -232,8 +232,8 @@ impl VaultClient {
 
 impl VaultClient {
     /// `POST`s the file at `url` (an absolute URL) with a `Content-Length`, never following
-    /// a redirect, limited only by the configured snapshot `timeout`. Returns the status,
-    /// the `Location` header if any, and the body.
+    /// a redirect, limited only by the configured snapshot `timeout`. The answer is not
+    /// checked here: see [`super::api::stream`].
     ///
     /// # Errors
     /// When the server cannot be reached or the upload breaks off.
@@ -242,26 +242,17 @@ impl VaultClient {
         url: &str,
         token: &Secret,
         file: &std::fs::File,
-    ) -> Result<(u16, Option<String>, String)> {
+    ) -> Result<Response<Body>> {
         let request = self
             .agent
             .post(url)
             .config()
             .timeout_global(self.snapshot_timeout)
             .build();
-        let mut response = self
-            .vault_headers(request, Some(token))
+        self.vault_headers(request, Some(token))
             .header("Content-Type", "application/octet-stream")
             .send(file)
-            .with_context(|| format!("sending the snapshot to POST {url} failed"))?;
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        Ok((status, location, body))
+            .with_context(|| format!("sending the snapshot to POST {url} failed"))
     }
 }
 
