@@ -7,8 +7,9 @@
 //! Streaming calls (the snapshot download and the restore) keep their bodies as streams but
 //! go through the same status check ([`stream`]).
 //!
-//! The typed endpoints built on this live next to their callers: [`super::token`],
-//! [`super::leader::fetch`], [`super::snapshot::download`] and [`super::restore::restore`].
+//! The typed endpoints built on this live next to their callers: [`super::sys`],
+//! [`super::token`], [`super::leader::fetch`], [`super::snapshot::download`] and
+//! [`super::restore::restore`].
 
 use std::fmt;
 

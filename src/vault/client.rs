@@ -169,49 +169,6 @@ impl VaultClient {
         read_text(response, method, url)
     }
 
-    /// `GET` a JSON endpoint. Returns the status and body; non-2xx is not an error here.
-    ///
-    /// # Errors
-    /// When Vault cannot be reached or the body cannot be read.
-    pub fn get_json(&self, path: &str, token: Option<&Secret>) -> Result<(u16, String)> {
-        let url = self.url(path);
-        let request = self
-            .agent
-            .get(&url)
-            .config()
-            .timeout_global(Some(API_TIMEOUT))
-            .build();
-        let response = self
-            .vault_headers(request, token)
-            .call()
-            .with_context(|| format!("cannot reach Vault at GET {url}"))?;
-        read_text(response, Method::Get, &url)
-    }
-
-    /// `PUT` a JSON body, as Vault's Go client sends logins and renewals.
-    ///
-    /// # Errors
-    /// When Vault cannot be reached or the body cannot be read.
-    pub fn put_json(
-        &self,
-        path: &str,
-        token: Option<&Secret>,
-        body: &serde_json::Value,
-    ) -> Result<(u16, String)> {
-        let url = self.url(path);
-        let request = self
-            .agent
-            .put(&url)
-            .config()
-            .timeout_global(Some(API_TIMEOUT))
-            .build();
-        let response = self
-            .vault_headers(request, token)
-            .send_json(body)
-            .with_context(|| format!("cannot reach Vault at PUT {url}"))?;
-        read_text(response, Method::Put, &url)
-    }
-
     /// Starts a streaming `GET` of `url` (an absolute URL: the snapshot endpoint, or the
     /// leader it redirected to), limited by the configured snapshot `timeout`.
     ///
@@ -255,15 +212,3 @@ impl VaultClient {
             .with_context(|| format!("sending the snapshot to POST {url} failed"))
     }
 }
-
-/// Builds the error for an unexpected answer, with Vault's `errors` list when there is one.
-#[must_use]
-pub fn vault_error(status: u16, method: &str, url: &str, body: &str) -> VaultError {
-    VaultError {
-        status,
-        request: format!("{method} {url}"),
-        message: error_message(body),
-    }
-}
-
-pub use super::api::error_message;

@@ -1,4 +1,4 @@
-//! Talking to Vault: the HTTP client, the typed calls ([`api`], [`token`]),
+//! Talking to Vault: the HTTP client, the typed calls ([`api`], [`sys`], [`token`]),
 //! authentication, the leader check and the snapshot download, the restore. Everything here
 //! follows `shared/vault-api.md`, the Vault API contract.
 
@@ -8,5 +8,6 @@ pub mod client;
 pub mod leader;
 pub mod restore;
 pub mod snapshot;
+pub mod sys;
 pub mod tls;
 pub mod token;
