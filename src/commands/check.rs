@@ -9,19 +9,18 @@
 
 use std::io::Write;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 
 use crate::config::{AuthMethod, CaSource, Config, GoogleCredentials, StorageConfig, StorageKind};
 use crate::cycle::{Agent, ConfiguredStorage};
 use crate::duration;
 use crate::exit::Exit;
-use crate::secret::SecretRef;
+use crate::secret::{Secret, SecretRef};
 use crate::session::{Needs, Session};
-use crate::vault::client::{VaultClient, vault_error};
+use crate::vault::client::VaultClient;
 use crate::vault::leader::{self, Role};
-
-/// The path the agent reads snapshots from; the token needs `read` on it.
-const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
+use crate::vault::snapshot::SNAPSHOT_PATH;
+use crate::vault::{sys, token};
 
 /// Runs `check`; `out` receives the settings and the step lines.
 ///
@@ -221,28 +220,8 @@ fn leader_step(agent: &Agent) -> Result<((), String)> {
     ))
 }
 
-/// The fields of `sys/seal-status` this step reports.
-#[derive(serde::Deserialize)]
-struct SealStatus {
-    sealed: bool,
-    #[serde(default)]
-    initialized: Option<bool>,
-    #[serde(default)]
-    version: Option<String>,
-    #[serde(default)]
-    storage_type: Option<String>,
-    #[serde(default)]
-    cluster_name: Option<String>,
-}
-
 fn seal_step(client: &VaultClient) -> Result<((), String)> {
-    let url = client.url("sys/seal-status");
-    let (status, body) = client.get_json("sys/seal-status", None)?;
-    if status != 200 {
-        return Err(vault_error(status, "GET", &url, &body).into());
-    }
-    let seal: SealStatus = serde_json::from_str(&body)
-        .map_err(|e| anyhow!("Vault's answer to GET {url} is not a seal status: {e}"))?;
+    let seal = sys::seal_status(client)?;
     if seal.initialized == Some(false) {
         bail!("Vault is not initialized");
     }
@@ -265,62 +244,27 @@ fn seal_step(client: &VaultClient) -> Result<((), String)> {
     Ok(((), said.join(", ")))
 }
 
-/// `auth/token/lookup-self`'s `data`, as far as this step reports it.
-#[derive(serde::Deserialize)]
-struct TokenData {
-    #[serde(default)]
-    ttl: u64,
-    #[serde(default)]
-    policies: Vec<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct Lookup {
-    data: TokenData,
-}
-
-fn login_step(agent: &mut Agent) -> Result<(crate::secret::Secret, String)> {
+fn login_step(agent: &mut Agent) -> Result<(Secret, String)> {
     let token = agent.token()?;
-    let client = agent.client();
-    let url = client.url("auth/token/lookup-self");
-    let (status, body) = client.get_json("auth/token/lookup-self", Some(&token))?;
-    if status != 200 {
-        return Err(vault_error(status, "GET", &url, &body).into());
-    }
-    let lookup: Lookup = serde_json::from_str(&body)
-        .map_err(|e| anyhow!("Vault's answer to GET {url} is not a token lookup: {e}"))?;
-    let ttl = if lookup.data.ttl == 0 {
+    let lookup = token::lookup_self(agent.client(), &token)?;
+    let ttl = if lookup.ttl == 0 {
         "no expiry".to_string()
     } else {
         format!(
             "expires in {}",
-            duration::format(std::time::Duration::from_secs(lookup.data.ttl))
+            duration::format(std::time::Duration::from_secs(lookup.ttl))
         )
     };
     let said = format!(
         "{}; token valid, {ttl}, policies [{}]",
         auth_line(&agent.config().auth),
-        lookup.data.policies.join(", ")
+        lookup.policies.join(", ")
     );
     Ok((token, said))
 }
 
-fn policy_step(client: &VaultClient, token: &crate::secret::Secret) -> Result<((), String)> {
-    let path = "sys/capabilities-self";
-    let url = client.url(path);
-    let body = serde_json::json!({ "paths": [SNAPSHOT_PATH] });
-    let (status, text) = client.put_json(path, Some(token), &body)?;
-    if status != 200 {
-        return Err(vault_error(status, "PUT", &url, &text).into());
-    }
-    let answer: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("Vault's answer to PUT {url} is not JSON: {e}"))?;
-    let capabilities: Vec<String> = answer
-        .get(SNAPSHOT_PATH)
-        .or_else(|| answer.get("capabilities"))
-        .or_else(|| answer.pointer(&format!("/data/{SNAPSHOT_PATH}")))
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .ok_or_else(|| anyhow!("Vault's answer to PUT {url} lists no capabilities"))?;
+fn policy_step(client: &VaultClient, token: &Secret) -> Result<((), String)> {
+    let capabilities = sys::capabilities_self(client, token, SNAPSHOT_PATH)?;
     let allowed = capabilities
         .iter()
         .any(|c| matches!(c.as_str(), "read" | "root"));

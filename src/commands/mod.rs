@@ -86,6 +86,7 @@ pub fn dispatch(cli: Cli) -> Exit {
             storage,
             force,
             yes,
+            addr: _,
             config,
         } => restore::RestoreSource::parse(snapshot)
             .map_err(anyhow::Error::from)

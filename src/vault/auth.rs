@@ -18,7 +18,8 @@ use anyhow::{Context, Result, anyhow};
 use log::{debug, info, warn};
 use serde_json::json;
 
-use super::client::{VaultClient, vault_error};
+use super::client::VaultClient;
+use super::token;
 use crate::config::{AuthMethod, read_token_file};
 use crate::secret::Secret;
 
@@ -33,20 +34,6 @@ struct CachedToken {
     obtained: Instant,
     lease: Duration,
     login_lease: Duration,
-    renewable: bool,
-}
-
-#[derive(serde::Deserialize)]
-struct AuthEnvelope {
-    auth: Option<AuthInfo>,
-}
-
-#[derive(serde::Deserialize)]
-struct AuthInfo {
-    client_token: Secret,
-    #[serde(default)]
-    lease_duration: u64,
-    #[serde(default)]
     renewable: bool,
 }
 
@@ -98,14 +85,8 @@ impl Authenticator {
         let Some(cached) = &self.cached else {
             return Err(anyhow!("no token to renew"));
         };
-        let increment = cached.login_lease.as_secs();
-        let info = call(
-            client,
-            "auth/token/renew-self",
-            Some(&cached.token),
-            &json!({ "increment": increment }),
-        )
-        .context("renewing the token failed")?;
+        let info = token::renew_self(client, &cached.token, cached.login_lease)
+            .context("renewing the token failed")?;
         let lease = Duration::from_secs(info.lease_duration);
         if lease < cached.login_lease / 5 {
             return Err(anyhow!(
@@ -127,7 +108,7 @@ impl Authenticator {
 
     fn login(&mut self, client: &VaultClient) -> Result<Secret> {
         self.cached = None;
-        let (what, path, body) = match &self.method {
+        let (what, mount, body) = match &self.method {
             AuthMethod::AppRole {
                 mount,
                 role_id,
@@ -137,7 +118,7 @@ impl Authenticator {
                 let (role_id, secret_id) = (role_id.read()?, secret_id.read()?);
                 (
                     "AppRole",
-                    format!("auth/{mount}/login"),
+                    mount,
                     json!({ "role_id": role_id.expose(), "secret_id": secret_id.expose() }),
                 )
             }
@@ -149,7 +130,7 @@ impl Authenticator {
                 let jwt = read_jwt(jwt_path)?;
                 (
                     "Kubernetes",
-                    format!("auth/{mount}/login"),
+                    mount,
                     json!({ "role": role, "jwt": jwt.expose() }),
                 )
             }
@@ -157,8 +138,12 @@ impl Authenticator {
                 return Err(anyhow!("this authentication method has no login"));
             }
         };
-        let info = call(client, &path, None, &body)
-            .with_context(|| format!("{what} login at {} failed", client.url(&path)))?;
+        let info = token::login(client, mount, &body).with_context(|| {
+            format!(
+                "{what} login at {} failed",
+                client.url(&token::login_path(mount))
+            )
+        })?;
         info!(
             "Logged in to Vault with {what} (token lease {}s)",
             info.lease_duration
@@ -178,29 +163,4 @@ impl Authenticator {
 
 fn read_jwt(path: &Path) -> Result<Secret> {
     read_token_file(path).map_err(|e| anyhow!(e))
-}
-
-/// PUTs `body` to an auth endpoint and returns the `auth` object of the answer.
-fn call(
-    client: &VaultClient,
-    path: &str,
-    token: Option<&Secret>,
-    body: &serde_json::Value,
-) -> Result<AuthInfo> {
-    let (status, text) = client.put_json(path, token, body)?;
-    let url = client.url(path);
-    if status != 200 {
-        return Err(vault_error(status, "PUT", &url, &text).into());
-    }
-    let envelope: AuthEnvelope = serde_json::from_str(&text)
-        .with_context(|| format!("Vault's answer to PUT {url} is not an auth response"))?;
-    let info = envelope
-        .auth
-        .ok_or_else(|| anyhow!("Vault's answer to PUT {url} has no auth section"))?;
-    if info.client_token.is_empty() {
-        return Err(anyhow!(
-            "Vault's answer to PUT {url} has an empty client_token"
-        ));
-    }
-    Ok(info)
 }

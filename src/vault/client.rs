@@ -1,5 +1,5 @@
-//! One `ureq` agent for every call to Vault, with Vault's headers, TLS settings and error
-//! shapes (`{"errors": [...]}`) handled in one place.
+//! One `ureq` agent for every call to Vault, with Vault's headers and TLS settings. What the
+//! answers mean (statuses, Vault's `{"errors": [...]}`, JSON) is [`super::api`]'s business.
 //!
 //! Redirects are never followed by ureq: a standby answers the snapshot endpoint with a 307,
 //! and only [`super::snapshot`] decides whether that target may be trusted with the token.
@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use ureq::Body;
 use ureq::http::Response;
 
+use super::api::{Method, read_text};
 use crate::config::VaultSettings;
 use crate::secret::Secret;
 use crate::shutdown::StopFlag;
@@ -18,8 +19,6 @@ use crate::shutdown::StopFlag;
 /// Limit on every JSON call (login, renew, leader). Vault's own client uses 60 s.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Error bodies are small; a larger one is cut when shown.
-const ERROR_BODY_SHOWN: usize = 500;
 
 /// An HTTP answer from Vault that is not the expected success: status, URL and Vault's
 /// `errors` list. Callers look for it with `downcast_ref` (e.g. to log in again on 403).
@@ -125,47 +124,49 @@ impl VaultClient {
         request
     }
 
-    /// `GET` a JSON endpoint. Returns the status and body; non-2xx is not an error here.
+    /// Sends one JSON call to `url` (an absolute URL) and reads the whole answer. Returns the
+    /// status and body; whether that status is a success is [`super::api`]'s business.
     ///
     /// # Errors
     /// When Vault cannot be reached or the body cannot be read.
-    pub fn get_json(&self, path: &str, token: Option<&Secret>) -> Result<(u16, String)> {
-        let url = self.url(path);
-        let request = self
-            .agent
-            .get(&url)
-            .config()
-            .timeout_global(Some(API_TIMEOUT))
-            .build();
-        let response = self
-            .vault_headers(request, token)
-            .call()
-            .with_context(|| format!("cannot reach Vault at GET {url}"))?;
-        read_text(response, "GET", &url)
-    }
-
-    /// `PUT` a JSON body, as Vault's Go client sends logins and renewals.
-    ///
-    /// # Errors
-    /// When Vault cannot be reached or the body cannot be read.
-    pub fn put_json(
+    pub(super) fn send_json(
         &self,
-        path: &str,
+        method: Method,
+        url: &str,
         token: Option<&Secret>,
-        body: &serde_json::Value,
+        body: Option<&serde_json::Value>,
     ) -> Result<(u16, String)> {
-        let url = self.url(path);
-        let request = self
-            .agent
-            .put(&url)
-            .config()
-            .timeout_global(Some(API_TIMEOUT))
-            .build();
-        let response = self
-            .vault_headers(request, token)
-            .send_json(body)
-            .with_context(|| format!("cannot reach Vault at PUT {url}"))?;
-        read_text(response, "PUT", &url)
+        let unreachable = || format!("cannot reach Vault at {method} {url}");
+        let response = match method {
+            Method::Get => {
+                let request = self
+                    .agent
+                    .get(url)
+                    .config()
+                    .timeout_global(Some(API_TIMEOUT))
+                    .build();
+                self.vault_headers(request, token)
+                    .call()
+                    .with_context(unreachable)?
+            }
+            Method::Put | Method::Post => {
+                let request = if method == Method::Put {
+                    self.agent.put(url)
+                } else {
+                    self.agent.post(url)
+                };
+                let request = self.vault_headers(
+                    request.config().timeout_global(Some(API_TIMEOUT)).build(),
+                    token,
+                );
+                match body {
+                    Some(body) => request.send_json(body),
+                    None => request.send_empty(),
+                }
+                .with_context(unreachable)?
+            }
+        };
+        read_text(response, method, url)
     }
 
     /// Starts a streaming `GET` of `url` (an absolute URL: the snapshot endpoint, or the
@@ -188,8 +189,8 @@ impl VaultClient {
 
 impl VaultClient {
     /// `POST`s the file at `url` (an absolute URL) with a `Content-Length`, never following
-    /// a redirect, limited only by the configured snapshot `timeout`. Returns the status,
-    /// the `Location` header if any, and the body.
+    /// a redirect, limited only by the configured snapshot `timeout`. The answer is not
+    /// checked here: see [`super::api::stream`].
     ///
     /// # Errors
     /// When the server cannot be reached or the upload breaks off.
@@ -198,92 +199,16 @@ impl VaultClient {
         url: &str,
         token: &Secret,
         file: &std::fs::File,
-    ) -> Result<(u16, Option<String>, String)> {
+    ) -> Result<Response<Body>> {
         let request = self
             .agent
             .post(url)
             .config()
             .timeout_global(self.snapshot_timeout)
             .build();
-        let mut response = self
-            .vault_headers(request, Some(token))
+        self.vault_headers(request, Some(token))
             .header("Content-Type", "application/octet-stream")
             .send(file)
-            .with_context(|| format!("sending the snapshot to POST {url} failed"))?;
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        Ok((status, location, body))
-    }
-}
-
-fn read_text(mut response: Response<Body>, method: &str, url: &str) -> Result<(u16, String)> {
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("failed to read Vault's answer to {method} {url}"))?;
-    Ok((status, body))
-}
-
-/// Builds the error for an unexpected answer, with Vault's `errors` list when there is one.
-#[must_use]
-pub fn vault_error(status: u16, method: &str, url: &str, body: &str) -> VaultError {
-    VaultError {
-        status,
-        request: format!("{method} {url}"),
-        message: error_message(body),
-    }
-}
-
-/// Vault's `{"errors": [...]}` as one line, with go-multierror's framing removed.
-#[must_use]
-pub fn error_message(body: &str) -> String {
-    #[derive(serde::Deserialize)]
-    struct Errors {
-        errors: Vec<String>,
-    }
-    match serde_json::from_str::<Errors>(body) {
-        Ok(parsed) => parsed
-            .errors
-            .iter()
-            .flat_map(|e| e.lines())
-            .map(|line| line.trim().trim_start_matches("* ").trim())
-            .filter(|line| {
-                !line.is_empty()
-                    && !line.ends_with("error occurred:")
-                    && !line.ends_with("errors occurred:")
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        Err(_) => {
-            let trimmed = body.trim();
-            match trimmed.char_indices().nth(ERROR_BODY_SHOWN) {
-                Some((cut, _)) => format!("{}...", &trimmed[..cut]),
-                None => trimmed.to_string(),
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::error_message;
-
-    #[test]
-    fn unwraps_go_multierror_messages() {
-        let body = r#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#;
-        assert_eq!(error_message(body), "permission denied");
-    }
-
-    #[test]
-    fn joins_several_errors_and_handles_an_empty_list() {
-        assert_eq!(error_message(r#"{"errors":["a","b"]}"#), "a; b");
-        assert_eq!(error_message(r#"{"errors":[]}"#), "");
-        assert_eq!(error_message("Vault is sealed"), "Vault is sealed");
+            .with_context(|| format!("sending the snapshot to POST {url} failed"))
     }
 }

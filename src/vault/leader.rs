@@ -13,11 +13,14 @@
 
 use std::net::IpAddr;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use log::debug;
 
-use super::client::{VaultClient, vault_error};
+use super::api::Endpoint;
+use super::client::VaultClient;
 use crate::config::LeaderCheck;
+
+const SYS_LEADER: Endpoint<'static> = Endpoint::get("sys/leader", "a leader status");
 
 /// The fields of `sys/leader` the agent uses; every field but `ha_enabled` may be absent
 /// (OpenBao omits them).
@@ -48,13 +51,7 @@ pub enum Role {
 /// When Vault cannot be reached, is sealed (503), or answers with anything but the leader
 /// status.
 pub fn fetch(client: &VaultClient) -> Result<LeaderStatus> {
-    let url = client.url("sys/leader");
-    let (status, body) = client.get_json("sys/leader", None)?;
-    if status != 200 {
-        return Err(vault_error(status, "GET", &url, &body).into());
-    }
-    serde_json::from_str(&body)
-        .with_context(|| format!("Vault's answer to GET {url} is not a leader status"))
+    SYS_LEADER.call(client, None, None)
 }
 
 /// Where the agent stands, for `leader_check: "auto"`.

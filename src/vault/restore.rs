@@ -10,7 +10,8 @@ use std::fs::File;
 use anyhow::{Result, bail};
 use log::info;
 
-use super::client::{VaultClient, error_message, vault_error};
+use super::api::{self, Method, Success};
+use super::client::{VaultClient, VaultError};
 use super::leader;
 use super::snapshot::SNAPSHOT_PATH;
 use crate::secret::Secret;
@@ -65,27 +66,35 @@ pub fn restore(
         SNAPSHOT_PATH
     };
     let url = format!("{target}/v1/{path}");
-    let (status, location, body) = client.post_file(&url, token, file)?;
-    match status {
-        200..=299 => Ok(()),
-        300..=399 => bail!(
-            "Vault answered {status} to POST {url}, redirecting to {}; the snapshot was not sent \
-             there. Set addr to the active node and run the restore again",
-            location.as_deref().unwrap_or("(no Location)")
-        ),
-        400 if error_message(&body).contains(OTHER_KEYS_HINT) => bail!(
+    let response = client.post_file(&url, token, file)?;
+    let status = response.status().as_u16();
+    if (300..400).contains(&status) {
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("(no Location)");
+        bail!(
+            "Vault answered {status} to POST {url}, redirecting to {location}; the snapshot was \
+             not sent there. Set addr to the active node and run the restore again"
+        );
+    }
+    let refused = match api::stream(response, Method::Post, &url, Success::Any2xx, None) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    match refused.downcast_ref::<VaultError>() {
+        Some(e) if e.status == 400 && e.message.contains(OTHER_KEYS_HINT) => bail!(
             "Vault refused the snapshot: it was taken on a cluster with other unseal keys ({}). \
              Nothing was changed. If this is the snapshot you mean to restore, run again with \
              --force: the cluster then takes the snapshot's data, unseal keys and tokens, and \
              must be unsealed with the unseal keys of the cluster the snapshot came from",
-            error_message(&body)
+            e.message
         ),
-        403 => Err(
-            anyhow::Error::from(vault_error(status, "POST", &url, &body)).context(
-                "the token may not restore: it needs update on sys/storage/raft/snapshot (and on \
+        Some(e) if e.status == 403 => Err(refused.context(
+            "the token may not restore: it needs update on sys/storage/raft/snapshot (and on \
              sys/storage/raft/snapshot-force for --force); set VAULT_TOKEN to such a token",
-            ),
-        ),
-        _ => Err(vault_error(status, "POST", &url, &body).into()),
+        )),
+        _ => Err(refused),
     }
 }

@@ -11,7 +11,8 @@ use std::io::{self, Read, Write};
 use anyhow::{Context, Result, anyhow, bail};
 use log::info;
 
-use super::client::{VaultClient, error_message, vault_error};
+use super::api::{self, Method, Success};
+use super::client::VaultClient;
 use crate::archive::verify::{SnapshotSummary, verify};
 use crate::secret::Secret;
 use crate::shutdown::{INTERRUPTED, StopFlag};
@@ -51,25 +52,13 @@ pub fn download(
             bail!("the leader at {url} redirected the snapshot request again; refusing to follow");
         }
     }
-    let status = response.status().as_u16();
-    if status != 200 {
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        return Err(vault_error(status, "GET", &url, &body).into());
-    }
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if !media_type.eq_ignore_ascii_case("application/gzip") {
-        let body = response.body_mut().read_to_string().unwrap_or_default();
-        bail!(
-            "Vault answered GET {url} with Content-Type {content_type:?} instead of application/gzip: {}",
-            error_message(&body)
-        );
-    }
+    let mut response = api::stream(
+        response,
+        Method::Get,
+        &url,
+        Success::Ok,
+        Some("application/gzip"),
+    )?;
 
     let mut tee = Tee {
         source: response.body_mut().as_reader(),
