@@ -13,5 +13,7 @@ mod push;
 mod state;
 mod text;
 
-pub use model::{AgentMetrics, Cycle, Metrics, StorageMetrics, record_cycle, unix_seconds};
+pub use model::{
+    AgentMetrics, CycleRecord, Metrics, Outcome, StorageMetrics, StorageRecord, unix_seconds,
+};
 pub use push::{PUSH_JOB, push_text, push_url};

@@ -1,8 +1,6 @@
 //! The metrics' values: the agent's own and one set per storage, and how a cycle changes them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use anyhow::Result;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the agent reports about itself.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -87,65 +85,100 @@ impl Metrics {
     }
 }
 
-/// One cycle, as the metrics record it.
-pub struct Cycle<'a> {
+/// One cycle, as the metrics record it: plain values the caller reads off its own result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CycleRecord {
     /// How it ended.
-    pub result: &'a Result<crate::cycle::CycleOutcome>,
+    pub outcome: Outcome,
     /// Whether this agent was the one to act, when the cycle got as far as knowing.
     pub leader: Option<bool>,
     /// Whether a shutdown signal ended it.
     pub stopped: bool,
 }
 
-/// Updates `metrics` with one cycle that ended at `ended` after `duration`.
-pub fn record_cycle(
-    metrics: &mut Metrics,
-    cycle: &Cycle<'_>,
-    ended: SystemTime,
-    duration: std::time::Duration,
-) {
-    use crate::cycle::CycleOutcome;
-    let now = unix_seconds(ended);
-    metrics.agent.last_cycle_timestamp = now;
-    metrics.agent.last_cycle_duration_seconds = duration.as_secs_f64();
-    // Leadership as observed, also in a cycle that failed after the leader check.
-    if let Some(leader) = cycle.leader {
-        metrics.agent.leader = leader;
-    }
-    let succeeded = match cycle.result {
-        // A stop is not a failure: nothing is counted, the last success stays.
-        Err(_) if cycle.stopped => return,
-        Err(_) => false,
-        Ok(CycleOutcome::NotLeader) => {
-            metrics.agent.leader = false;
-            true
+/// How a cycle ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// With an error before the snapshot was offered to the storages (logged by the caller;
+    /// the metrics record only that it failed).
+    Failed,
+    /// Another node is the leader; nothing was done.
+    NotLeader,
+    /// A verified snapshot was taken and offered to every storage.
+    Taken {
+        /// Raft index in its meta.json.
+        raft_index: u64,
+        /// Its size as stored.
+        snapshot_bytes: u64,
+        /// What happened in each storage.
+        storages: Vec<StorageRecord>,
+    },
+}
+
+/// What happened to the cycle's snapshot in one storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageRecord {
+    /// The storage's kind (`local`, `aws`, `gcp`, `azure`).
+    pub kind: String,
+    /// Its credential-free location.
+    pub location: String,
+    /// Whether the snapshot was stored and checked there.
+    pub stored: bool,
+    /// Snapshots it holds after pruning, when pruning ran.
+    pub held: Option<u64>,
+    /// Whether storing or pruning failed.
+    pub failed: bool,
+}
+
+impl Metrics {
+    /// Updates the metrics with one cycle that ended at `ended` after `duration`.
+    pub fn record_cycle(&mut self, cycle: &CycleRecord, ended: SystemTime, duration: Duration) {
+        let now = unix_seconds(ended);
+        self.agent.last_cycle_timestamp = now;
+        self.agent.last_cycle_duration_seconds = duration.as_secs_f64();
+        // Leadership as observed, also in a cycle that failed after the leader check.
+        if let Some(leader) = cycle.leader {
+            self.agent.leader = leader;
         }
-        Ok(CycleOutcome::Taken(report)) => {
-            metrics.agent.leader = true;
-            metrics.agent.snapshot_bytes = report.summary.archive_size;
-            metrics.agent.raft_index = report.summary.index;
-            for r in &report.storages {
-                let s = metrics.storage(r.kind, &r.location);
-                s.last_attempt_timestamp = now;
-                s.last_error = r.error.is_some();
-                if r.stored {
-                    s.snapshot_bytes = report.summary.archive_size;
-                    if r.error.is_none() {
-                        s.last_success_timestamp = now;
+        let succeeded = match &cycle.outcome {
+            // A stop is not a failure: nothing is counted, the last success stays.
+            Outcome::Failed if cycle.stopped => return,
+            Outcome::Failed => false,
+            Outcome::NotLeader => {
+                self.agent.leader = false;
+                true
+            }
+            Outcome::Taken {
+                raft_index,
+                snapshot_bytes,
+                storages,
+            } => {
+                self.agent.leader = true;
+                self.agent.snapshot_bytes = *snapshot_bytes;
+                self.agent.raft_index = *raft_index;
+                for r in storages {
+                    let s = self.storage(&r.kind, &r.location);
+                    s.last_attempt_timestamp = now;
+                    s.last_error = r.failed;
+                    if r.stored {
+                        s.snapshot_bytes = *snapshot_bytes;
+                        if !r.failed {
+                            s.last_success_timestamp = now;
+                        }
+                    }
+                    if let Some(held) = r.held {
+                        s.snapshots = held;
                     }
                 }
-                if let Some(held) = r.held {
-                    s.snapshots = held;
-                }
+                storages.iter().all(|r| !r.failed)
             }
-            report.storages.iter().all(|r| r.error.is_none())
+        };
+        if succeeded {
+            self.agent.consecutive_failures = 0;
+            self.agent.last_success_timestamp = now;
+        } else {
+            self.agent.consecutive_failures += 1;
         }
-    };
-    if succeeded {
-        metrics.agent.consecutive_failures = 0;
-        metrics.agent.last_success_timestamp = now;
-    } else {
-        metrics.agent.consecutive_failures += 1;
     }
 }
 
@@ -185,5 +218,113 @@ mod tests {
         metrics.keep_storages(&[("local".into(), "/mnt/second".into())]);
         assert_eq!(metrics.storages.len(), 1);
         assert_eq!(metrics.storages[0].location, "/mnt/second");
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn taken(storages: Vec<StorageRecord>) -> CycleRecord {
+        CycleRecord {
+            outcome: Outcome::Taken {
+                raft_index: 99,
+                snapshot_bytes: 777,
+                storages,
+            },
+            leader: Some(true),
+            stopped: false,
+        }
+    }
+
+    fn stored_in(location: &str, failed: bool) -> StorageRecord {
+        StorageRecord {
+            kind: "local".into(),
+            location: location.into(),
+            stored: true,
+            held: Some(2),
+            failed,
+        }
+    }
+
+    #[test]
+    fn a_taken_cycle_moves_the_successes_of_the_storages_that_stored_it() {
+        let mut metrics = sample();
+        metrics.agent.consecutive_failures = 3;
+        let cycle = taken(vec![
+            stored_in("/var/backups/vault \"main\"", false),
+            // Stored, then pruning failed: attempted, an error, no success.
+            stored_in("/mnt/second", true),
+            stored_in("/mnt/new", false),
+        ]);
+        metrics.record_cycle(&cycle, at(2_000_000_000), Duration::from_millis(1500));
+        let a = &metrics.agent;
+        assert_eq!(
+            (a.raft_index, a.snapshot_bytes, a.consecutive_failures),
+            (99, 777, 4),
+            "a storage failed: the cycle failed"
+        );
+        assert_eq!(a.last_cycle_timestamp, 2e9);
+        assert_eq!(a.last_cycle_duration_seconds, 1.5);
+        assert_eq!(a.last_success_timestamp, 1_795_405_200.5);
+        let [first, second, new] = &metrics.storages[..] else {
+            panic!("{:?}", metrics.storages)
+        };
+        assert_eq!(
+            (
+                first.last_success_timestamp,
+                first.snapshots,
+                first.last_error
+            ),
+            (2e9, 2, false)
+        );
+        assert_eq!(
+            (second.last_success_timestamp, second.last_attempt_timestamp),
+            (0.0, 2e9)
+        );
+        assert!(second.last_error && second.snapshot_bytes == 777);
+        assert_eq!(new.location, "/mnt/new");
+        assert_eq!(new.last_success_timestamp, 2e9);
+
+        // Everywhere stored: a success, the failures reset.
+        let cycle = taken(vec![stored_in("/mnt/second", false)]);
+        metrics.record_cycle(&cycle, at(2_000_000_060), Duration::ZERO);
+        assert_eq!(metrics.agent.consecutive_failures, 0);
+        assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_060.0);
+        assert!(!metrics.storages[1].last_error);
+    }
+
+    #[test]
+    fn a_failure_counts_a_stop_does_not_and_a_standby_is_a_success() {
+        let mut metrics = sample();
+        let failed = CycleRecord {
+            outcome: Outcome::Failed,
+            leader: Some(true),
+            stopped: false,
+        };
+        metrics.record_cycle(&failed, at(2_000_000_000), Duration::ZERO);
+        assert_eq!(metrics.agent.consecutive_failures, 1);
+        assert!(metrics.agent.leader, "the leader check had passed");
+        assert_eq!(metrics.agent.last_success_timestamp, 1_795_405_200.5);
+
+        let stopped = CycleRecord {
+            stopped: true,
+            leader: None,
+            ..failed
+        };
+        metrics.record_cycle(&stopped, at(2_000_000_060), Duration::ZERO);
+        assert_eq!(metrics.agent.consecutive_failures, 1);
+        assert_eq!(metrics.agent.last_cycle_timestamp, 2_000_000_060.0);
+
+        let standby = CycleRecord {
+            outcome: Outcome::NotLeader,
+            leader: Some(false),
+            stopped: false,
+        };
+        let before = metrics.storages.clone();
+        metrics.record_cycle(&standby, at(2_000_000_120), Duration::ZERO);
+        assert!(!metrics.agent.leader);
+        assert_eq!(metrics.agent.consecutive_failures, 0);
+        assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_120.0);
+        assert_eq!(metrics.storages, before, "a standby touches no storage");
     }
 }
