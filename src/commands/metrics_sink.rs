@@ -9,7 +9,7 @@ use anyhow::Result;
 use log::{error, warn};
 
 use crate::cycle::{Agent, CycleOutcome};
-use crate::metrics::{CycleRecord, Metrics, Outcome, StorageRecord};
+use crate::metrics::{CycleRecord, Metrics, Outcome, StorageId, StorageRecord};
 use crate::shutdown::Shutdown;
 
 /// The metrics file, if configured: loaded once (so `once` carries the last success over from
@@ -35,10 +35,10 @@ impl MetricsSink {
                 })
             })
             .unwrap_or_default();
-        let present: Vec<(String, String)> = agent
+        let present: Vec<StorageId> = agent
             .storages()
             .iter()
-            .map(|s| (s.storage.kind().to_string(), s.storage.location()))
+            .map(|s| StorageId::new(&s.name, s.storage.kind(), s.storage.location()))
             .collect();
         metrics.keep_storages(&present);
         Self {
@@ -95,8 +95,7 @@ fn outcome_of(result: &Result<CycleOutcome>) -> Outcome {
                 .storages
                 .iter()
                 .map(|r| StorageRecord {
-                    kind: r.kind.to_string(),
-                    location: r.location.clone(),
+                    id: StorageId::new(&r.name, r.kind, &r.location),
                     stored: r.stored,
                     held: r.held,
                     failed: r.error.is_some(),
@@ -132,6 +131,7 @@ mod tests {
             },
             storages: vec![
                 StorageResult {
+                    name: "local-0".into(),
                     kind: "local",
                     location: "/snaps".into(),
                     stored: true,
@@ -139,6 +139,7 @@ mod tests {
                     error: None,
                 },
                 StorageResult {
+                    name: "offsite".into(),
                     kind: "aws",
                     location: "s3://bucket/raft".into(),
                     stored: false,
@@ -154,15 +155,13 @@ mod tests {
                 snapshot_bytes: 5000,
                 storages: vec![
                     StorageRecord {
-                        kind: "local".into(),
-                        location: "/snaps".into(),
+                        id: StorageId::new("local-0", "local", "/snaps"),
                         stored: true,
                         held: Some(4),
                         failed: false,
                     },
                     StorageRecord {
-                        kind: "aws".into(),
-                        location: "s3://bucket/raft".into(),
+                        id: StorageId::new("offsite", "aws", "s3://bucket/raft"),
                         stored: false,
                         held: None,
                         failed: true,

@@ -21,13 +21,41 @@ pub struct AgentMetrics {
     pub raft_index: u64,
 }
 
+/// Which storage a series is about: its labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorageId {
+    /// Its name, as `list`, `prune`, `check` and the logs show it (`aws-0`, or its `name`
+    /// key): the `storage` label. Empty when read from a file written before the label held
+    /// the name (see [`Metrics::keep_storages`]).
+    pub name: String,
+    /// `local`, `aws`, `gcp`, `azure`: the `kind` label.
+    pub kind: String,
+    /// Credential-free location (`/var/backups/vault`, `s3://bucket/prefix`): the `location`
+    /// label.
+    pub location: String,
+}
+
+impl StorageId {
+    /// The labels of the storage `name`, of `kind`, at `location`.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        kind: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            kind: kind.into(),
+            location: location.into(),
+        }
+    }
+}
+
 /// What the agent reports about one storage.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StorageMetrics {
-    /// `local`, `aws`, `gcp`, `azure`.
-    pub kind: String,
-    /// Credential-free location.
-    pub location: String,
+    /// Which storage.
+    pub id: StorageId,
     /// When a snapshot was last stored and checked there (Unix seconds; 0 = never).
     pub last_success_timestamp: f64,
     /// When a snapshot was last offered to it.
@@ -58,30 +86,19 @@ pub fn unix_seconds(time: SystemTime) -> f64 {
 
 impl Metrics {
     /// The entry for a storage, created if it is new.
-    pub fn storage(&mut self, kind: &str, location: &str) -> &mut StorageMetrics {
+    pub fn storage(&mut self, id: &StorageId) -> &mut StorageMetrics {
         let index = self
             .storages
             .iter()
-            .position(|s| s.kind == kind && s.location == location)
+            .position(|s| s.id == *id)
             .unwrap_or_else(|| {
                 self.storages.push(StorageMetrics {
-                    kind: kind.into(),
-                    location: location.into(),
+                    id: id.clone(),
                     ..StorageMetrics::default()
                 });
                 self.storages.len() - 1
             });
         &mut self.storages[index]
-    }
-
-    /// Drops the storages that are not in `present` (`(kind, location)` pairs): a storage
-    /// removed from the config must not keep reporting its last success forever.
-    pub fn keep_storages(&mut self, present: &[(String, String)]) {
-        self.storages.retain(|s| {
-            present
-                .iter()
-                .any(|(kind, location)| s.kind == *kind && s.location == *location)
-        });
     }
 }
 
@@ -118,10 +135,8 @@ pub enum Outcome {
 /// What happened to the cycle's snapshot in one storage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StorageRecord {
-    /// The storage's kind (`local`, `aws`, `gcp`, `azure`).
-    pub kind: String,
-    /// Its credential-free location.
-    pub location: String,
+    /// Which storage.
+    pub id: StorageId,
     /// Whether the snapshot was stored and checked there.
     pub stored: bool,
     /// Snapshots it holds after pruning, when pruning ran.
@@ -157,7 +172,7 @@ impl Metrics {
                 self.agent.snapshot_bytes = *snapshot_bytes;
                 self.agent.raft_index = *raft_index;
                 for r in storages {
-                    let s = self.storage(&r.kind, &r.location);
+                    let s = self.storage(&r.id);
                     s.last_attempt_timestamp = now;
                     s.last_error = r.failed;
                     if r.stored {
@@ -197,12 +212,16 @@ pub(super) fn sample() -> Metrics {
         },
         storages: Vec::new(),
     };
-    let s = m.storage("local", "/var/backups/vault \"main\"");
+    let s = m.storage(&StorageId::new(
+        "local-0",
+        "local",
+        "/var/backups/vault \"main\"",
+    ));
     s.last_success_timestamp = 1_795_405_200.0;
     s.last_attempt_timestamp = 1_795_405_200.0;
     s.snapshot_bytes = 12_345;
     s.snapshots = 3;
-    let t = m.storage("local", "/mnt/second");
+    let t = m.storage(&StorageId::new("nas", "local", "/mnt/second"));
     t.last_error = true;
     t.last_attempt_timestamp = 1_795_405_200.0;
     m
@@ -211,14 +230,6 @@ pub(super) fn sample() -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn storages_no_longer_configured_are_dropped() {
-        let mut metrics = sample();
-        metrics.keep_storages(&[("local".into(), "/mnt/second".into())]);
-        assert_eq!(metrics.storages.len(), 1);
-        assert_eq!(metrics.storages[0].location, "/mnt/second");
-    }
 
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(seconds)
@@ -236,10 +247,9 @@ mod tests {
         }
     }
 
-    fn stored_in(location: &str, failed: bool) -> StorageRecord {
+    fn stored_in(name: &str, location: &str, failed: bool) -> StorageRecord {
         StorageRecord {
-            kind: "local".into(),
-            location: location.into(),
+            id: StorageId::new(name, "local", location),
             stored: true,
             held: Some(2),
             failed,
@@ -251,10 +261,10 @@ mod tests {
         let mut metrics = sample();
         metrics.agent.consecutive_failures = 3;
         let cycle = taken(vec![
-            stored_in("/var/backups/vault \"main\"", false),
+            stored_in("local-0", "/var/backups/vault \"main\"", false),
             // Stored, then pruning failed: attempted, an error, no success.
-            stored_in("/mnt/second", true),
-            stored_in("/mnt/new", false),
+            stored_in("nas", "/mnt/second", true),
+            stored_in("local-2", "/mnt/new", false),
         ]);
         metrics.record_cycle(&cycle, at(2_000_000_000), Duration::from_millis(1500));
         let a = &metrics.agent;
@@ -282,11 +292,11 @@ mod tests {
             (0.0, 2e9)
         );
         assert!(second.last_error && second.snapshot_bytes == 777);
-        assert_eq!(new.location, "/mnt/new");
+        assert_eq!(new.id, StorageId::new("local-2", "local", "/mnt/new"));
         assert_eq!(new.last_success_timestamp, 2e9);
 
         // Everywhere stored: a success, the failures reset.
-        let cycle = taken(vec![stored_in("/mnt/second", false)]);
+        let cycle = taken(vec![stored_in("nas", "/mnt/second", false)]);
         metrics.record_cycle(&cycle, at(2_000_000_060), Duration::ZERO);
         assert_eq!(metrics.agent.consecutive_failures, 0);
         assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_060.0);

@@ -1,6 +1,10 @@
 //! The state carried from one run to the next: the metrics file read back (so `once`, a fresh
 //! process each time, knows the last success and the failures before it), and written
 //! atomically after every cycle.
+//!
+//! A storage's series are labelled `storage` (its name), `kind` and `location`. A file written
+//! before the `storage` label held the name held the kind there and had no `kind` label; it
+//! still loads, and [`Metrics::keep_storages`] gives its storages their names.
 
 use std::fs;
 use std::io::Write as _;
@@ -8,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::model::Metrics;
+use super::model::{Metrics, StorageId};
 use super::text::PREFIX;
 
 /// The largest value the parser accepts: far beyond any time, size or count this agent
@@ -74,7 +78,13 @@ impl Metrics {
                             .find(|(k, _)| k == key)
                             .map_or(String::new(), |(_, v)| v.clone())
                     };
-                    let s = metrics.storage(&label("storage"), &label("location"));
+                    let id = if labels.iter().any(|(k, _)| k == "kind") {
+                        StorageId::new(label("storage"), label("kind"), label("location"))
+                    } else {
+                        // Written before the name: the `storage` label is the kind.
+                        StorageId::new("", label("storage"), label("location"))
+                    };
+                    let s = metrics.storage(&id);
                     match storage_name {
                         "storage_last_success_timestamp_seconds" => {
                             s.last_success_timestamp = value
@@ -96,6 +106,35 @@ impl Metrics {
             ));
         }
         Ok(metrics)
+    }
+
+    /// Keeps the series of the storages in `present` (those configured now) and drops the
+    /// others: a storage removed from the config, or whose kind or location changed, must not
+    /// keep reporting its last success forever.
+    ///
+    /// A storage read from a file of the version before names (an empty name) is matched, as
+    /// that version matched it, by its kind and location: it takes the name of the first
+    /// present storage with both that has no series of its own, and is dropped when there is
+    /// none.
+    pub fn keep_storages(&mut self, present: &[StorageId]) {
+        let (named, unnamed): (Vec<_>, Vec<_>) = std::mem::take(&mut self.storages)
+            .into_iter()
+            .partition(|s| !s.id.name.is_empty());
+        self.storages = named
+            .into_iter()
+            .filter(|s| present.contains(&s.id))
+            .collect();
+        for mut old in unnamed {
+            let heir = present.iter().find(|p| {
+                p.kind == old.id.kind
+                    && p.location == old.id.location
+                    && !self.storages.iter().any(|s| s.id == **p)
+            });
+            if let Some(id) = heir {
+                old.id = id.clone();
+                self.storages.push(old);
+            }
+        }
     }
 
     /// Reads the file at `path`; a missing file gives empty metrics.
@@ -215,6 +254,104 @@ mod tests {
     fn parse_reads_back_what_render_wrote() {
         let metrics = sample();
         assert_eq!(Metrics::parse(&metrics.render()).unwrap(), metrics);
+    }
+
+    #[test]
+    fn storages_no_longer_configured_are_dropped() {
+        let mut metrics = sample();
+        metrics.keep_storages(&[StorageId::new("nas", "local", "/mnt/second")]);
+        assert_eq!(metrics.storages.len(), 1);
+        assert_eq!(metrics.storages[0].id.location, "/mnt/second");
+        // Same name, another location: another place, whose last success is not known.
+        let mut moved = sample();
+        moved.keep_storages(&[StorageId::new("nas", "local", "/mnt/third")]);
+        assert!(moved.storages.is_empty(), "{moved:?}");
+    }
+
+    #[test]
+    fn names_kinds_and_locations_read_back_as_written() {
+        let mut metrics = sample();
+        let s = metrics.storage(&StorageId::new(
+            "offsite",
+            "aws",
+            "s3://bucket/raft \\ \"x\"\nnext",
+        ));
+        s.last_success_timestamp = 1_795_405_100.0;
+        s.snapshots = 7;
+        let parsed = Metrics::parse(&metrics.render()).unwrap();
+        assert_eq!(parsed, metrics);
+        let names: Vec<(&str, &str)> = parsed
+            .storages
+            .iter()
+            .map(|s| (s.id.name.as_str(), s.id.kind.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("local-0", "local"), ("nas", "local"), ("offsite", "aws")]
+        );
+    }
+
+    /// What the version before names wrote: `storage` held the kind; no `kind` label.
+    const BEFORE_NAMES: &str = "\
+# TYPE vault_raft_snapshot_last_cycle_timestamp_seconds gauge
+vault_raft_snapshot_last_cycle_timestamp_seconds 1795405200.5
+vault_raft_snapshot_consecutive_failures 2
+vault_raft_snapshot_storage_last_success_timestamp_seconds{storage=\"local\",location=\"/snaps\"} 1795405000
+vault_raft_snapshot_storage_last_success_timestamp_seconds{storage=\"aws\",location=\"s3://bucket/raft\"} 1795404000
+vault_raft_snapshot_storage_last_success_timestamp_seconds{storage=\"aws\",location=\"s3://gone/raft\"} 1795403000
+vault_raft_snapshot_storage_snapshots{storage=\"local\",location=\"/snaps\"} 5
+vault_raft_snapshot_storage_snapshots{storage=\"aws\",location=\"s3://bucket/raft\"} 9
+";
+
+    #[test]
+    fn a_file_from_before_names_loads_and_its_storages_take_their_names() {
+        let mut metrics = Metrics::parse(BEFORE_NAMES).unwrap();
+        assert_eq!(metrics.agent.consecutive_failures, 2);
+        let ids: Vec<&StorageId> = metrics.storages.iter().map(|s| &s.id).collect();
+        assert_eq!(
+            ids,
+            [
+                &StorageId::new("", "local", "/snaps"),
+                &StorageId::new("", "aws", "s3://bucket/raft"),
+                &StorageId::new("", "aws", "s3://gone/raft"),
+            ]
+        );
+        metrics.keep_storages(&[
+            StorageId::new("local-0", "local", "/snaps"),
+            StorageId::new("offsite", "aws", "s3://bucket/raft"),
+            StorageId::new("gcp-0", "gcp", "gs://new/raft"),
+        ]);
+        let kept: Vec<(&str, f64, u64)> = metrics
+            .storages
+            .iter()
+            .map(|s| (s.id.name.as_str(), s.last_success_timestamp, s.snapshots))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("local-0", 1_795_405_000.0, 5),
+                ("offsite", 1_795_404_000.0, 9)
+            ],
+            "the storage no longer configured is dropped"
+        );
+        // Written again, it is in the new form.
+        let text = metrics.render();
+        assert!(
+            text.contains("{storage=\"offsite\",kind=\"aws\",location=\"s3://bucket/raft\"} 9\n"),
+            "{text}"
+        );
+        assert_eq!(Metrics::parse(&text).unwrap(), metrics);
+    }
+
+    #[test]
+    fn a_storage_with_series_of_its_own_does_not_take_an_older_ones() {
+        let mut metrics = Metrics::parse(BEFORE_NAMES).unwrap();
+        metrics
+            .storage(&StorageId::new("local-0", "local", "/snaps"))
+            .last_success_timestamp = 1_795_405_100.0;
+        metrics.keep_storages(&[StorageId::new("local-0", "local", "/snaps")]);
+        assert_eq!(metrics.storages.len(), 1, "{metrics:?}");
+        assert_eq!(metrics.storages[0].last_success_timestamp, 1_795_405_100.0);
     }
 
     #[test]

@@ -100,9 +100,10 @@ impl Metrics {
             for s in &self.storages {
                 let _ = writeln!(
                     out,
-                    "{PREFIX}_{name}{{storage=\"{}\",location=\"{}\"}} {}",
-                    escape(&s.kind),
-                    escape(&s.location),
+                    "{PREFIX}_{name}{{storage=\"{}\",kind=\"{}\",location=\"{}\"}} {}",
+                    escape(&s.id.name),
+                    escape(&s.id.kind),
+                    escape(&s.id.location),
                     get(s)
                 );
             }
@@ -120,7 +121,7 @@ fn escape(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::sample;
+    use super::super::model::{Metrics, StorageId, sample};
 
     #[test]
     fn renders_the_prometheus_text_format() {
@@ -132,15 +133,37 @@ mod tests {
         );
         assert!(text.contains("vault_raft_snapshot_raft_index 1234\n"));
         assert!(text.contains(
-            "vault_raft_snapshot_storage_snapshots{storage=\"local\",location=\"/var/backups/vault \\\"main\\\"\"} 3\n"
+            "vault_raft_snapshot_storage_snapshots{storage=\"local-0\",kind=\"local\",location=\"/var/backups/vault \\\"main\\\"\"} 3\n"
         ));
         assert!(text.contains(
-            "vault_raft_snapshot_storage_last_error{storage=\"local\",location=\"/mnt/second\"} 1\n"
+            "vault_raft_snapshot_storage_last_error{storage=\"nas\",kind=\"local\",location=\"/mnt/second\"} 1\n"
         ));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("vault_raft_snapshot_"), "{line}");
             assert!(
                 line.rsplit_once(' ').unwrap().1.parse::<f64>().is_ok(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_storage_label_is_the_storages_name_and_kind_and_location_are_labels_of_their_own() {
+        let mut metrics = Metrics::default();
+        metrics
+            .storage(&StorageId::new("offsite", "aws", "s3://bucket/raft"))
+            .snapshots = 4;
+        let text = metrics.render();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("vault_raft_snapshot_storage_"))
+            .collect();
+        assert_eq!(series.len(), 5, "{text}");
+        for line in series {
+            let (_, labels) = line.split_once('{').unwrap();
+            let (labels, _) = labels.rsplit_once("} ").unwrap();
+            assert_eq!(
+                labels, "storage=\"offsite\",kind=\"aws\",location=\"s3://bucket/raft\"",
                 "{line}"
             );
         }
