@@ -79,6 +79,8 @@ impl CycleReport {
 /// What happened in one storage.
 #[derive(Debug)]
 pub struct StorageResult {
+    /// The storage's name, as `list` shows it ([`ConfiguredStorage::name`]).
+    pub name: String,
     /// The storage's kind (`local`, ...).
     pub kind: &'static str,
     /// Its credential-free location.
@@ -306,6 +308,7 @@ pub fn store_everywhere(
                 let message = format!("storing the snapshot in {kind} {location} failed: {e:#}");
                 error!(snapshot:% = name, storage = configured.name.as_str(); "{message}");
                 return StorageResult {
+                    name: configured.name.clone(),
                     kind,
                     location,
                     stored: false,
@@ -332,6 +335,7 @@ fn store_in(
     stop: &StopFlag,
 ) -> StorageResult {
     let mut result = StorageResult {
+        name: storage_name.clone(),
         kind: storage.kind(),
         location: storage.location(),
         stored: false,

@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod generate;
 pub mod inspect;
 pub mod list;
+mod metrics_sink;
 pub mod prune;
 pub mod restore;
 pub mod status;

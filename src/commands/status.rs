@@ -1,4 +1,5 @@
-//! `status`: the last cycle as the metrics file records it, read without Vault or storages.
+//! `status`: the last cycle as the metrics file records it, read without Vault or storages;
+//! each storage by its name, as `list` shows it, with its kind and location.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,7 +9,7 @@ use anyhow::{Result, anyhow};
 use crate::config::{Config, ConfigError};
 use crate::duration;
 use crate::exit::Exit;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, StorageId};
 use crate::snapshot_name::utc_timestamp;
 
 pub fn status(config: &Config) -> Result<Exit> {
@@ -68,7 +69,17 @@ pub fn status(config: &Config) -> Result<Exit> {
         a.raft_index, a.snapshot_bytes
     )?;
     for s in &metrics.storages {
-        writeln!(out, "storage {} {}:", s.kind, s.location)?;
+        let StorageId {
+            name,
+            kind,
+            location,
+        } = &s.id;
+        if name.is_empty() {
+            // A file from the version before names; the next cycle writes the name.
+            writeln!(out, "storage {kind} {location}:")?;
+        } else {
+            writeln!(out, "storage {name} ({kind} {location}):")?;
+        }
         writeln!(
             out,
             "  last result:  {}",

@@ -20,9 +20,9 @@ fn group_url() -> String {
     vault_raft_snapshot::metrics::push_url(PUSHGATEWAY, &host)
 }
 
-/// The Pushgateway's samples of this agent's group: `name value` for every line that carries
-/// our job and this host's instance label.
-fn pushed() -> Vec<String> {
+/// The Pushgateway's lines of this agent's group: every line that carries our job and this
+/// host's instance label, as the Pushgateway shows it (labels sorted by name).
+fn pushed_lines() -> Vec<String> {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let text = ureq::get(&format!("{PUSHGATEWAY}/metrics"))
         .call()
@@ -36,6 +36,14 @@ fn pushed() -> Vec<String> {
                 && l.contains("job=\"vault_raft_snapshot\"")
                 && l.contains(&format!("instance=\"{host}\""))
         })
+        .map(str::to_string)
+        .collect()
+}
+
+/// [`pushed_lines`] as `name value`.
+fn pushed() -> Vec<String> {
+    pushed_lines()
+        .iter()
         .map(|l| {
             let (name, rest) = l.split_once('{').unwrap();
             let value = rest.rsplit_once("} ").unwrap().1;
@@ -80,6 +88,18 @@ fn every_cycle_pushes_its_metrics_and_a_failed_push_is_only_a_warning() {
             .find(|s| s.starts_with("vault_raft_snapshot_last_success_timestamp_seconds "))
             .cloned()
     };
+    // A storage's series: its name in `storage`, its kind and location labels of their own.
+    let snapshots = pushed_lines()
+        .into_iter()
+        .find(|l| l.starts_with("vault_raft_snapshot_storage_snapshots{"))
+        .expect("a storage_snapshots sample");
+    assert!(
+        snapshots.contains("kind=\"local\"")
+            && snapshots.contains(&format!("location=\"{}\"", env.snaps.display()))
+            && snapshots.contains("storage=\"local-0\"")
+            && snapshots.ends_with("} 1"),
+        "{snapshots}"
+    );
     let first_success = success(&samples).expect("a last success time");
     assert!(!first_success.ends_with(" 0"), "{first_success}");
 

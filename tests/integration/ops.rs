@@ -12,10 +12,10 @@ use clap::Parser;
 use serde_json::json;
 use vault_raft_snapshot::cli::{Cli, Command as Verb};
 use vault_raft_snapshot::config::DEFAULT_CONFIG_PATH;
-use vault_raft_snapshot::metrics::Metrics;
+use vault_raft_snapshot::metrics::{Metrics, StorageId};
 
 use crate::env::{BIN, TestEnv, assert_code, finish, valid_archive};
-use crate::vault_stand_in::{SnapshotFault, VaultStandIn};
+use crate::vault_stand_in::{Mode, SnapshotFault, VaultStandIn};
 
 fn repo(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -188,8 +188,16 @@ fn metrics_record_success_then_failure_and_status_reads_them() {
     assert_eq!(a.snapshot_bytes, valid_archive(5000).len() as u64);
     let s = &after_success.storages[0];
     assert_eq!(
-        (s.kind.as_str(), s.location.as_str()),
-        ("local", env.snaps.to_str().unwrap())
+        s.id,
+        StorageId::new("local-0", "local", env.snaps.to_str().unwrap())
+    );
+    let text = std::fs::read_to_string(&metrics_path).unwrap();
+    assert!(
+        text.contains(&format!(
+            "vault_raft_snapshot_storage_snapshots{{storage=\"local-0\",kind=\"local\",location=\"{}\"}} 1\n",
+            env.snaps.display()
+        )),
+        "{text}"
     );
     assert!(
         s.last_success_timestamp > 0.0 && !s.last_error && s.snapshots == 1,
@@ -205,7 +213,7 @@ fn metrics_record_success_then_failure_and_status_reads_them() {
     assert!(
         status
             .stdout
-            .contains(&format!("storage local {}:", env.snaps.display())),
+            .contains(&format!("storage local-0 (local {}):", env.snaps.display())),
         "{}",
         status.stdout
     );
@@ -238,14 +246,72 @@ fn a_storage_removed_from_the_config_leaves_the_metrics() {
     let env = TestEnv::new();
     let metrics_path = env.root.path().join("m.prom");
     let mut old = Metrics::default();
-    old.storage("aws", "s3://decommissioned/raft_snapshots")
-        .last_success_timestamp = 1.0;
+    old.storage(&StorageId::new(
+        "aws-0",
+        "aws",
+        "s3://decommissioned/raft_snapshots",
+    ))
+    .last_success_timestamp = 1.0;
     old.write(&metrics_path).unwrap();
     env.write_config(&vault, json!({"metrics_file": metrics_path}));
     assert_code(&env.run(&["once"]), 0);
     let now = Metrics::load(&metrics_path).unwrap();
-    let kinds: Vec<&str> = now.storages.iter().map(|s| s.kind.as_str()).collect();
-    assert_eq!(kinds, ["local"], "{now:?}");
+    let names: Vec<&str> = now.storages.iter().map(|s| s.id.name.as_str()).collect();
+    assert_eq!(names, ["local-0"], "{now:?}");
+}
+
+#[test]
+fn a_metrics_file_of_the_version_before_names_carries_over_under_the_names() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    let metrics_path = env.root.path().join("m.prom");
+    // As the version before wrote it: the `storage` label held the kind, no `kind` label.
+    let snaps = env.snaps.display();
+    std::fs::write(
+        &metrics_path,
+        format!(
+            "vault_raft_snapshot_last_cycle_timestamp_seconds 1795405200\n\
+             vault_raft_snapshot_last_success_timestamp_seconds 1795405200\n\
+             vault_raft_snapshot_storage_snapshots{{storage=\"local\",location=\"{snaps}\"}} 3\n\
+             vault_raft_snapshot_storage_snapshots{{storage=\"aws\",location=\"s3://gone/raft\"}} 9\n"
+        ),
+    )
+    .unwrap();
+    env.write_config(
+        &vault,
+        json!({"metrics_file": metrics_path,
+               "local_storage": {"path": env.snaps, "name": "disk"}}),
+    );
+    let status = env.run(&["status"]);
+    assert_code(&status, 0);
+    assert!(
+        status.stdout.contains(&format!("storage local {snaps}:")),
+        "{}",
+        status.stdout
+    );
+
+    // The vault stand-in is not the leader: the cycle touches no storage, and what the file
+    // said of the configured one carries over under its name; the other one is dropped.
+    vault.state().mode = Mode::Standby;
+    assert_code(&env.run(&["once"]), 0);
+    let now = Metrics::load(&metrics_path).unwrap();
+    let kept: Vec<(&StorageId, u64)> = now.storages.iter().map(|s| (&s.id, s.snapshots)).collect();
+    assert_eq!(
+        kept,
+        [(
+            &StorageId::new("disk", "local", env.snaps.to_str().unwrap()),
+            3
+        )],
+        "{now:?}"
+    );
+    let status = env.run(&["status"]);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("storage disk (local {snaps}):")),
+        "{}",
+        status.stdout
+    );
 }
 
 #[test]

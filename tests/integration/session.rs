@@ -209,7 +209,13 @@ fn a_lost_local_storage_is_skipped_and_the_others_are_used() {
     assert!(stderr.contains("temp_dir"), "{stderr}");
 
     // A --storage that names the lost one says why it cannot be used.
-    let lost = env.run(&["fetch", "--storage", "local-0", "-o", only.to_str().unwrap()]);
+    let lost = env.run(&[
+        "fetch",
+        "--storage",
+        "local-0",
+        "-o",
+        only.to_str().unwrap(),
+    ]);
     assert_code(&lost, 1);
     assert!(lost.stderr.contains("lost-node/snaps"), "{}", lost.stderr);
 }
@@ -252,7 +258,11 @@ fn restore_with_vault_token_never_reads_the_agents_credentials() {
     let refused = env.run(&["restore", file_arg, "--yes"]);
     assert_code(&refused, 2);
     assert!(refused.stderr.contains("role_id"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("approle/secret_id"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("approle/secret_id"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]

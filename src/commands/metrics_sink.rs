@@ -1,0 +1,168 @@
+//! Where `once` and `run` send their metrics: the metrics file and the Pushgateway, and the
+//! conversion of a cycle's result into the plain [`CycleRecord`] the metrics module records
+//! (which knows nothing of [`crate::cycle`]).
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use anyhow::Result;
+use log::{error, warn};
+
+use crate::cycle::{Agent, CycleOutcome};
+use crate::metrics::{CycleRecord, Metrics, Outcome, StorageId, StorageRecord};
+
+/// The metrics file, if configured: loaded once (so `once` carries the last success over from
+/// the previous run) and written after every cycle; and the Pushgateway, if configured,
+/// which gets the same metrics after every cycle.
+pub(super) struct MetricsSink {
+    path: Option<PathBuf>,
+    push_url: Option<String>,
+    metrics: Metrics,
+}
+
+impl MetricsSink {
+    /// Loads the previous file, keeping only the storages `agent` has now.
+    pub(super) fn open(agent: &Agent) -> Self {
+        let config = agent.config();
+        let mut metrics = config
+            .metrics_file
+            .as_deref()
+            .map(|path| {
+                Metrics::load(path).unwrap_or_else(|e| {
+                    warn!("{e:#}; starting the metrics afresh");
+                    Metrics::default()
+                })
+            })
+            .unwrap_or_default();
+        let present: Vec<StorageId> = agent
+            .storages()
+            .iter()
+            .map(|s| StorageId::new(&s.name, s.storage.kind(), s.storage.location()))
+            .collect();
+        metrics.keep_storages(&present);
+        Self {
+            path: config.metrics_file.clone(),
+            push_url: config.metrics_push_url.clone(),
+            metrics,
+        }
+    }
+
+    /// Records a cycle, writes the file and pushes. A failure is logged, not fatal: the
+    /// snapshot matters more than its metrics.
+    pub(super) fn record(&mut self, cycle: &CycleRecord, started: Instant) {
+        if self.path.is_none() && self.push_url.is_none() {
+            return;
+        }
+        self.metrics
+            .record_cycle(cycle, SystemTime::now(), started.elapsed());
+        if let Some(Err(e)) = self.path.as_ref().map(|path| self.metrics.write(path)) {
+            error!("{e:#}");
+        }
+        if let Some(url) = &self.push_url {
+            let host = gethostname::gethostname();
+            match self.metrics.push(url, &host.to_string_lossy()) {
+                Ok(()) => log::debug!("pushed the metrics to {url}"),
+                Err(e) => warn!("{e:#}; the cycle's result stands"),
+            }
+        }
+    }
+}
+
+/// A cycle's result with what the metrics record beside it.
+pub(super) fn cycle_of(result: &Result<CycleOutcome>, agent: &Agent, stopped: bool) -> CycleRecord {
+    CycleRecord {
+        outcome: outcome_of(result),
+        leader: agent.observed_leader(),
+        stopped,
+    }
+}
+
+/// How the cycle ended, in the metrics' terms. An error's text is not carried: it was logged,
+/// and the metrics record only that the cycle failed.
+fn outcome_of(result: &Result<CycleOutcome>) -> Outcome {
+    match result {
+        Err(_) => Outcome::Failed,
+        Ok(CycleOutcome::NotLeader) => Outcome::NotLeader,
+        Ok(CycleOutcome::Taken(report)) => Outcome::Taken {
+            raft_index: report.summary.index,
+            snapshot_bytes: report.summary.archive_size,
+            storages: report
+                .storages
+                .iter()
+                .map(|r| StorageRecord {
+                    id: StorageId::new(&r.name, r.kind, &r.location),
+                    stored: r.stored,
+                    held: r.held,
+                    failed: r.error.is_some(),
+                })
+                .collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::archive::verify::SnapshotSummary;
+    use crate::cycle::{CycleReport, StorageResult};
+    use crate::snapshot_name::SnapshotName;
+
+    #[test]
+    fn a_cycle_result_becomes_the_record_of_its_outcome_and_storages() {
+        assert_eq!(
+            outcome_of(&Err(anyhow::anyhow!("Vault is sealed"))),
+            Outcome::Failed
+        );
+        assert_eq!(outcome_of(&Ok(CycleOutcome::NotLeader)), Outcome::NotLeader);
+        let report = CycleReport {
+            name: SnapshotName::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            summary: SnapshotSummary {
+                index: 1234,
+                term: 3,
+                state_size: 10,
+                archive_size: 5000,
+            },
+            storages: vec![
+                StorageResult {
+                    name: "local-0".into(),
+                    kind: "local",
+                    location: "/snaps".into(),
+                    stored: true,
+                    held: Some(4),
+                    error: None,
+                },
+                StorageResult {
+                    name: "offsite".into(),
+                    kind: "aws",
+                    location: "s3://bucket/raft".into(),
+                    stored: false,
+                    held: None,
+                    error: Some("storing the snapshot in aws s3://bucket/raft failed".into()),
+                },
+            ],
+        };
+        assert_eq!(
+            outcome_of(&Ok(CycleOutcome::Taken(report))),
+            Outcome::Taken {
+                raft_index: 1234,
+                snapshot_bytes: 5000,
+                storages: vec![
+                    StorageRecord {
+                        id: StorageId::new("local-0", "local", "/snaps"),
+                        stored: true,
+                        held: Some(4),
+                        failed: false,
+                    },
+                    StorageRecord {
+                        id: StorageId::new("offsite", "aws", "s3://bucket/raft"),
+                        stored: false,
+                        held: None,
+                        failed: true,
+                    },
+                ],
+            }
+        );
+    }
+}

@@ -1,0 +1,340 @@
+//! The metrics' values: the agent's own and one set per storage, and how a cycle changes them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What the agent reports about itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentMetrics {
+    /// When the last cycle ended (Unix seconds).
+    pub last_cycle_timestamp: f64,
+    /// How long it took.
+    pub last_cycle_duration_seconds: f64,
+    /// When a cycle last stored a snapshot everywhere, or found this node a standby.
+    pub last_success_timestamp: f64,
+    /// Whether this node was the leader at the last cycle.
+    pub leader: bool,
+    /// Cycles in a row that failed (0 after a success or a skip).
+    pub consecutive_failures: u64,
+    /// Size of the last verified snapshot.
+    pub snapshot_bytes: u64,
+    /// Raft index in the last verified snapshot's meta.json.
+    pub raft_index: u64,
+}
+
+/// Which storage a series is about: its labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorageId {
+    /// Its name, as `list`, `prune`, `check` and the logs show it (`aws-0`, or its `name`
+    /// key): the `storage` label. Empty when read from a file written before the label held
+    /// the name (see [`Metrics::keep_storages`]).
+    pub name: String,
+    /// `local`, `aws`, `gcp`, `azure`: the `kind` label.
+    pub kind: String,
+    /// Credential-free location (`/var/backups/vault`, `s3://bucket/prefix`): the `location`
+    /// label.
+    pub location: String,
+}
+
+impl StorageId {
+    /// The labels of the storage `name`, of `kind`, at `location`.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        kind: impl Into<String>,
+        location: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            kind: kind.into(),
+            location: location.into(),
+        }
+    }
+}
+
+/// What the agent reports about one storage.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StorageMetrics {
+    /// Which storage.
+    pub id: StorageId,
+    /// When a snapshot was last stored and checked there (Unix seconds; 0 = never).
+    pub last_success_timestamp: f64,
+    /// When a snapshot was last offered to it.
+    pub last_attempt_timestamp: f64,
+    /// Whether the last attempt (store or prune) failed.
+    pub last_error: bool,
+    /// Size of the last snapshot stored there.
+    pub snapshot_bytes: u64,
+    /// Snapshots held after the last pruning.
+    pub snapshots: u64,
+}
+
+/// All metrics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Metrics {
+    /// The agent's own.
+    pub agent: AgentMetrics,
+    /// One per configured storage.
+    pub storages: Vec<StorageMetrics>,
+}
+
+/// Seconds since the Unix epoch.
+#[must_use]
+pub fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Metrics {
+    /// The entry for a storage, created if it is new.
+    pub fn storage(&mut self, id: &StorageId) -> &mut StorageMetrics {
+        let index = self
+            .storages
+            .iter()
+            .position(|s| s.id == *id)
+            .unwrap_or_else(|| {
+                self.storages.push(StorageMetrics {
+                    id: id.clone(),
+                    ..StorageMetrics::default()
+                });
+                self.storages.len() - 1
+            });
+        &mut self.storages[index]
+    }
+}
+
+/// One cycle, as the metrics record it: plain values the caller reads off its own result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CycleRecord {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Whether this agent was the one to act, when the cycle got as far as knowing.
+    pub leader: Option<bool>,
+    /// Whether a shutdown signal ended it.
+    pub stopped: bool,
+}
+
+/// How a cycle ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// With an error before the snapshot was offered to the storages (logged by the caller;
+    /// the metrics record only that it failed).
+    Failed,
+    /// Another node is the leader; nothing was done.
+    NotLeader,
+    /// A verified snapshot was taken and offered to every storage.
+    Taken {
+        /// Raft index in its meta.json.
+        raft_index: u64,
+        /// Its size as stored.
+        snapshot_bytes: u64,
+        /// What happened in each storage.
+        storages: Vec<StorageRecord>,
+    },
+}
+
+/// What happened to the cycle's snapshot in one storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageRecord {
+    /// Which storage.
+    pub id: StorageId,
+    /// Whether the snapshot was stored and checked there.
+    pub stored: bool,
+    /// Snapshots it holds after pruning, when pruning ran.
+    pub held: Option<u64>,
+    /// Whether storing or pruning failed.
+    pub failed: bool,
+}
+
+impl Metrics {
+    /// Updates the metrics with one cycle that ended at `ended` after `duration`.
+    pub fn record_cycle(&mut self, cycle: &CycleRecord, ended: SystemTime, duration: Duration) {
+        let now = unix_seconds(ended);
+        self.agent.last_cycle_timestamp = now;
+        self.agent.last_cycle_duration_seconds = duration.as_secs_f64();
+        // Leadership as observed, also in a cycle that failed after the leader check.
+        if let Some(leader) = cycle.leader {
+            self.agent.leader = leader;
+        }
+        let succeeded = match &cycle.outcome {
+            // A stop is not a failure: nothing is counted, the last success stays.
+            Outcome::Failed if cycle.stopped => return,
+            Outcome::Failed => false,
+            Outcome::NotLeader => {
+                self.agent.leader = false;
+                true
+            }
+            Outcome::Taken {
+                raft_index,
+                snapshot_bytes,
+                storages,
+            } => {
+                self.agent.leader = true;
+                self.agent.snapshot_bytes = *snapshot_bytes;
+                self.agent.raft_index = *raft_index;
+                for r in storages {
+                    let s = self.storage(&r.id);
+                    s.last_attempt_timestamp = now;
+                    s.last_error = r.failed;
+                    if r.stored {
+                        s.snapshot_bytes = *snapshot_bytes;
+                        if !r.failed {
+                            s.last_success_timestamp = now;
+                        }
+                    }
+                    if let Some(held) = r.held {
+                        s.snapshots = held;
+                    }
+                }
+                storages.iter().all(|r| !r.failed)
+            }
+        };
+        if succeeded {
+            self.agent.consecutive_failures = 0;
+            self.agent.last_success_timestamp = now;
+        } else {
+            self.agent.consecutive_failures += 1;
+        }
+    }
+}
+
+/// A sample with two storages, one that succeeded and one that never did.
+#[cfg(test)]
+pub(super) fn sample() -> Metrics {
+    let mut m = Metrics {
+        agent: AgentMetrics {
+            last_cycle_timestamp: 1_795_405_200.5,
+            last_cycle_duration_seconds: 1.25,
+            last_success_timestamp: 1_795_405_200.5,
+            leader: true,
+            consecutive_failures: 0,
+            snapshot_bytes: 12_345,
+            raft_index: 1234,
+        },
+        storages: Vec::new(),
+    };
+    let s = m.storage(&StorageId::new(
+        "local-0",
+        "local",
+        "/var/backups/vault \"main\"",
+    ));
+    s.last_success_timestamp = 1_795_405_200.0;
+    s.last_attempt_timestamp = 1_795_405_200.0;
+    s.snapshot_bytes = 12_345;
+    s.snapshots = 3;
+    let t = m.storage(&StorageId::new("nas", "local", "/mnt/second"));
+    t.last_error = true;
+    t.last_attempt_timestamp = 1_795_405_200.0;
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn taken(storages: Vec<StorageRecord>) -> CycleRecord {
+        CycleRecord {
+            outcome: Outcome::Taken {
+                raft_index: 99,
+                snapshot_bytes: 777,
+                storages,
+            },
+            leader: Some(true),
+            stopped: false,
+        }
+    }
+
+    fn stored_in(name: &str, location: &str, failed: bool) -> StorageRecord {
+        StorageRecord {
+            id: StorageId::new(name, "local", location),
+            stored: true,
+            held: Some(2),
+            failed,
+        }
+    }
+
+    #[test]
+    fn a_taken_cycle_moves_the_successes_of_the_storages_that_stored_it() {
+        let mut metrics = sample();
+        metrics.agent.consecutive_failures = 3;
+        let cycle = taken(vec![
+            stored_in("local-0", "/var/backups/vault \"main\"", false),
+            // Stored, then pruning failed: attempted, an error, no success.
+            stored_in("nas", "/mnt/second", true),
+            stored_in("local-2", "/mnt/new", false),
+        ]);
+        metrics.record_cycle(&cycle, at(2_000_000_000), Duration::from_millis(1500));
+        let a = &metrics.agent;
+        assert_eq!(
+            (a.raft_index, a.snapshot_bytes, a.consecutive_failures),
+            (99, 777, 4),
+            "a storage failed: the cycle failed"
+        );
+        assert_eq!(a.last_cycle_timestamp, 2e9);
+        assert_eq!(a.last_cycle_duration_seconds, 1.5);
+        assert_eq!(a.last_success_timestamp, 1_795_405_200.5);
+        let [first, second, new] = &metrics.storages[..] else {
+            panic!("{:?}", metrics.storages)
+        };
+        assert_eq!(
+            (
+                first.last_success_timestamp,
+                first.snapshots,
+                first.last_error
+            ),
+            (2e9, 2, false)
+        );
+        assert_eq!(
+            (second.last_success_timestamp, second.last_attempt_timestamp),
+            (0.0, 2e9)
+        );
+        assert!(second.last_error && second.snapshot_bytes == 777);
+        assert_eq!(new.id, StorageId::new("local-2", "local", "/mnt/new"));
+        assert_eq!(new.last_success_timestamp, 2e9);
+
+        // Everywhere stored: a success, the failures reset.
+        let cycle = taken(vec![stored_in("nas", "/mnt/second", false)]);
+        metrics.record_cycle(&cycle, at(2_000_000_060), Duration::ZERO);
+        assert_eq!(metrics.agent.consecutive_failures, 0);
+        assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_060.0);
+        assert!(!metrics.storages[1].last_error);
+    }
+
+    #[test]
+    fn a_failure_counts_a_stop_does_not_and_a_standby_is_a_success() {
+        let mut metrics = sample();
+        let failed = CycleRecord {
+            outcome: Outcome::Failed,
+            leader: Some(true),
+            stopped: false,
+        };
+        metrics.record_cycle(&failed, at(2_000_000_000), Duration::ZERO);
+        assert_eq!(metrics.agent.consecutive_failures, 1);
+        assert!(metrics.agent.leader, "the leader check had passed");
+        assert_eq!(metrics.agent.last_success_timestamp, 1_795_405_200.5);
+
+        let stopped = CycleRecord {
+            stopped: true,
+            leader: None,
+            ..failed
+        };
+        metrics.record_cycle(&stopped, at(2_000_000_060), Duration::ZERO);
+        assert_eq!(metrics.agent.consecutive_failures, 1);
+        assert_eq!(metrics.agent.last_cycle_timestamp, 2_000_000_060.0);
+
+        let standby = CycleRecord {
+            outcome: Outcome::NotLeader,
+            leader: Some(false),
+            stopped: false,
+        };
+        let before = metrics.storages.clone();
+        metrics.record_cycle(&standby, at(2_000_000_120), Duration::ZERO);
+        assert!(!metrics.agent.leader);
+        assert_eq!(metrics.agent.consecutive_failures, 0);
+        assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_120.0);
+        assert_eq!(metrics.storages, before, "a standby touches no storage");
+    }
+}

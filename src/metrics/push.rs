@@ -1,0 +1,192 @@
+//! The Pushgateway client: the same text as the metrics file, POSTed to this agent's group
+//! after every cycle, where there is no node_exporter (a CronJob's pod is gone after it).
+
+use anyhow::{Context, Result};
+
+use super::model::Metrics;
+use super::text::PREFIX;
+
+/// The Pushgateway job the metrics are pushed under.
+pub const PUSH_JOB: &str = "vault_raft_snapshot";
+
+/// How long a push may take, all in all.
+const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The Pushgateway URL of this agent's group: `<base>/metrics/job/vault_raft_snapshot/instance/
+/// <instance>`. An instance that is not a plain host name is sent base64-encoded, as the
+/// Pushgateway allows (`instance@base64/...`).
+#[must_use]
+pub fn push_url(base: &str, instance: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let plain = !instance.is_empty()
+        && instance
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if plain {
+        format!("{base}/metrics/job/{PUSH_JOB}/instance/{instance}")
+    } else {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::URL_SAFE.encode(instance);
+        // An empty value is written as "=" in base64 form (the Pushgateway's rule).
+        let encoded = if encoded.is_empty() {
+            "=".into()
+        } else {
+            encoded
+        };
+        format!("{base}/metrics/job/{PUSH_JOB}/instance@base64/{encoded}")
+    }
+}
+
+/// The families whose 0 means "not known to this process" rather than a value: a `once` in a
+/// fresh CronJob pod that fails knows no last success, snapshot size or count.
+const KEPT_BY_THE_GATEWAY: [&str; 6] = [
+    "last_success_timestamp_seconds",
+    "snapshot_bytes",
+    "raft_index",
+    "storage_last_success_timestamp_seconds",
+    "storage_snapshot_bytes",
+    "storage_snapshots",
+];
+
+/// `text` (as [`Metrics::render`] writes it) without the zero samples of the families in
+/// [`KEPT_BY_THE_GATEWAY`], and without such a family altogether when none is left: pushed
+/// with POST, which replaces only the families sent, the Pushgateway then keeps what an
+/// earlier run pushed for them.
+#[must_use]
+pub fn push_text(text: &str) -> String {
+    let kept: Vec<String> = KEPT_BY_THE_GATEWAY
+        .iter()
+        .map(|name| format!("{PREFIX}_{name}"))
+        .collect();
+    let family_of = |line: &str| -> String {
+        let line = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+            .unwrap_or(line);
+        line.split(['{', ' ']).next().unwrap_or("").to_string()
+    };
+    let mut out = String::new();
+    let mut header = String::new();
+    for line in text.lines() {
+        if line.starts_with("# HELP ") {
+            // A new family: a held header of the one before had no sample worth sending.
+            header.clear();
+        }
+        let family = family_of(line);
+        if !kept.contains(&family) {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if line.starts_with('#') {
+            // Held back until the family has a sample worth sending.
+            header.push_str(line);
+            header.push('\n');
+            continue;
+        }
+        if line.rsplit(' ').next().is_some_and(|v| v == "0") {
+            continue;
+        }
+        out.push_str(&header);
+        header.clear();
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+impl Metrics {
+    /// POSTs the metrics to the Pushgateway at `base` (see [`push_text`]).
+    ///
+    /// # Errors
+    /// When the Pushgateway cannot be reached or does not answer 2xx; the message names the
+    /// URL.
+    pub fn push(&self, base: &str, instance: &str) -> Result<()> {
+        let url = push_url(base, instance);
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(PUSH_TIMEOUT))
+            .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        let mut response = agent
+            .post(&url)
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .send(push_text(&self.render()))
+            .with_context(|| format!("cannot push the metrics to {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(4096)
+                .read_to_string()
+                .unwrap_or_default();
+            anyhow::bail!(
+                "pushing the metrics to {url} failed: {status}: {}",
+                body.trim()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::sample;
+    use super::*;
+
+    #[test]
+    fn unknown_zeros_are_not_pushed_so_the_gateway_keeps_earlier_values() {
+        let mut failed = sample();
+        failed.agent.last_success_timestamp = 0.0;
+        failed.agent.raft_index = 0;
+        failed.agent.consecutive_failures = 1;
+        // The sample's second storage has never succeeded; its first has.
+        assert!(failed.storages[0].last_success_timestamp > 0.0);
+        assert!(failed.storages[1].last_success_timestamp == 0.0);
+        let text = push_text(&failed.render());
+        let parsed = Metrics::parse(&text).unwrap();
+        assert_eq!(parsed.agent.consecutive_failures, 1);
+        assert!(
+            !text.contains("vault_raft_snapshot_last_success_timestamp_seconds"),
+            "{text}"
+        );
+        assert!(!text.contains("vault_raft_snapshot_raft_index"), "{text}");
+        // A family with one known and one unknown storage keeps the known sample.
+        let storage_successes: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("vault_raft_snapshot_storage_last_success_timestamp_seconds{")
+            })
+            .collect();
+        assert_eq!(storage_successes.len(), 1, "{text}");
+        assert_eq!(
+            text.matches("# TYPE vault_raft_snapshot_storage_last_success_timestamp_seconds")
+                .count(),
+            1
+        );
+        // With every value known, everything goes as rendered.
+        let mut known = sample();
+        known.storages.truncate(1);
+        let full = known.render();
+        assert_eq!(push_text(&full), full);
+    }
+
+    #[test]
+    fn the_push_url_names_the_job_and_the_instance() {
+        assert_eq!(
+            push_url("http://pushgateway:9091/", "vault-0"),
+            "http://pushgateway:9091/metrics/job/vault_raft_snapshot/instance/vault-0"
+        );
+        // Not a plain host name: base64 (URL-safe), as the Pushgateway reads it.
+        assert_eq!(
+            push_url("http://pg:9091", "a/b"),
+            "http://pg:9091/metrics/job/vault_raft_snapshot/instance@base64/YS9i"
+        );
+        assert_eq!(
+            push_url("http://pg:9091", ""),
+            "http://pg:9091/metrics/job/vault_raft_snapshot/instance@base64/="
+        );
+    }
+}

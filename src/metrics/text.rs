@@ -1,0 +1,171 @@
+//! The Prometheus text exposition format, as node_exporter's textfile collector and the
+//! Pushgateway read it.
+
+use std::fmt::Write as _;
+
+use super::model::{Metrics, StorageMetrics};
+
+/// The prefix of every metric's name.
+pub(super) const PREFIX: &str = "vault_raft_snapshot";
+
+impl Metrics {
+    /// The Prometheus text format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let a = &self.agent;
+        let agent_rows: [(&str, &str, &str, f64); 7] = [
+            (
+                "last_cycle_timestamp_seconds",
+                "gauge",
+                "When the last cycle ended.",
+                a.last_cycle_timestamp,
+            ),
+            (
+                "last_cycle_duration_seconds",
+                "gauge",
+                "How long the last cycle took.",
+                a.last_cycle_duration_seconds,
+            ),
+            (
+                "last_success_timestamp_seconds",
+                "gauge",
+                "When a cycle last succeeded (stored everywhere, or not the leader).",
+                a.last_success_timestamp,
+            ),
+            (
+                "leader",
+                "gauge",
+                "1 if this node was the Vault leader at the last cycle.",
+                f64::from(u8::from(a.leader)),
+            ),
+            (
+                "consecutive_failures",
+                "gauge",
+                "Cycles in a row that failed.",
+                a.consecutive_failures as f64,
+            ),
+            (
+                "snapshot_bytes",
+                "gauge",
+                "Size of the last verified snapshot.",
+                a.snapshot_bytes as f64,
+            ),
+            (
+                "raft_index",
+                "gauge",
+                "Raft index of the last verified snapshot.",
+                a.raft_index as f64,
+            ),
+        ];
+        for (name, kind, help, value) in agent_rows {
+            let _ = writeln!(
+                out,
+                "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} {kind}\n{PREFIX}_{name} {value}"
+            );
+        }
+        type Getter = fn(&StorageMetrics) -> f64;
+        let storage_rows: [(&str, &str, Getter); 5] = [
+            (
+                "storage_last_success_timestamp_seconds",
+                "When a snapshot was last stored and checked in this storage (0: never).",
+                |s| s.last_success_timestamp,
+            ),
+            (
+                "storage_last_attempt_timestamp_seconds",
+                "When a snapshot was last offered to this storage.",
+                |s| s.last_attempt_timestamp,
+            ),
+            (
+                "storage_last_error",
+                "1 if the last store or prune in this storage failed.",
+                |s| f64::from(u8::from(s.last_error)),
+            ),
+            (
+                "storage_snapshot_bytes",
+                "Size of the last snapshot stored in this storage.",
+                |s| s.snapshot_bytes as f64,
+            ),
+            (
+                "storage_snapshots",
+                "Snapshots held in this storage after the last pruning.",
+                |s| s.snapshots as f64,
+            ),
+        ];
+        for (name, help, get) in storage_rows {
+            let _ = writeln!(
+                out,
+                "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} gauge"
+            );
+            for s in &self.storages {
+                let _ = writeln!(
+                    out,
+                    "{PREFIX}_{name}{{storage=\"{}\",kind=\"{}\",location=\"{}\"}} {}",
+                    escape(&s.id.name),
+                    escape(&s.id.kind),
+                    escape(&s.id.location),
+                    get(s)
+                );
+            }
+        }
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{Metrics, StorageId, sample};
+
+    #[test]
+    fn renders_the_prometheus_text_format() {
+        let text = sample().render();
+        assert!(
+            text.contains(
+                "# TYPE vault_raft_snapshot_leader gauge\nvault_raft_snapshot_leader 1\n"
+            )
+        );
+        assert!(text.contains("vault_raft_snapshot_raft_index 1234\n"));
+        assert!(text.contains(
+            "vault_raft_snapshot_storage_snapshots{storage=\"local-0\",kind=\"local\",location=\"/var/backups/vault \\\"main\\\"\"} 3\n"
+        ));
+        assert!(text.contains(
+            "vault_raft_snapshot_storage_last_error{storage=\"nas\",kind=\"local\",location=\"/mnt/second\"} 1\n"
+        ));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("vault_raft_snapshot_"), "{line}");
+            assert!(
+                line.rsplit_once(' ').unwrap().1.parse::<f64>().is_ok(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_storage_label_is_the_storages_name_and_kind_and_location_are_labels_of_their_own() {
+        let mut metrics = Metrics::default();
+        metrics
+            .storage(&StorageId::new("offsite", "aws", "s3://bucket/raft"))
+            .snapshots = 4;
+        let text = metrics.render();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("vault_raft_snapshot_storage_"))
+            .collect();
+        assert_eq!(series.len(), 5, "{text}");
+        for line in series {
+            let (_, labels) = line.split_once('{').unwrap();
+            let (labels, _) = labels.rsplit_once("} ").unwrap();
+            assert_eq!(
+                labels, "storage=\"offsite\",kind=\"aws\",location=\"s3://bucket/raft\"",
+                "{line}"
+            );
+        }
+    }
+}
