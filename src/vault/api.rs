@@ -13,46 +13,18 @@
 
 use std::fmt;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use serde::de::DeserializeOwned;
 use ureq::Body;
 use ureq::http::Response;
 
+pub use super::client::Method;
 use super::client::{VaultClient, VaultError};
 use crate::secret::Secret;
 
 /// Error bodies are small; a larger one is cut when shown.
 const ERROR_BODY_SHOWN: usize = 500;
 
-/// The HTTP methods the agent sends to Vault. Vault treats `PUT` and `POST` alike; the agent
-/// sends JSON writes as `PUT`, as Vault's Go client does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// A read.
-    Get,
-    /// A JSON write: logins, renewals, capability questions.
-    Put,
-    /// The restore upload.
-    Post,
-}
-
-impl Method {
-    /// The method's name on the wire.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "GET",
-            Self::Put => "PUT",
-            Self::Post => "POST",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Which statuses mean success for a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,19 +216,6 @@ fn check(
     })
 }
 
-/// Reads the whole body of a JSON answer.
-pub(super) fn read_text(
-    mut response: Response<Body>,
-    method: Method,
-    url: &str,
-) -> Result<(u16, String)> {
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("failed to read Vault's answer to {method} {url}"))?;
-    Ok((status, body))
-}
 
 /// Vault's `{"errors": [...]}` as one line, with go-multierror's framing removed; the start
 /// of the body when it is not that shape.

@@ -11,7 +11,6 @@ use anyhow::{Context, Result};
 use ureq::Body;
 use ureq::http::Response;
 
-use super::api::{Method, read_text};
 use crate::config::VaultSettings;
 use crate::secret::Secret;
 use crate::shutdown::StopFlag;
@@ -211,4 +210,48 @@ impl VaultClient {
             .send(file)
             .with_context(|| format!("sending the snapshot to POST {url} failed"))
     }
+}
+
+/// The HTTP methods the agent sends to Vault. Vault treats `PUT` and `POST` alike; the agent
+/// sends JSON writes as `PUT`, as Vault's Go client does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A read.
+    Get,
+    /// A JSON write: logins, renewals, capability questions.
+    Put,
+    /// The restore upload.
+    Post,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Put => "PUT",
+            Self::Post => "POST",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reads the whole body of a JSON answer.
+pub(super) fn read_text(
+    mut response: Response<Body>,
+    method: Method,
+    url: &str,
+) -> Result<(u16, String)> {
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("failed to read Vault's answer to {method} {url}"))?;
+    Ok((status, body))
 }

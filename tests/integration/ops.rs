@@ -512,3 +512,16 @@ fn the_demo_runs_from_a_checkout() {
     assert!(stdout.contains("leader:               yes"), "{stdout}");
     assert_eq!(crate::env::list(out.path()).len(), 2);
 }
+
+#[test]
+fn no_module_of_src_imports_one_that_imports_it_back() {
+    let output = Command::new("python3")
+        .arg(repo("contrib/scripts/module-cycles.py"))
+        .output()
+        .expect("python3 runs the module cycle check");
+    assert!(
+        output.status.success(),
+        "import cycles in src/:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
