@@ -26,14 +26,16 @@ use serde::Deserialize;
 use crate::duration;
 use crate::logging::LogFormat;
 use crate::retention::RetentionPolicy;
-use crate::secret::{Secret, SecretRef};
+use crate::secret::Secret;
 use unique_keys::UniqueKeys;
+use validator::{Sourced, Validator, non_empty, parse_go_bool};
 
 mod auth;
 mod keys;
 mod retention;
 mod storage;
 mod unique_keys;
+mod validator;
 mod vault;
 
 pub use auth::{AuthMethod, read_token_file};
@@ -284,16 +286,6 @@ impl Config {
     }
 }
 
-struct Validator<'a> {
-    file: String,
-    env: &'a dyn Fn(&str) -> Option<String>,
-    uses: Uses,
-    /// What is legal but probably a mistake, for the log.
-    warnings: std::cell::RefCell<Vec<String>>,
-    /// The secret-valued keys whose value is written in the file (not a reference).
-    written_secrets: std::cell::RefCell<Vec<String>>,
-}
-
 /// The file's bytes, refusing one larger than [`MAX_CONFIG_BYTES`].
 fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
@@ -311,72 +303,10 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
     Ok(text)
 }
 
-/// A value and where it came from, for messages.
-struct Sourced {
-    value: String,
-    from: String,
-}
-
 /// The system's temporary directory when neither `temp_dir` nor `TMPDIR` names one.
 const DEFAULT_TEMP_DIR: &str = "/tmp";
 
 impl Validator<'_> {
-    fn err(&self, key: &str, problem: impl fmt::Display) -> ConfigError {
-        ConfigError(format!("{}: key \"{key}\": {problem}", self.file))
-    }
-
-    /// An error at the key `inner` (serde's path, `.` for the object itself) of the object at
-    /// `path` (`""` for the top level).
-    fn at(&self, path: &str, inner: &str, problem: impl fmt::Display) -> ConfigError {
-        let key = match (path.is_empty(), inner == ".") {
-            (true, true) => return ConfigError(format!("{}: {problem}", self.file)),
-            (true, false) => inner.to_string(),
-            (false, true) => path.to_string(),
-            (false, false) => format!("{path}.{inner}"),
-        };
-        self.err(&key, problem)
-    }
-
-    fn env_err(name: &str, problem: impl fmt::Display) -> ConfigError {
-        ConfigError(format!("environment variable {name}: {problem}"))
-    }
-
-    /// The key's value if set and non-empty, else the environment variable's.
-    fn key_or_env(&self, key: &str, value: Option<String>, var: &str) -> Option<Sourced> {
-        if let Some(value) = non_empty(value) {
-            return Some(Sourced {
-                value,
-                from: format!("{}: key \"{key}\"", self.file),
-            });
-        }
-        non_empty((self.env)(var)).map(|value| Sourced {
-            value,
-            from: format!("environment variable {var}"),
-        })
-    }
-
-    /// Reads one object (`path` is `""` for the top level): its retention keys, then the rest
-    /// as `T`. Errors name the key by its full path.
-    fn object<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        value: serde_json::Value,
-    ) -> Result<(T, retention::RawRetention), ConfigError> {
-        let serde_json::Value::Object(mut object) = value else {
-            return Err(if path.is_empty() {
-                ConfigError(format!("{}: expected a JSON object", self.file))
-            } else {
-                self.err(path, "must be an object")
-            });
-        };
-        let retention_keys = retention::take_retention_keys(&mut object);
-        let retention = serde_path_to_error::deserialize(serde_json::Value::Object(retention_keys))
-            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
-        let parsed = serde_path_to_error::deserialize(serde_json::Value::Object(object))
-            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
-        Ok((parsed, retention))
-    }
-
     fn validate(
         &self,
         raw: RawConfig,
@@ -463,10 +393,6 @@ impl Validator<'_> {
         })
     }
 
-    fn warn(&self, warning: String) {
-        self.warnings.borrow_mut().push(warning);
-    }
-
     fn push_url(&self, url: &str) -> Result<String, ConfigError> {
         let key = "metrics_push_url";
         let authority = url
@@ -516,27 +442,6 @@ impl Validator<'_> {
         Ok(path)
     }
 
-    /// A secret-valued key: `None` when unset or empty; else the value or the `file://` or
-    /// `env://` reference, which must be readable now when `used` (the value is never shown).
-    fn secret(
-        &self,
-        key: &str,
-        value: Option<Secret>,
-        used: bool,
-    ) -> Result<Option<SecretRef>, ConfigError> {
-        let Some(value) = value.filter(|v| !v.is_empty()) else {
-            return Ok(None);
-        };
-        let secret = SecretRef::parse(key, value).map_err(|e| self.err(key, e))?;
-        if !secret.is_reference() {
-            self.written_secrets.borrow_mut().push(key.to_string());
-        }
-        if used {
-            secret.read_with(self.env).map_err(|e| self.err(key, e))?;
-        }
-        Ok(Some(secret))
-    }
-
     /// `dir` if it is a directory this process can read (it is not written to).
     fn readable_dir(&self, dir: &str) -> Result<PathBuf, String> {
         let path = PathBuf::from(dir);
@@ -579,22 +484,10 @@ impl Validator<'_> {
     }
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
-}
-
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::SecretRef;
     use std::collections::HashMap;
 
     struct Fixture {
