@@ -1,5 +1,7 @@
 //! How the agent logs in to Vault: `token_path`, `vault_auth_method` and the AppRole and
-//! Kubernetes keys, checked together because they decide one thing.
+//! Kubernetes keys, checked together because they decide one thing. Whether the token file,
+//! the JWT file or the AppRole references can be read is probed apart
+//! (`super::probe::vault_credentials`).
 
 use std::path::{Path, PathBuf};
 
@@ -51,9 +53,6 @@ impl Validator<'_> {
     /// or `VAULT_TOKEN` when nothing else is configured, as the Vault CLI does).
     pub(super) fn auth(&self, raw: RawAuth) -> Result<AuthMethod, ConfigError> {
         if let Some(path) = non_empty(raw.token_path) {
-            if self.uses.vault {
-                read_token_file(Path::new(&path)).map_err(|e| self.err("token_path", e))?;
-            }
             return Ok(AuthMethod::TokenFile(PathBuf::from(path)));
         }
         let explicit = non_empty(raw.method);
@@ -75,8 +74,8 @@ impl Validator<'_> {
                 )
             }),
             "approle" => {
-                let role_id = self.secret("role_id", raw.role_id, self.uses.vault)?;
-                let secret_id = self.secret("secret_id", raw.secret_id, self.uses.vault)?;
+                let role_id = self.secret("role_id", raw.role_id)?;
+                let secret_id = self.secret("secret_id", raw.secret_id)?;
                 match (role_id, secret_id, env_token) {
                     (Some(role_id), Some(secret_id), _) => Ok(AuthMethod::AppRole {
                         mount: non_empty(raw.approle_mount).unwrap_or_else(|| "approle".into()),
@@ -101,13 +100,9 @@ impl Validator<'_> {
                 let role = non_empty(raw.k8s_role).ok_or_else(|| {
                     self.err("k8s_auth_role", "Kubernetes authentication needs k8s_auth_role")
                 })?;
-                let (jwt_path, key) = match non_empty(raw.k8s_token_path) {
-                    Some(path) => (PathBuf::from(path), "k8s_token_path"),
-                    None => (PathBuf::from(DEFAULT_K8S_TOKEN_PATH), "k8s_token_path (default)"),
-                };
-                if self.uses.vault {
-                    read_token_file(&jwt_path).map_err(|e| self.err(key, e))?;
-                }
+                let jwt_path = PathBuf::from(
+                    non_empty(raw.k8s_token_path).unwrap_or_else(|| DEFAULT_K8S_TOKEN_PATH.into()),
+                );
                 Ok(AuthMethod::Kubernetes {
                     mount: non_empty(raw.k8s_mount).unwrap_or_else(|| "kubernetes".into()),
                     role,
@@ -122,8 +117,8 @@ impl Validator<'_> {
     }
 }
 
-/// Reads a token or JWT file, trimmed. Used at validation and again at every use, so a
-/// rotated token is picked up.
+/// Reads a token or JWT file, trimmed. Used when probing and again at every use, so a rotated
+/// token is picked up.
 ///
 /// # Errors
 /// A message naming the file when it cannot be read or is empty (never its content).

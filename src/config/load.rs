@@ -10,7 +10,7 @@ use super::unique_keys::UniqueKeys;
 use super::validator::{Sourced, Validator, non_empty};
 use super::{
     Config, ConfigError, DEFAULT_FREQUENCY, DEFAULT_IDLE_TIMEOUT, LeaderCheck, MAX_CONFIG_BYTES,
-    Uses, auth, retention, storage, vault,
+    auth, retention, storage, vault,
 };
 use crate::duration;
 use crate::logging::LogFormat;
@@ -69,47 +69,60 @@ fn readable_by_all(path: &Path, keys: &[String]) -> Option<String> {
 }
 
 impl Config {
-    /// Reads and validates the file at `path` for a command that uses everything; `env` looks
-    /// up environment variables.
+    /// Reads the file at `path` and validates it, touching nothing else on disk: no directory,
+    /// token, credential or `file://` secret is probed here (see [`Config::probe`]). The one
+    /// exception: the file's own permissions, for the warning that others may read its
+    /// secrets. `env` looks up environment variables.
     ///
     /// # Errors
     /// A [`ConfigError`] naming the file and the key, for any problem.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        Self::load_for(path, env, Uses::ALL)
-    }
-
-    /// Reads and validates the file at `path`, probing only what `uses` names.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the file and the key, for any problem.
-    pub fn load_for(
-        path: &Path,
-        env: &dyn Fn(&str) -> Option<String>,
-        uses: Uses,
-    ) -> Result<Config, ConfigError> {
-        let file = path.display().to_string();
         let text = read_capped(path)
-            .map_err(|e| ConfigError(format!("cannot read config file {file}: {e}")))?;
-        let validator = Validator {
-            file,
-            env,
-            uses,
-            warnings: std::cell::RefCell::default(),
-            written_secrets: std::cell::RefCell::default(),
-        };
-        // One pass over the file: a JSON value, refusing a key written twice at any depth (a
-        // mistake JSON parsers forgive silently: the last one wins).
-        let mut json = serde_json::Deserializer::from_slice(&text);
-        let UniqueKeys(value) = serde_path_to_error::deserialize(&mut json)
-            .map_err(|e| validator.at("", &e.path().to_string(), e.into_inner()))?;
-        json.end().map_err(|e| validator.at("", ".", e))?;
-        let (raw, retention) = validator.object("", value)?;
-        let mut config = validator.validate(raw, retention, path)?;
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        let (mut config, written_secrets) = validate_text(&text, path, env)?;
         config
             .warnings
-            .extend(readable_by_all(path, &validator.written_secrets.take()));
+            .extend(readable_by_all(path, &written_secrets));
         Ok(config)
     }
+
+    /// Validates `text`, the contents of the config file at `source` (named in messages and
+    /// kept as [`Config::source`], never opened): what [`Config::load`] does once the file is
+    /// read, without the warning about the file's permissions.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming `source` and the key, for any problem.
+    pub fn from_text(
+        text: &[u8],
+        source: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        validate_text(text, source, env).map(|(config, _)| config)
+    }
+}
+
+/// The configuration `text` describes, and the secret-valued keys whose value is written in
+/// it (not a reference).
+fn validate_text(
+    text: &[u8],
+    source: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Config, Vec<String>), ConfigError> {
+    let validator = Validator {
+        file: source.display().to_string(),
+        env,
+        warnings: std::cell::RefCell::default(),
+        written_secrets: std::cell::RefCell::default(),
+    };
+    // One pass over the file: a JSON value, refusing a key written twice at any depth (a
+    // mistake JSON parsers forgive silently: the last one wins).
+    let mut json = serde_json::Deserializer::from_slice(text);
+    let UniqueKeys(value) = serde_path_to_error::deserialize(&mut json)
+        .map_err(|e| validator.at("", &e.path().to_string(), e.into_inner()))?;
+    json.end().map_err(|e| validator.at("", ".", e))?;
+    let (raw, retention) = validator.object("", value)?;
+    let config = validator.validate(raw, retention, source)?;
+    Ok((config, validator.written_secrets.take()))
 }
 
 /// The file's bytes, refusing one larger than [`MAX_CONFIG_BYTES`].
@@ -151,12 +164,9 @@ impl Validator<'_> {
             None => DEFAULT_IDLE_TIMEOUT,
             Some(text) => self.positive_duration("idle_timeout", &text)?,
         };
-        let temp_dir = match self.key_or_env("temp_dir", raw.temp_dir, "TMPDIR") {
-            Some(Sourced { value, .. }) if !self.uses.staging => PathBuf::from(value),
-            Some(Sourced { value, from }) => self
-                .writable_dir(&value)
-                .map_err(|e| ConfigError(format!("{from}: {e}")))?,
-            None => PathBuf::from(DEFAULT_TEMP_DIR),
+        let (temp_dir, temp_dir_from) = match self.key_or_env("temp_dir", raw.temp_dir, "TMPDIR") {
+            Some(Sourced { value, from }) => (PathBuf::from(value), Some(from)),
+            None => (PathBuf::from(DEFAULT_TEMP_DIR), None),
         };
         let storages = self.storages(storage::RawStorages {
             local: raw.local_storage,
@@ -164,9 +174,7 @@ impl Validator<'_> {
             google: raw.google_storage,
             azure: raw.azure_storage,
         })?;
-        let metrics_file = non_empty(raw.metrics_file)
-            .map(|file| self.metrics_file(&file))
-            .transpose()?;
+        let metrics_file = non_empty(raw.metrics_file).map(PathBuf::from);
         let vault = self.vault(vault::RawVault {
             addr: raw.addr,
             namespace: raw.namespace,
@@ -210,6 +218,7 @@ impl Validator<'_> {
             retention,
             frequency,
             temp_dir,
+            temp_dir_from,
             storages,
             metrics_file,
             leader_check,
@@ -246,35 +255,6 @@ impl Validator<'_> {
         }
     }
 
-    fn metrics_file(&self, file: &str) -> Result<PathBuf, ConfigError> {
-        let path = PathBuf::from(file);
-        if !self.uses.metrics_written {
-            return Ok(path);
-        }
-        if path.is_dir() {
-            return Err(self.err(
-                "metrics_file",
-                format!(
-                    "{file} is a directory; name a file such as {file}/vault_raft_snapshot.prom"
-                ),
-            ));
-        }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        self.writable_dir(&dir.display().to_string())
-            .map_err(|e| self.err("metrics_file", e))?;
-        Ok(path)
-    }
-
-    /// `dir` if it is a directory this process can read (it is not written to).
-    pub(super) fn readable_dir(&self, dir: &str) -> Result<PathBuf, String> {
-        let path = PathBuf::from(dir);
-        std::fs::read_dir(&path).map_err(|e| format!("directory {dir} is not usable: {e}"))?;
-        Ok(path)
-    }
-
     fn positive_duration(&self, key: &str, text: &str) -> Result<Duration, ConfigError> {
         let parsed = duration::parse(text).map_err(|e| {
             self.err(
@@ -292,20 +272,5 @@ impl Validator<'_> {
             ));
         }
         Ok(parsed)
-    }
-
-    /// `dir` if it is a directory this process can create files in; else why not.
-    pub(super) fn writable_dir(&self, dir: &str) -> Result<PathBuf, String> {
-        let path = PathBuf::from(dir);
-        let meta =
-            std::fs::metadata(&path).map_err(|e| format!("directory {dir} is not usable: {e}"))?;
-        if !meta.is_dir() {
-            return Err(format!("{dir} is not a directory"));
-        }
-        tempfile::Builder::new()
-            .prefix(".vault-raft-snapshot-probe-")
-            .tempfile_in(&path)
-            .map_err(|e| format!("directory {dir} is not writable: {e}"))?;
-        Ok(path)
     }
 }

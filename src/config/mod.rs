@@ -1,24 +1,31 @@
 //! The configuration file: the original Go agent's JSON keys, unchanged, plus a few new
 //! optional ones, validated in full before anything else runs.
 //!
-//! [`RawConfig`] mirrors the file (unknown keys are an error, so a typo like `frequncy` is
-//! caught); [`Config::load`] turns it into a [`Config`] in which every value is typed and
-//! checked: durations parsed, paths present and writable, token files readable, TLS files
-//! parsed. Every failure is a [`ConfigError`] naming the file and the key (or the environment
-//! variable), which `main` maps to exit code 2.
+//! Two steps. [`Config::load`] reads the file and turns it into a [`Config`] in which every
+//! value is typed and checked (unknown keys, a key written twice, durations, URLs, values of
+//! a fixed set, keys that need or exclude each other) without touching anything else on
+//! disk. [`Config::probe`] then checks, for what a command uses ([`Uses`]), that the paths
+//! and credentials it names are usable here: directories writable, token files and
+//! `file://` secrets readable; [`probe`] has one function per thing probed.
+//! [`Config::load_for`] is both. Every failure is a [`ConfigError`] naming the file and the
+//! key (or the environment variable), which `main` maps to exit code 2. TLS files are read
+//! when the Vault client is built (`crate::vault::tls`), not here.
 //!
 //! As in the Go agent, an empty string means "not set", and a storage section whose main key
 //! is empty (`"local_storage": {"path": ""}`) is disabled, so existing files keep working.
 //! Vault's standard environment variables fill in what the file leaves unset, as the Vault
 //! CLI applies them; a key in the file wins over the variable. Every environment variable
-//! the agent's settings depend on is read here, through the `env` function [`Config::load`]
-//! is given, so tests inject an environment and a bad value is a config error at start.
+//! the agent's settings depend on is read through the `env` function [`Config::load`] is
+//! given, so tests inject an environment and a bad value is a config error at start.
 //!
-//! One concern per file: this one loads the file and checks the top-level keys;
-//! [`vault`] the connection to Vault, [`auth`] how to log in, [`storage`] the storages,
-//! [`keys`] the documentation of every key.
+//! One concern per file: this one declares the types; [`load`] reads the file and checks the
+//! top-level keys; [`vault`] the connection to Vault, [`auth`] how to log in, [`storage`]
+//! the storages, [`retention`] the `retain` keys; [`unique_keys`] refuses a key written
+//! twice; [`validator`] is the toolkit they share; [`probe`] looks at the disk; [`keys`]
+//! documents every key.
+
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::logging::LogFormat;
@@ -28,6 +35,7 @@ use validator::{Sourced, Validator, non_empty, parse_go_bool};
 mod auth;
 mod keys;
 mod load;
+pub mod probe;
 mod retention;
 mod storage;
 mod unique_keys;
@@ -114,6 +122,9 @@ pub struct Config {
     pub frequency: Duration,
     /// Where the download is staged: `temp_dir`, else `TMPDIR`, else `/tmp`.
     pub temp_dir: PathBuf,
+    /// What set `temp_dir`: `<file>: key "temp_dir"` or `environment variable TMPDIR`, for
+    /// [`probe::staging`]'s messages; `None` for the default, `/tmp`, which is not probed.
+    pub temp_dir_from: Option<String>,
     /// Every storage that receives snapshots.
     pub storages: Vec<StorageConfig>,
     /// Where to write the Prometheus metrics after each cycle, if anywhere.
@@ -128,8 +139,8 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// What a command uses of the config. Every key is always parsed and type-checked; the files
-/// and directories a command does not use are not probed, so `status` run by a read-only
+/// What a command uses of the config, for [`Config::probe`]. Every key is always parsed and
+/// type-checked; the files and directories a command does not use are not probed, so `status` run by a read-only
 /// monitoring user, or `prune` while a Vault Agent token sink is absent, still work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uses {
@@ -186,6 +197,24 @@ impl Uses {
 /// file from filling memory.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
+impl Config {
+    /// [`Config::load`], then [`Config::probe`] of what `uses` names: what a command calls
+    /// before it starts.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file and the key (or the environment variable), for any
+    /// problem.
+    pub fn load_for(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        uses: Uses,
+    ) -> Result<Config, ConfigError> {
+        let config = Self::load(path, env)?;
+        config.probe(env, uses)?;
+        Ok(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,7 +250,7 @@ mod tests {
                 .replace("SNAPS2", &snaps2)
                 .replace("SNAPS", &self.snaps());
             std::fs::write(&path, json).unwrap();
-            Config::load(&path, &|name| self.env.get(name).cloned())
+            Config::load_for(&path, &|name| self.env.get(name).cloned(), Uses::ALL)
         }
 
         fn error(&self, json: &str) -> String {
@@ -255,10 +284,12 @@ mod tests {
             config.storages,
             [StorageConfig {
                 name: "local-0".into(),
+                key: "local_storage".into(),
                 retention: None,
                 kind: StorageKind::Local {
                     path: PathBuf::from(fixture.snaps())
-                }
+                },
+                credentials_from: None,
             }]
         );
     }

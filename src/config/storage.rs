@@ -3,9 +3,10 @@
 //! Each may be one object (the original agent's form) or a list of them, and each object may
 //! carry its own `retain`. As in the Go agent, a section whose main key is empty (`path`,
 //! `s3_bucket`, `bucket`, `container_name`) is disabled. Errors name the exact key, e.g.
-//! `aws_storage[1].s3_region`.
+//! `aws_storage[1].s3_region`. Nothing here looks at the disk: whether a directory exists or
+//! a credential can be read is probed apart, one storage at a time (`super::probe::storage`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -22,10 +23,16 @@ pub struct StorageConfig {
     /// What every command calls it: the object's `name`, else its kind and its position in
     /// the section (`local-0`, `aws-1`; see [`StorageConfig::matches`]).
     pub name: String,
+    /// Where its object is in the file, e.g. `aws_storage[1]`, for messages.
+    pub key: String,
     /// This storage's own retention policy, replacing the top-level one when set.
     pub retention: Option<RetentionPolicy>,
     /// What kind of storage, and where.
     pub kind: StorageKind,
+    /// For a [`GoogleCredentials::File`]: the key or environment variable that named it
+    /// (`<file>: key "google_storage.credentials_file"` or `environment variable
+    /// GOOGLE_APPLICATION_CREDENTIALS`), for messages.
+    pub credentials_from: Option<String>,
 }
 
 /// The storage a `--storage` argument names: by its name, else by its kind alone (`aws`)
@@ -352,18 +359,14 @@ impl Validator<'_> {
             let Some(dir) = non_empty(section.raw.path) else {
                 continue;
             };
-            let key = format!("{}.path", section.path);
             storages.push(StorageConfig {
                 name: section.name,
+                key: section.path.clone(),
                 retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::Local {
-                    path: match (self.uses.storages, self.uses.storages_writable) {
-                        (true, true) => self.writable_dir(&dir),
-                        (true, false) => self.readable_dir(&dir),
-                        (false, _) => Ok(PathBuf::from(&dir)),
-                    }
-                    .map_err(|e| self.err(&key, e))?,
+                    path: PathBuf::from(dir),
                 },
+                credentials_from: None,
             });
             paths.push(section.path);
         }
@@ -383,8 +386,10 @@ impl Validator<'_> {
             self.built_with(&section.path, cfg!(feature = "s3"), "s3")?;
             storages.push(StorageConfig {
                 name: section.name,
+                key: section.path.clone(),
                 retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::S3(self.s3(&section.path, bucket, section.raw)?),
+                credentials_from: None,
             });
             paths.push(section.path);
         }
@@ -393,10 +398,14 @@ impl Validator<'_> {
                 continue;
             };
             self.built_with(&section.path, cfg!(feature = "gcs"), "gcs")?;
+            let retention = self.retention(&section.path, section.retention)?;
+            let (gcs, credentials_from) = self.gcs(&section.path, bucket, section.raw)?;
             storages.push(StorageConfig {
                 name: section.name,
-                retention: self.retention(&section.path, section.retention)?,
-                kind: StorageKind::Gcs(self.gcs(&section.path, bucket, section.raw)?),
+                key: section.path.clone(),
+                retention,
+                kind: StorageKind::Gcs(gcs),
+                credentials_from,
             });
             paths.push(section.path);
         }
@@ -407,8 +416,10 @@ impl Validator<'_> {
             self.built_with(&section.path, cfg!(feature = "azure"), "azure")?;
             storages.push(StorageConfig {
                 name: section.name,
+                key: section.path.clone(),
                 retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::Azure(self.azure(&section.path, container, section.raw)?),
+                credentials_from: None,
             });
             paths.push(section.path);
         }
@@ -434,8 +445,10 @@ impl Validator<'_> {
         Ok(storages)
     }
 
-    /// Two local storages in one directory (a trailing `/`, a symlink, `..`) would store each
-    /// snapshot twice in the same place and race each other's temporary files: refused.
+    /// Two local storages in one directory would store each snapshot twice in the same place
+    /// and race each other's temporary files: refused. Compared as written, less a trailing
+    /// `/` and `.` components; a symlink or `..` needs the disk, so
+    /// `super::probe::distinct_local_directories` compares the resolved paths.
     fn distinct_directories(
         &self,
         storages: &[StorageConfig],
@@ -446,36 +459,36 @@ impl Validator<'_> {
             let StorageKind::Local { path } = &storage.kind else {
                 continue;
             };
-            // A directory that does not exist (a command that does not use the storages)
-            // cannot be compared; it is compared as written.
-            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-            if let Some((_, j)) = seen.iter().find(|(p, _)| *p == canonical) {
+            let normal: PathBuf = path.components().collect();
+            if let Some((_, j)) = seen.iter().find(|(p, _)| *p == normal) {
                 return Err(self.err(
                     &format!("{}.path", paths[i]),
-                    format!(
-                        "{} is the same directory as {}.path ({}); give each local storage its own directory",
-                        path.display(),
-                        paths[*j],
-                        canonical.display()
-                    ),
+                    same_directory(path, &paths[*j], &normal),
                 ));
             }
-            seen.push((canonical, i));
+            seen.push((normal, i));
         }
         Ok(())
     }
+}
 
+/// The problem of a local storage in the directory `earlier` (`local_storage[0]`) already
+/// uses, `resolved` being what both paths come to.
+pub(super) fn same_directory(path: &Path, earlier: &str, resolved: &Path) -> String {
+    format!(
+        "{} is the same directory as {earlier}.path ({}); give each local storage its own directory",
+        path.display(),
+        resolved.display()
+    )
+}
+
+impl Validator<'_> {
     fn s3(&self, path: &str, bucket: String, raw: RawS3) -> Result<S3Config, ConfigError> {
         let endpoint = non_empty(raw.s3_endpoint)
             .map(|e| self.url(&format!("{path}.s3_endpoint"), &e))
             .transpose()?;
-        let used = self.uses.storages;
-        let secret = self.secret(
-            &format!("{path}.secret_access_key"),
-            raw.secret_access_key,
-            used,
-        )?;
-        let access = self.secret(&format!("{path}.access_key_id"), raw.access_key_id, used)?;
+        let secret = self.secret(&format!("{path}.secret_access_key"), raw.secret_access_key)?;
+        let access = self.secret(&format!("{path}.access_key_id"), raw.access_key_id)?;
         if access.is_some() != secret.is_some() {
             return Err(self.err(
                 &format!("{path}.access_key_id"),
@@ -510,7 +523,13 @@ impl Validator<'_> {
         })
     }
 
-    fn gcs(&self, path: &str, bucket: String, raw: RawGcs) -> Result<GcsConfig, ConfigError> {
+    /// The section, and the key or variable that named its credentials file, if one did.
+    fn gcs(
+        &self,
+        path: &str,
+        bucket: String,
+        raw: RawGcs,
+    ) -> Result<(GcsConfig, Option<String>), ConfigError> {
         let emulator_host = non_empty((self.env)("STORAGE_EMULATOR_HOST"));
         let (endpoint, emulator) = match (non_empty(raw.endpoint), emulator_host) {
             (Some(e), _) => (self.url(&format!("{path}.endpoint"), &e)?, false),
@@ -528,50 +547,26 @@ impl Validator<'_> {
             }
             (None, None) => ("https://storage.googleapis.com".to_string(), false),
         };
-        let credentials = if emulator {
-            GoogleCredentials::None
+        let (credentials, from) = if emulator {
+            (GoogleCredentials::None, None)
         } else if let Some(Sourced { value, from }) = self.key_or_env(
             &format!("{path}.credentials_file"),
             raw.credentials_file,
             "GOOGLE_APPLICATION_CREDENTIALS",
         ) {
-            self.google_credentials_file(&value, &from)?
+            (GoogleCredentials::File(PathBuf::from(value)), Some(from))
         } else {
-            GoogleCredentials::Metadata(
-                non_empty((self.env)("GCE_METADATA_HOST"))
-                    .unwrap_or_else(|| DEFAULT_METADATA_HOST.into()),
-            )
+            let host = non_empty((self.env)("GCE_METADATA_HOST"))
+                .unwrap_or_else(|| DEFAULT_METADATA_HOST.into());
+            (GoogleCredentials::Metadata(host), None)
         };
-        Ok(GcsConfig {
+        let gcs = GcsConfig {
             bucket,
             prefix: non_empty(raw.prefix).unwrap_or_default(),
             endpoint,
             credentials,
-        })
-    }
-
-    /// A credentials file that reads and parses; `from` (key or variable) starts the message.
-    #[cfg(feature = "gcs")]
-    fn google_credentials_file(
-        &self,
-        file: &str,
-        from: &str,
-    ) -> Result<GoogleCredentials, ConfigError> {
-        let path = PathBuf::from(file);
-        if self.uses.storages {
-            crate::google_credentials::CredentialsFile::read(&path)
-                .map_err(|e| ConfigError(format!("{from}: {e:#}")))?;
-        }
-        Ok(GoogleCredentials::File(path))
-    }
-
-    #[cfg(not(feature = "gcs"))]
-    fn google_credentials_file(
-        &self,
-        file: &str,
-        _from: &str,
-    ) -> Result<GoogleCredentials, ConfigError> {
-        Ok(GoogleCredentials::File(PathBuf::from(file)))
+        };
+        Ok((gcs, from))
     }
 
     fn azure(
@@ -588,14 +583,12 @@ impl Validator<'_> {
                     "is required (or set AZURE_STORAGE_ACCOUNT)",
                 )
             })?;
-        let used = self.uses.storages;
-        let account_key =
-            match self.secret(&format!("{path}.account_key"), raw.account_key, used)? {
-                Some(key) => Some(key),
-                None => non_empty((self.env)("AZURE_STORAGE_KEY"))
-                    .map(|key| SecretRef::value("AZURE_STORAGE_KEY", Secret::new(key))),
-            };
-        let sas_token = self.secret(&format!("{path}.sas_token"), raw.sas_token, used)?;
+        let account_key = match self.secret(&format!("{path}.account_key"), raw.account_key)? {
+            Some(key) => Some(key),
+            None => non_empty((self.env)("AZURE_STORAGE_KEY"))
+                .map(|key| SecretRef::value("AZURE_STORAGE_KEY", Secret::new(key))),
+        };
+        let sas_token = self.secret(&format!("{path}.sas_token"), raw.sas_token)?;
         Ok(AzureConfig {
             account_name,
             account_key,

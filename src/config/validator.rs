@@ -4,8 +4,8 @@
 
 use std::fmt;
 
+use super::ConfigError;
 use super::retention;
-use super::{ConfigError, Uses};
 use crate::secret::{Secret, SecretRef};
 
 /// Checks the values read from one file and builds the typed configuration from them; its
@@ -15,7 +15,6 @@ pub(super) struct Validator<'a> {
     pub file: String,
     /// Looks up environment variables.
     pub env: &'a dyn Fn(&str) -> Option<String>,
-    pub uses: Uses,
     /// What is legal but probably a mistake, for the log.
     pub warnings: std::cell::RefCell<Vec<String>>,
     /// The secret-valued keys whose value is written in the file (not a reference).
@@ -95,12 +94,12 @@ impl Validator<'_> {
     }
 
     /// A secret-valued key: `None` when unset or empty; else the value or the `file://` or
-    /// `env://` reference, which must be readable now when `used` (the value is never shown).
+    /// `env://` reference (parsed only: whether it can be read is [`super::probe`]'s to say).
+    /// A value written in the file is remembered for the warning about the file's permissions.
     pub(super) fn secret(
         &self,
         key: &str,
         value: Option<Secret>,
-        used: bool,
     ) -> Result<Option<SecretRef>, ConfigError> {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Ok(None);
@@ -108,9 +107,6 @@ impl Validator<'_> {
         let secret = SecretRef::parse(key, value).map_err(|e| self.err(key, e))?;
         if !secret.is_reference() {
             self.written_secrets.borrow_mut().push(key.to_string());
-        }
-        if used {
-            secret.read_with(self.env).map_err(|e| self.err(key, e))?;
         }
         Ok(Some(secret))
     }
