@@ -137,3 +137,156 @@ pub fn read_token_file(path: &Path) -> Result<Secret, String> {
     }
     Ok(Secret::new(token))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{SNAPS, refused, validate};
+    use super::*;
+
+    /// A config of the auth keys `entries` and a local storage.
+    fn auth(entries: &str) -> String {
+        let comma = if entries.is_empty() { "" } else { ", " };
+        format!(r#"{{{entries}{comma}"local_storage": {{"path": "{SNAPS}"}}}}"#)
+    }
+
+    #[test]
+    fn auth_methods_are_chosen_as_documented() {
+        let approle = |mount: &str| AuthMethod::AppRole {
+            mount: mount.into(),
+            role_id: SecretRef::value("role_id", Secret::new("r")),
+            secret_id: SecretRef::value("secret_id", Secret::new("s")),
+        };
+        let kubernetes = |path: &str| AuthMethod::Kubernetes {
+            mount: "kubernetes".into(),
+            role: "snap".into(),
+            jwt_path: PathBuf::from(path),
+        };
+        let token = [("VAULT_TOKEN", "hvs.env")];
+        let env_token = AuthMethod::StaticToken(Secret::new("hvs.env"));
+        for (entries, env, expected) in [
+            (
+                r#""role_id": "r", "secret_id": "s""#,
+                &[][..],
+                Ok(approle("approle")),
+            ),
+            (
+                r#""role_id": "r", "secret_id": "s""#,
+                &token,
+                Ok(approle("approle")),
+            ),
+            (
+                r#""role_id": "r", "secret_id": "s", "approle": "snap-approle", "vault_auth_method": "approle""#,
+                &[],
+                Ok(approle("snap-approle")),
+            ),
+            (
+                // Not read: whether it can be is for the probe.
+                r#""token_path": "/nonexistent/token", "role_id": "r", "secret_id": "s""#,
+                &[],
+                Ok(AuthMethod::TokenFile(PathBuf::from("/nonexistent/token"))),
+            ),
+            (
+                r#""token_path": "/run/sink""#,
+                &token,
+                Ok(AuthMethod::TokenFile("/run/sink".into())),
+            ),
+            (
+                "",
+                &[],
+                Err("key \"role_id\": AppRole authentication needs role_id and secret_id"),
+            ),
+            (
+                r#""secret_id": "s""#,
+                &[],
+                Err("key \"role_id\": AppRole authentication needs"),
+            ),
+            (
+                r#""role_id": "r""#,
+                &[],
+                Err("key \"secret_id\": AppRole authentication needs"),
+            ),
+            ("", &token, Ok(env_token.clone())),
+            (
+                r#""vault_auth_method": "token""#,
+                &token,
+                Ok(env_token.clone()),
+            ),
+            (
+                r#""vault_auth_method": "token""#,
+                &[],
+                Err("key \"vault_auth_method\": \"token\" needs token_path"),
+            ),
+            (
+                r#""vault_auth_method": "approle""#,
+                &token,
+                Err("key \"role_id\""),
+            ),
+            (
+                r#""vault_auth_method": "k8s", "k8s_auth_role": "snap", "k8s_token_path": "/nonexistent/jwt""#,
+                &[],
+                Ok(kubernetes("/nonexistent/jwt")),
+            ),
+            (
+                r#""vault_auth_method": "kubernetes", "k8s_auth_role": "snap", "k8s_token_path": """#,
+                &[],
+                Ok(kubernetes(DEFAULT_K8S_TOKEN_PATH)),
+            ),
+            (
+                r#""vault_auth_method": "k8s", "k8s_auth_role": "snap", "k8s_auth_path": "gke""#,
+                &[],
+                Ok(AuthMethod::Kubernetes {
+                    mount: "gke".into(),
+                    role: "snap".into(),
+                    jwt_path: PathBuf::from(DEFAULT_K8S_TOKEN_PATH),
+                }),
+            ),
+            (
+                r#""vault_auth_method": "k8s""#,
+                &[],
+                Err("key \"k8s_auth_role\": Kubernetes authentication needs"),
+            ),
+            (
+                r#""vault_auth_method": "ldap""#,
+                &[],
+                Err("key \"vault_auth_method\": unknown method \"ldap\""),
+            ),
+            (
+                r#""role_id": "file://", "secret_id": "s""#,
+                &[],
+                Err("key \"role_id\": \"file://\" names no file"),
+            ),
+        ] {
+            let json = auth(entries);
+            match (validate(&json, env), expected) {
+                (Ok(config), Ok(method)) => {
+                    assert_eq!(config.auth, method, "row {json} with {env:?}")
+                }
+                (Err(error), Err(text)) => {
+                    assert!(
+                        error.to_string().contains(text),
+                        "row {json} with {env:?}: {error}"
+                    );
+                }
+                (got, expected) => {
+                    panic!("row {json} with {env:?}: got {got:?}, expected {expected:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_vault_token_with_a_newline_is_refused_without_showing_it() {
+        for token in [
+            "hvs.secret\r\nX-Injected: 1",
+            "hvs.secret\nhvs.other",
+            "hvs.secret\u{7}",
+        ] {
+            let error = refused(&auth(""), &[("VAULT_TOKEN", token)]);
+            assert!(
+                error.starts_with("environment variable VAULT_TOKEN") && error.contains("newline"),
+                "row {token:?}: {error}"
+            );
+            assert!(!error.contains("hvs.secret"), "row {token:?}: {error}");
+        }
+    }
+}

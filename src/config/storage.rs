@@ -641,3 +641,352 @@ pub(super) fn accepted_fields() -> Vec<(&'static str, Vec<String>)> {
         ("azure_storage", probe::<RawAzure>()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{FILE, accepted, assert_refused, refused};
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn storages_are_named_by_kind_and_position_or_by_their_name_key() {
+        use super::select_storage;
+        let config = accepted(
+            r#"{"role_id": "r", "secret_id": "s",
+                "local_storage": [{"path": ""}, {"path": "/a"}, {"path": "/b", "name": "disk"}],
+                "aws_storage": {"s3_bucket": "b"}}"#,
+            &[],
+        );
+        let names: Vec<(&str, &str)> = config
+            .storages
+            .iter()
+            .map(|s| (s.name.as_str(), s.key.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("local-1", "local_storage[1]"),
+                ("disk", "local_storage[2]"),
+                ("aws-0", "aws_storage")
+            ]
+        );
+        for (wanted, expected) in [
+            ("disk", Ok(1)),
+            ("aws", Ok(2)),
+            ("aws-0", Ok(2)),
+            ("local-1", Ok(0)),
+            ("local", Err("2 storages are of kind \"local\"; name one")),
+            (
+                "nas",
+                Err("no storage has that name (storages: local-1, disk, aws-0)"),
+            ),
+        ] {
+            match (select_storage(&config.storages, wanted), expected) {
+                (Ok(got), Ok(index)) => assert_eq!(got, index, "row {wanted}"),
+                (Err(error), Err(text)) => {
+                    assert!(error.to_string().contains(text), "row {wanted}: {error}");
+                }
+                (got, expected) => panic!("row {wanted}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn storage_names_must_be_plain_and_unique() {
+        for bad in [
+            "\"\"",
+            "\"a b\"",
+            "7",
+            "\"x/y\"",
+            &format!("\"{}\"", "n".repeat(65)),
+        ] {
+            let error = refused(
+                &format!(
+                    r#"{{"role_id": "r", "secret_id": "s", "local_storage": {{"path": "/a", "name": {bad}}}}}"#
+                ),
+                &[],
+            );
+            assert!(
+                error.contains("key \"local_storage.name\": must be a non-empty string"),
+                "row {bad}: {error}"
+            );
+        }
+        assert_refused(&[(
+            r#"{"role_id": "r", "secret_id": "s",
+                "local_storage": [{"path": "/a", "name": "disk"}, {"path": "/b", "name": "disk"}]}"#,
+            "key \"local_storage[1].name\": storage name \"disk\" is already used by local_storage[0]",
+        )]);
+        #[cfg(feature = "s3")]
+        assert_refused(&[(
+            r#"{"role_id": "r", "secret_id": "s",
+                "local_storage": [{"path": "/a", "name": "aws-0"}],
+                "aws_storage": {"s3_bucket": "b"}}"#,
+            "key \"aws_storage.name\": storage name \"aws-0\" is already used by local_storage[0]",
+        )]);
+    }
+
+    #[test]
+    fn a_config_without_a_usable_storage_section_is_refused() {
+        let base = r#""role_id": "r", "secret_id": "s""#;
+        assert_refused(&[
+            (&format!("{{{base}}}"), "no storage configured"),
+            (
+                &format!(r#"{{{base}, "local_storage": {{"path": ""}}}}"#),
+                "no storage configured",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": [], "aws_storage": {{"s3_bucket": ""}}}}"#),
+                "no storage configured",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": {{"path": "/a", "pth": 1}}}}"#),
+                "key \"local_storage.pth\": unknown field `pth`",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": "/a"}}"#),
+                "key \"local_storage\": must be an object or a list",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": [{{"path": "/a"}}, 7]}}"#),
+                "key \"local_storage[1]\": must be an object",
+            ),
+            (
+                r#""aws_storage": "s3://bucket""#,
+                "key \"aws_storage\": must be an object or a list",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn two_local_storages_in_one_directory_are_refused_as_written() {
+        for second in ["/a/", "/a/.", "/a//", "/./a"] {
+            let error = refused(
+                &format!(
+                    r#"{{"role_id": "r", "secret_id": "s", "local_storage": [{{"path": "/a"}}, {{"path": "{second}"}}]}}"#
+                ),
+                &[],
+            );
+            assert!(
+                error.contains("key \"local_storage[1].path\"")
+                    && error.contains("the same directory as local_storage[0].path (/a)"),
+                "row {second}: {error}"
+            );
+        }
+        // Symlinks and `..` need the disk: compared when probing.
+        for other in ["/a/b", "/a/../a", "a"] {
+            let json = format!(
+                r#"{{"role_id": "r", "secret_id": "s", "local_storage": [{{"path": "/a"}}, {{"path": "{other}"}}]}}"#
+            );
+            assert_eq!(accepted(&json, &[]).storages.len(), 2, "row {other}");
+        }
+    }
+
+    #[test]
+    fn an_empty_s3_bucket_beside_other_s3_keys_is_a_warning() {
+        for (section, warned) in [
+            (r#"{"s3_bucket": "", "s3_region": "eu-west-1"}"#, true),
+            (r#"{"s3_bucket": "", "s3_force_path_style": false}"#, true),
+            (r#"{"s3_bucket": "", "access_key_id": "AKIA"}"#, true),
+            // Wholly empty, as the original agent's example configs have it: disabled quietly.
+            (r#"{"s3_bucket": ""}"#, false),
+            (r#"{"s3_bucket": "", "s3_region": ""}"#, false),
+        ] {
+            let config = accepted(&format!(r#""aws_storage": {section}"#), &[]);
+            assert_eq!(config.storages.len(), 1, "row {section}");
+            let about_s3: Vec<&String> = config
+                .warnings
+                .iter()
+                .filter(|w| {
+                    w.starts_with(&format!("{FILE}: key \"aws_storage.s3_bucket\" is empty"))
+                })
+                .collect();
+            assert_eq!(
+                about_s3.len(),
+                usize::from(warned),
+                "row {section}: {:?}",
+                config.warnings
+            );
+        }
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn s3_keys_are_read_with_their_defaults() {
+        use super::StorageKind;
+        let config = accepted(
+            r#""aws_storage": {"s3_bucket": "b", "s3_endpoint": "http://minio:9000/",
+                "access_key_id": "env://AWS_KEY", "secret_access_key": "file:///nonexistent/key"}"#,
+            &[("AWS_REGION", "eu-central-1")],
+        );
+        let StorageKind::S3(s3) = &config.storages[1].kind else {
+            panic!("{:?}", config.storages);
+        };
+        assert_eq!(s3.endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!(s3.region, "eu-central-1");
+        assert_eq!(s3.key_prefix, "raft_snapshots");
+        assert!(config.storages[1].reads_secrets_at_use());
+        for (env, region) in [
+            (&[][..], "us-east-1"),
+            (&[("AWS_DEFAULT_REGION", "ap-south-1")], "ap-south-1"),
+            (
+                &[("AWS_DEFAULT_REGION", "x"), ("AWS_REGION", "eu-north-1")],
+                "eu-north-1",
+            ),
+        ] {
+            let config = accepted(r#""aws_storage": {"s3_bucket": "b"}"#, env);
+            let StorageKind::S3(s3) = &config.storages[1].kind else {
+                panic!("{:?}", config.storages);
+            };
+            assert_eq!(s3.region, region, "row {env:?}");
+        }
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn bad_s3_keys_are_refused_by_their_full_key() {
+        assert_refused(&[
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_endpoint": "minio:9000"}"#,
+                "key \"aws_storage.s3_endpoint\": invalid URL",
+            ),
+            (
+                r#""aws_storage": [{"s3_bucket": "a"}, {"s3_bucket": "b", "s3_regoin": "x"}]"#,
+                "key \"aws_storage[1].s3_regoin\": unknown field `s3_regoin`",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "access_key_id": "AKIA"}"#,
+                "key \"aws_storage.access_key_id\": set both",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "secret_access_key": "env://K"}"#,
+                "key \"aws_storage.access_key_id\": set both",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_static_snapshot_name": "a/b.snap"}"#,
+                "key \"aws_storage.s3_static_snapshot_name\": must be a plain object name",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "secret_access_key": "env://", "access_key_id": "a"}"#,
+                "key \"aws_storage.secret_access_key\": \"env://\" names no environment variable",
+            ),
+        ]);
+    }
+
+    #[cfg(feature = "gcs")]
+    #[test]
+    fn google_credentials_are_chosen_as_googles_libraries_choose() {
+        use super::{DEFAULT_METADATA_HOST, GoogleCredentials, StorageKind};
+        let gcs = r#""google_storage": {"bucket": "b"}"#;
+        let with_file =
+            r#""google_storage": {"bucket": "b", "credentials_file": "/nonexistent/sa.json"}"#;
+        let key_from = format!("{FILE}: key \"google_storage.credentials_file\"");
+        let var_from = "environment variable GOOGLE_APPLICATION_CREDENTIALS";
+        for (row, env, credentials, from, endpoint) in [
+            (
+                gcs,
+                &[][..],
+                GoogleCredentials::Metadata(DEFAULT_METADATA_HOST.into()),
+                None,
+                "https://storage.googleapis.com",
+            ),
+            (
+                gcs,
+                &[("GCE_METADATA_HOST", "127.0.0.1:9")],
+                GoogleCredentials::Metadata("127.0.0.1:9".into()),
+                None,
+                "https://storage.googleapis.com",
+            ),
+            (
+                // Not read: whether it can be is for the probe.
+                with_file,
+                &[("GOOGLE_APPLICATION_CREDENTIALS", "/other/sa.json")],
+                GoogleCredentials::File("/nonexistent/sa.json".into()),
+                Some(key_from.as_str()),
+                "https://storage.googleapis.com",
+            ),
+            (
+                gcs,
+                &[("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json")],
+                GoogleCredentials::File("/nonexistent/sa.json".into()),
+                Some(var_from),
+                "https://storage.googleapis.com",
+            ),
+            (
+                with_file,
+                &[("STORAGE_EMULATOR_HOST", "localhost:4443")],
+                GoogleCredentials::None,
+                None,
+                "http://localhost:4443",
+            ),
+        ] {
+            let config = accepted(row, env);
+            let storage = &config.storages[1];
+            let StorageKind::Gcs(loaded) = &storage.kind else {
+                panic!("{:?}", config.storages);
+            };
+            assert_eq!(
+                (
+                    &loaded.credentials,
+                    storage.credentials_from.as_deref(),
+                    loaded.endpoint.as_str()
+                ),
+                (&credentials, from, endpoint),
+                "row {row} with {env:?}"
+            );
+        }
+    }
+
+    #[cfg(feature = "gcs")]
+    #[test]
+    fn bad_google_keys_are_refused_by_their_full_key() {
+        use super::super::testing::assert_refused_with;
+        assert_refused(&[
+            (
+                r#""google_storage": {"bucket": "b", "retain": -2}"#,
+                "key \"google_storage.retain\": must be 0 or more",
+            ),
+            (
+                r#""google_storage": {"bucket": "b", "endpoint": "gcs"}"#,
+                "key \"google_storage.endpoint\": invalid URL",
+            ),
+        ]);
+        assert_refused_with(
+            &[("STORAGE_EMULATOR_HOST", "ftp://x")],
+            &[(
+                r#""google_storage": {"bucket": "b"}"#,
+                "key \"google_storage.endpoint (from STORAGE_EMULATOR_HOST)\": invalid URL",
+            )],
+        );
+    }
+
+    #[cfg(feature = "azure")]
+    #[test]
+    fn azure_keys_and_variables_are_read() {
+        use super::{Secret, SecretRef, StorageKind};
+        assert_refused(&[(
+            r#""azure_storage": {"container_name": "c"}"#,
+            "key \"azure_storage.account_name\": is required",
+        )]);
+        let env = [
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("AZURE_STORAGE_KEY", "a2V5"),
+        ];
+        let config = accepted(
+            r#""azure_storage": {"container_name": "c", "sas_token": "file:///nonexistent/sas"}"#,
+            &env,
+        );
+        let StorageKind::Azure(azure) = &config.storages[1].kind else {
+            panic!("{:?}", config.storages);
+        };
+        assert_eq!(azure.account_name, "acct");
+        assert_eq!(
+            azure.account_key,
+            Some(SecretRef::value("AZURE_STORAGE_KEY", Secret::new("a2V5")))
+        );
+        assert!(
+            azure
+                .sas_token
+                .as_ref()
+                .is_some_and(SecretRef::is_reference)
+        );
+    }
+}

@@ -67,3 +67,52 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
         Ok(UniqueKeys(serde_json::Value::Null))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::UniqueKeys;
+
+    /// What `text` parses to: the value, or the error's message.
+    fn parse(text: &str) -> Result<serde_json::Value, String> {
+        serde_json::from_str::<UniqueKeys>(text)
+            .map(|UniqueKeys(value)| value)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_key_written_twice_in_one_object_is_refused_at_any_depth() {
+        for (text, expected) in [
+            (
+                r#"{"retain": 1, "retain": 2}"#,
+                "the key `retain` is written twice at line 1",
+            ),
+            (
+                r#"{"local_storage": [{"path": "/a", "path": "/b"}]}"#,
+                "the key `path` is written twice",
+            ),
+            (
+                r#"[[{"a": {"b": 1, "b": 1}}]]"#,
+                "the key `b` is written twice",
+            ),
+            ("{\n\"a\": 1,\n\"a\": 1}", "twice at line 3"),
+        ] {
+            let error = parse(text).expect_err(text);
+            assert!(error.contains(expected), "row {text}: {error}");
+        }
+    }
+
+    #[test]
+    fn any_other_json_reads_as_serde_json_reads_it() {
+        for text in [
+            r#"{"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]}"#,
+            r#"{"s": "x\ny", "t": true, "f": false, "n": null, "i": -7, "u": 18446744073709551615, "x": 1.5}"#,
+            r#"[1, "two", [3], {}]"#,
+            r#""just a string""#,
+            "null",
+            "{}",
+        ] {
+            let expected: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(parse(text), Ok(expected), "row {text}");
+        }
+    }
+}

@@ -124,3 +124,149 @@ pub(super) fn parse_go_bool(text: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_validator<R>(env: &[(&str, &str)], test: impl FnOnce(&Validator<'_>) -> R) -> R {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_string())
+        };
+        test(&Validator {
+            file: "/etc/snapshot.json".into(),
+            env: &lookup,
+            warnings: std::cell::RefCell::default(),
+            written_secrets: std::cell::RefCell::default(),
+        })
+    }
+
+    #[test]
+    fn booleans_parse_as_go_parses_them() {
+        for (text, expected) in [
+            ("1", Some(true)),
+            ("t", Some(true)),
+            ("T", Some(true)),
+            ("TRUE", Some(true)),
+            ("true", Some(true)),
+            ("True", Some(true)),
+            ("0", Some(false)),
+            ("f", Some(false)),
+            ("F", Some(false)),
+            ("FALSE", Some(false)),
+            ("false", Some(false)),
+            ("False", Some(false)),
+            ("yes", None),
+            ("tRUE", None),
+            (" true", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_go_bool(text), expected, "row {text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_full_key() {
+        with_validator(&[], |v| {
+            for (path, inner, expected) in [
+                ("", ".", "/etc/snapshot.json: oops"),
+                (
+                    "",
+                    "frequency",
+                    "/etc/snapshot.json: key \"frequency\": oops",
+                ),
+                (
+                    "aws_storage[1]",
+                    ".",
+                    "/etc/snapshot.json: key \"aws_storage[1]\": oops",
+                ),
+                (
+                    "aws_storage[1]",
+                    "s3_region",
+                    "/etc/snapshot.json: key \"aws_storage[1].s3_region\": oops",
+                ),
+            ] {
+                assert_eq!(
+                    v.at(path, inner, "oops").to_string(),
+                    expected,
+                    "row {path:?} {inner:?}"
+                );
+            }
+            assert_eq!(
+                Validator::env_err("TMPDIR", "oops").to_string(),
+                "environment variable TMPDIR: oops"
+            );
+        });
+    }
+
+    #[test]
+    fn a_key_wins_over_its_variable_and_empty_is_unset() {
+        for (value, env, expected) in [
+            (
+                Some("k"),
+                &[("VAR", "e")][..],
+                Some(("k", "/etc/snapshot.json: key \"key\"")),
+            ),
+            (
+                Some(""),
+                &[("VAR", "e")],
+                Some(("e", "environment variable VAR")),
+            ),
+            (
+                None,
+                &[("VAR", "e")],
+                Some(("e", "environment variable VAR")),
+            ),
+            (None, &[("VAR", "")], None),
+            (None, &[], None),
+        ] {
+            with_validator(env, |v| {
+                let got = v.key_or_env("key", value.map(str::to_string), "VAR");
+                let got = got.as_ref().map(|s| (s.value.as_str(), s.from.as_str()));
+                assert_eq!(got, expected, "row {value:?} {env:?}");
+            });
+        }
+    }
+
+    #[test]
+    fn a_secret_is_parsed_and_a_written_one_remembered_but_none_is_read() {
+        for (value, expected, written) in [
+            (None, Ok(None), false),
+            (Some(""), Ok(None), false),
+            (Some("s3cr3t"), Ok(Some(false)), true),
+            (Some("file:///nonexistent/secret"), Ok(Some(true)), false),
+            (Some("env://UNSET_VARIABLE"), Ok(Some(true)), false),
+            (
+                Some("file://"),
+                Err("key \"secret_id\": \"file://\" names no file"),
+                false,
+            ),
+            (
+                Some("env://"),
+                Err("key \"secret_id\": \"env://\" names no"),
+                false,
+            ),
+        ] {
+            with_validator(&[], |v| {
+                let got = v
+                    .secret("secret_id", value.map(Secret::new))
+                    .map(|s| s.map(|s| s.is_reference()))
+                    .map_err(|e| e.to_string());
+                match (&got, expected) {
+                    (Err(error), Err(text)) => {
+                        assert!(error.contains(text), "row {value:?}: {error}")
+                    }
+                    _ => assert_eq!(got, expected.map_err(str::to_string), "row {value:?}"),
+                }
+                let remembered = v.written_secrets.take();
+                assert_eq!(
+                    !remembered.is_empty(),
+                    written,
+                    "row {value:?}: {remembered:?}"
+                );
+            });
+        }
+    }
+}
