@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, DEFAULT_K8S_TOKEN_PATH, Validator, non_empty};
+use super::validator::{Validator, non_empty};
+use super::{ConfigError, DEFAULT_K8S_TOKEN_PATH};
 use crate::secret::{Secret, SecretRef};
 
 /// How the agent gets its Vault token.

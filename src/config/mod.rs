@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use crate::logging::LogFormat;
 use crate::retention::RetentionPolicy;
-use validator::{Sourced, Validator, non_empty, parse_go_bool};
 
 mod auth;
 mod keys;
@@ -142,13 +141,15 @@ pub struct Config {
 }
 
 /// What a command uses of the config, for [`Config::probe`]. Every key is always parsed and
-/// type-checked; the files and directories a command does not use are not probed, so `status` run by a read-only
-/// monitoring user, or `prune` while a Vault Agent token sink is absent, still work.
+/// type-checked; the files and directories a command does not use are not probed, so `status`
+/// run by a read-only monitoring user, or `prune` while a Vault Agent token sink is absent,
+/// still work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Uses {
-    /// Vault's credentials: token files and AppRole secrets must be readable.
+    /// Vault's credentials: the token file, AppRole secrets or Kubernetes JWT must be readable.
     pub vault: bool,
-    /// The storages: their directories must exist and their credentials be readable.
+    /// The storages: their directories must exist (each its own) and their credentials be
+    /// readable.
     pub storages: bool,
     /// ... and the local directories must be writable (storing, pruning).
     pub storages_writable: bool,

@@ -6,7 +6,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{ConfigError, Validator, non_empty};
+use super::ConfigError;
+use super::validator::{Validator, non_empty};
 use crate::duration;
 use crate::retention::RetentionPolicy;
 

@@ -12,8 +12,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::ConfigError;
 use super::retention::RawRetention;
-use super::{ConfigError, Sourced, Validator, non_empty};
+use super::validator::{Sourced, Validator, non_empty};
 use crate::retention::RetentionPolicy;
 use crate::secret::{Secret, SecretRef};
 

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, DEFAULT_ADDR, Sourced, Validator, non_empty, parse_go_bool};
+use super::validator::{Sourced, Validator, non_empty, parse_go_bool};
+use super::{ConfigError, DEFAULT_ADDR};
 
 /// How to reach Vault.
 #[derive(Debug, Clone)]
