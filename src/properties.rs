@@ -1,7 +1,7 @@
-//! Property tests: the snapshot verifier, the Go-duration parser and the config loader never
-//! panic on any input, and a mutated snapshot either verifies to exactly the original content
-//! or is refused. `PROPTEST_CASES` sets how many cases run (proptest's default, 256, in CI);
-//! `contrib/proptest-long.sh` runs many more.
+//! Property tests: the snapshot verifier, the Go-duration parser and the config loader (and
+//! the probes of what it loaded) never panic on any input, and a mutated snapshot either
+//! verifies to exactly the original content or is refused. `PROPTEST_CASES` sets how many
+//! cases run (proptest's default, 256, in CI); `contrib/proptest-long.sh` runs many more.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::build::{ArchiveOptions, archive_bytes, pseudo_random_bytes};
 use crate::archive::verify::{SnapshotSummary, verify_observing};
-use crate::config::Config;
+use crate::config::{Config, Uses};
 use crate::duration;
 
 /// What a snapshot verifies to: its summary, meta.json, and the SHA-256 of state.bin as it
@@ -148,7 +148,8 @@ proptest! {
         let path = dir.path().join("snapshot.json");
         let object: serde_json::Map<String, serde_json::Value> = entries.into_iter().collect();
         std::fs::write(&path, serde_json::Value::Object(object).to_string()).unwrap();
-        if let Err(e) = Config::load(&path, &|_| None) {
+        // Validation, then every probe, as `once` does.
+        if let Err(e) = Config::load_for(&path, &|_| None, Uses::ALL) {
             // Every refusal names the file (or the environment variable it read).
             let message = e.to_string();
             prop_assert!(

@@ -1,9 +1,12 @@
 //! How the agent logs in to Vault: `token_path`, `vault_auth_method` and the AppRole and
-//! Kubernetes keys, checked together because they decide one thing.
+//! Kubernetes keys, checked together because they decide one thing. Whether the token file,
+//! the JWT file or the AppRole references can be read is probed apart
+//! (`super::probe::vault_credentials`).
 
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, DEFAULT_K8S_TOKEN_PATH, Validator, non_empty};
+use super::validator::{Validator, non_empty};
+use super::{ConfigError, DEFAULT_K8S_TOKEN_PATH};
 use crate::secret::{Secret, SecretRef};
 
 /// How the agent gets its Vault token.
@@ -51,9 +54,6 @@ impl Validator<'_> {
     /// or `VAULT_TOKEN` when nothing else is configured, as the Vault CLI does).
     pub(super) fn auth(&self, raw: RawAuth) -> Result<AuthMethod, ConfigError> {
         if let Some(path) = non_empty(raw.token_path) {
-            if self.uses.vault {
-                read_token_file(Path::new(&path)).map_err(|e| self.err("token_path", e))?;
-            }
             return Ok(AuthMethod::TokenFile(PathBuf::from(path)));
         }
         let explicit = non_empty(raw.method);
@@ -75,8 +75,8 @@ impl Validator<'_> {
                 )
             }),
             "approle" => {
-                let role_id = self.secret("role_id", raw.role_id, self.uses.vault)?;
-                let secret_id = self.secret("secret_id", raw.secret_id, self.uses.vault)?;
+                let role_id = self.secret("role_id", raw.role_id)?;
+                let secret_id = self.secret("secret_id", raw.secret_id)?;
                 match (role_id, secret_id, env_token) {
                     (Some(role_id), Some(secret_id), _) => Ok(AuthMethod::AppRole {
                         mount: non_empty(raw.approle_mount).unwrap_or_else(|| "approle".into()),
@@ -101,13 +101,9 @@ impl Validator<'_> {
                 let role = non_empty(raw.k8s_role).ok_or_else(|| {
                     self.err("k8s_auth_role", "Kubernetes authentication needs k8s_auth_role")
                 })?;
-                let (jwt_path, key) = match non_empty(raw.k8s_token_path) {
-                    Some(path) => (PathBuf::from(path), "k8s_token_path"),
-                    None => (PathBuf::from(DEFAULT_K8S_TOKEN_PATH), "k8s_token_path (default)"),
-                };
-                if self.uses.vault {
-                    read_token_file(&jwt_path).map_err(|e| self.err(key, e))?;
-                }
+                let jwt_path = PathBuf::from(
+                    non_empty(raw.k8s_token_path).unwrap_or_else(|| DEFAULT_K8S_TOKEN_PATH.into()),
+                );
                 Ok(AuthMethod::Kubernetes {
                     mount: non_empty(raw.k8s_mount).unwrap_or_else(|| "kubernetes".into()),
                     role,
@@ -122,8 +118,8 @@ impl Validator<'_> {
     }
 }
 
-/// Reads a token or JWT file, trimmed. Used at validation and again at every use, so a
-/// rotated token is picked up.
+/// Reads a token or JWT file, trimmed. Used when probing and again at every use, so a rotated
+/// token is picked up.
 ///
 /// # Errors
 /// A message naming the file when it cannot be read or is empty (never its content).
@@ -141,4 +137,157 @@ pub fn read_token_file(path: &Path) -> Result<Secret, String> {
         ));
     }
     Ok(Secret::new(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{SNAPS, refused, validate};
+    use super::*;
+
+    /// A config of the auth keys `entries` and a local storage.
+    fn auth(entries: &str) -> String {
+        let comma = if entries.is_empty() { "" } else { ", " };
+        format!(r#"{{{entries}{comma}"local_storage": {{"path": "{SNAPS}"}}}}"#)
+    }
+
+    #[test]
+    fn auth_methods_are_chosen_as_documented() {
+        let approle = |mount: &str| AuthMethod::AppRole {
+            mount: mount.into(),
+            role_id: SecretRef::value("role_id", Secret::new("r")),
+            secret_id: SecretRef::value("secret_id", Secret::new("s")),
+        };
+        let kubernetes = |path: &str| AuthMethod::Kubernetes {
+            mount: "kubernetes".into(),
+            role: "snap".into(),
+            jwt_path: PathBuf::from(path),
+        };
+        let token = [("VAULT_TOKEN", "hvs.env")];
+        let env_token = AuthMethod::StaticToken(Secret::new("hvs.env"));
+        for (entries, env, expected) in [
+            (
+                r#""role_id": "r", "secret_id": "s""#,
+                &[][..],
+                Ok(approle("approle")),
+            ),
+            (
+                r#""role_id": "r", "secret_id": "s""#,
+                &token,
+                Ok(approle("approle")),
+            ),
+            (
+                r#""role_id": "r", "secret_id": "s", "approle": "snap-approle", "vault_auth_method": "approle""#,
+                &[],
+                Ok(approle("snap-approle")),
+            ),
+            (
+                // Not read: whether it can be is for the probe.
+                r#""token_path": "/nonexistent/token", "role_id": "r", "secret_id": "s""#,
+                &[],
+                Ok(AuthMethod::TokenFile(PathBuf::from("/nonexistent/token"))),
+            ),
+            (
+                r#""token_path": "/run/sink""#,
+                &token,
+                Ok(AuthMethod::TokenFile("/run/sink".into())),
+            ),
+            (
+                "",
+                &[],
+                Err("key \"role_id\": AppRole authentication needs role_id and secret_id"),
+            ),
+            (
+                r#""secret_id": "s""#,
+                &[],
+                Err("key \"role_id\": AppRole authentication needs"),
+            ),
+            (
+                r#""role_id": "r""#,
+                &[],
+                Err("key \"secret_id\": AppRole authentication needs"),
+            ),
+            ("", &token, Ok(env_token.clone())),
+            (
+                r#""vault_auth_method": "token""#,
+                &token,
+                Ok(env_token.clone()),
+            ),
+            (
+                r#""vault_auth_method": "token""#,
+                &[],
+                Err("key \"vault_auth_method\": \"token\" needs token_path"),
+            ),
+            (
+                r#""vault_auth_method": "approle""#,
+                &token,
+                Err("key \"role_id\""),
+            ),
+            (
+                r#""vault_auth_method": "k8s", "k8s_auth_role": "snap", "k8s_token_path": "/nonexistent/jwt""#,
+                &[],
+                Ok(kubernetes("/nonexistent/jwt")),
+            ),
+            (
+                r#""vault_auth_method": "kubernetes", "k8s_auth_role": "snap", "k8s_token_path": """#,
+                &[],
+                Ok(kubernetes(DEFAULT_K8S_TOKEN_PATH)),
+            ),
+            (
+                r#""vault_auth_method": "k8s", "k8s_auth_role": "snap", "k8s_auth_path": "gke""#,
+                &[],
+                Ok(AuthMethod::Kubernetes {
+                    mount: "gke".into(),
+                    role: "snap".into(),
+                    jwt_path: PathBuf::from(DEFAULT_K8S_TOKEN_PATH),
+                }),
+            ),
+            (
+                r#""vault_auth_method": "k8s""#,
+                &[],
+                Err("key \"k8s_auth_role\": Kubernetes authentication needs"),
+            ),
+            (
+                r#""vault_auth_method": "ldap""#,
+                &[],
+                Err("key \"vault_auth_method\": unknown method \"ldap\""),
+            ),
+            (
+                r#""role_id": "file://", "secret_id": "s""#,
+                &[],
+                Err("key \"role_id\": \"file://\" names no file"),
+            ),
+        ] {
+            let json = auth(entries);
+            match (validate(&json, env), expected) {
+                (Ok(config), Ok(method)) => {
+                    assert_eq!(config.auth, method, "row {json} with {env:?}")
+                }
+                (Err(error), Err(text)) => {
+                    assert!(
+                        error.to_string().contains(text),
+                        "row {json} with {env:?}: {error}"
+                    );
+                }
+                (got, expected) => {
+                    panic!("row {json} with {env:?}: got {got:?}, expected {expected:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_vault_token_with_a_newline_is_refused_without_showing_it() {
+        for token in [
+            "hvs.secret\r\nX-Injected: 1",
+            "hvs.secret\nhvs.other",
+            "hvs.secret\u{7}",
+        ] {
+            let error = refused(&auth(""), &[("VAULT_TOKEN", token)]);
+            assert!(
+                error.starts_with("environment variable VAULT_TOKEN") && error.contains("newline"),
+                "row {token:?}: {error}"
+            );
+            assert!(!error.contains("hvs.secret"), "row {token:?}: {error}");
+        }
+    }
 }

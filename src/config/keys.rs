@@ -466,7 +466,7 @@ mod tests {
     /// The keys accepted at the top level: the file's own and the retention keys.
     fn accepted_keys() -> Vec<String> {
         use super::super::storage::probe_one;
-        let mut keys = probe_one::<super::super::RawConfig>();
+        let mut keys = probe_one::<super::super::load::RawConfig>();
         keys.extend(probe_one::<super::super::retention::RawRetention>());
         keys
     }

@@ -6,7 +6,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{ConfigError, Validator, non_empty};
+use super::ConfigError;
+use super::validator::{Validator, non_empty};
 use crate::duration;
 use crate::retention::RetentionPolicy;
 
@@ -91,5 +92,108 @@ impl Validator<'_> {
             yearly: count("retain_yearly", raw.retain_yearly)?,
             within,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::testing::{accepted, assert_refused};
+    use crate::retention::RetentionPolicy;
+
+    #[test]
+    fn retention_keys_at_the_top_and_per_storage_replace_rather_than_merge() {
+        let config = accepted(
+            r#"{"role_id": "r", "secret_id": "s", "retain": 3, "retain_daily": 7,
+                "retain_weekly": 4, "retain_monthly": 12, "retain_yearly": 2,
+                "retain_hourly": 24, "retain_within": "72h",
+                "local_storage": [{"path": "/a"}, {"path": "/b", "retain_monthly": 6}]}"#,
+            &[],
+        );
+        assert_eq!(
+            config.retention,
+            RetentionPolicy {
+                last: 3,
+                hourly: 24,
+                daily: 7,
+                weekly: 4,
+                monthly: 12,
+                yearly: 2,
+                within: Some(Duration::from_secs(72 * 3600)),
+            }
+        );
+        assert_eq!(config.storages[0].retention, None, "uses the top level");
+        assert_eq!(
+            config.storages[1].retention,
+            Some(RetentionPolicy {
+                monthly: 6,
+                ..RetentionPolicy::default()
+            }),
+            "its own keys only, not merged with the top level"
+        );
+    }
+
+    #[test]
+    fn policies_are_read_as_written() {
+        for (row, expected) in [
+            (r#""retain_hourly": 0"#, RetentionPolicy::default()),
+            (r#""retain": 72"#, RetentionPolicy::keep_last(72)),
+            (r#""retain_within": """#, RetentionPolicy::default()),
+            (
+                r#""retain_within": "0s""#,
+                RetentionPolicy {
+                    within: Some(Duration::ZERO),
+                    ..RetentionPolicy::default()
+                },
+            ),
+            (
+                r#""retain_within": "1h30m", "retain": 0"#,
+                RetentionPolicy {
+                    within: Some(Duration::from_secs(5400)),
+                    ..RetentionPolicy::default()
+                },
+            ),
+        ] {
+            assert_eq!(accepted(row, &[]).retention, expected, "row {row}");
+        }
+        assert!(
+            accepted(r#""retain_within": "0s""#, &[])
+                .retention
+                .keeps_all(),
+            "0s is off"
+        );
+    }
+
+    #[test]
+    fn bad_retention_keys_are_refused_by_their_full_key() {
+        assert_refused(&[
+            (r#""retain": -1"#, "key \"retain\": must be 0 or more"),
+            (r#""retain": "three""#, "key \"retain\": invalid type"),
+            (
+                r#""retain_daily": -1"#,
+                "key \"retain_daily\": must be 0 or more",
+            ),
+            (
+                r#""retain_within": "3 days""#,
+                "key \"retain_within\": invalid duration",
+            ),
+            (
+                r#""retain_fortnightly": 2"#,
+                "unknown field `retain_fortnightly`",
+            ),
+            (
+                r#"{"role_id": "r", "secret_id": "s", "local_storage": {"path": "/a", "retain_weekly": -3}}"#,
+                "key \"local_storage.retain_weekly\": must be 0 or more",
+            ),
+            (
+                r#"{"role_id": "r", "secret_id": "s", "local_storage": {"path": "/a", "retain_within": "soon"}}"#,
+                "key \"local_storage.retain_within\": invalid duration",
+            ),
+            (
+                r#"{"role_id": "r", "secret_id": "s", "local_storage": [{"path": "/a"}, {"path": "/b", "retain": 1.5}]}"#,
+                "key \"local_storage[1].retain\": invalid type",
+            ),
+        ]);
     }
 }

@@ -3,16 +3,18 @@
 //! Each may be one object (the original agent's form) or a list of them, and each object may
 //! carry its own `retain`. As in the Go agent, a section whose main key is empty (`path`,
 //! `s3_bucket`, `bucket`, `container_name`) is disabled. Errors name the exact key, e.g.
-//! `aws_storage[1].s3_region`.
+//! `aws_storage[1].s3_region`. Nothing here looks at the disk: whether a directory exists or
+//! a credential can be read is probed apart, one storage at a time (`super::probe::storage`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::ConfigError;
 use super::retention::RawRetention;
-use super::{ConfigError, Sourced, Validator, non_empty};
+use super::validator::{Sourced, Validator, non_empty};
 use crate::retention::RetentionPolicy;
 use crate::secret::{Secret, SecretRef};
 
@@ -22,10 +24,16 @@ pub struct StorageConfig {
     /// What every command calls it: the object's `name`, else its kind and its position in
     /// the section (`local-0`, `aws-1`; see [`StorageConfig::matches`]).
     pub name: String,
+    /// Where its object is in the file, e.g. `aws_storage[1]`, for messages.
+    pub key: String,
     /// This storage's own retention policy, replacing the top-level one when set.
     pub retention: Option<RetentionPolicy>,
     /// What kind of storage, and where.
     pub kind: StorageKind,
+    /// For a [`GoogleCredentials::File`]: the key or environment variable that named it
+    /// (`<file>: key "google_storage.credentials_file"` or `environment variable
+    /// GOOGLE_APPLICATION_CREDENTIALS`), for messages.
+    pub credentials_from: Option<String>,
 }
 
 /// The storage a `--storage` argument names: by its name, else by its kind alone (`aws`)
@@ -352,18 +360,14 @@ impl Validator<'_> {
             let Some(dir) = non_empty(section.raw.path) else {
                 continue;
             };
-            let key = format!("{}.path", section.path);
             storages.push(StorageConfig {
                 name: section.name,
+                key: section.path.clone(),
                 retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::Local {
-                    path: match (self.uses.storages, self.uses.storages_writable) {
-                        (true, true) => self.writable_dir(&dir),
-                        (true, false) => self.readable_dir(&dir),
-                        (false, _) => Ok(PathBuf::from(&dir)),
-                    }
-                    .map_err(|e| self.err(&key, e))?,
+                    path: PathBuf::from(dir),
                 },
+                credentials_from: None,
             });
             paths.push(section.path);
         }
@@ -383,8 +387,10 @@ impl Validator<'_> {
             self.built_with(&section.path, cfg!(feature = "s3"), "s3")?;
             storages.push(StorageConfig {
                 name: section.name,
+                key: section.path.clone(),
                 retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::S3(self.s3(&section.path, bucket, section.raw)?),
+                credentials_from: None,
             });
             paths.push(section.path);
         }
@@ -393,10 +399,14 @@ impl Validator<'_> {
                 continue;
             };
             self.built_with(&section.path, cfg!(feature = "gcs"), "gcs")?;
+            let retention = self.retention(&section.path, section.retention)?;
+            let (gcs, credentials_from) = self.gcs(&section.path, bucket, section.raw)?;
             storages.push(StorageConfig {
                 name: section.name,
-                retention: self.retention(&section.path, section.retention)?,
-                kind: StorageKind::Gcs(self.gcs(&section.path, bucket, section.raw)?),
+                key: section.path.clone(),
+                retention,
+                kind: StorageKind::Gcs(gcs),
+                credentials_from,
             });
             paths.push(section.path);
         }
@@ -407,8 +417,10 @@ impl Validator<'_> {
             self.built_with(&section.path, cfg!(feature = "azure"), "azure")?;
             storages.push(StorageConfig {
                 name: section.name,
+                key: section.path.clone(),
                 retention: self.retention(&section.path, section.retention)?,
                 kind: StorageKind::Azure(self.azure(&section.path, container, section.raw)?),
+                credentials_from: None,
             });
             paths.push(section.path);
         }
@@ -434,8 +446,10 @@ impl Validator<'_> {
         Ok(storages)
     }
 
-    /// Two local storages in one directory (a trailing `/`, a symlink, `..`) would store each
-    /// snapshot twice in the same place and race each other's temporary files: refused.
+    /// Two local storages in one directory would store each snapshot twice in the same place
+    /// and race each other's temporary files: refused. Compared as written, less a trailing
+    /// `/` and `.` components; a symlink or `..` needs the disk, so
+    /// `super::probe::distinct_local_directories` compares the resolved paths.
     fn distinct_directories(
         &self,
         storages: &[StorageConfig],
@@ -446,36 +460,36 @@ impl Validator<'_> {
             let StorageKind::Local { path } = &storage.kind else {
                 continue;
             };
-            // A directory that does not exist (a command that does not use the storages)
-            // cannot be compared; it is compared as written.
-            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-            if let Some((_, j)) = seen.iter().find(|(p, _)| *p == canonical) {
+            let normal: PathBuf = path.components().collect();
+            if let Some((_, j)) = seen.iter().find(|(p, _)| *p == normal) {
                 return Err(self.err(
                     &format!("{}.path", paths[i]),
-                    format!(
-                        "{} is the same directory as {}.path ({}); give each local storage its own directory",
-                        path.display(),
-                        paths[*j],
-                        canonical.display()
-                    ),
+                    same_directory(path, &paths[*j], &normal),
                 ));
             }
-            seen.push((canonical, i));
+            seen.push((normal, i));
         }
         Ok(())
     }
+}
 
+/// The problem of a local storage in the directory `earlier` (`local_storage[0]`) already
+/// uses, `resolved` being what both paths come to.
+pub(super) fn same_directory(path: &Path, earlier: &str, resolved: &Path) -> String {
+    format!(
+        "{} is the same directory as {earlier}.path ({}); give each local storage its own directory",
+        path.display(),
+        resolved.display()
+    )
+}
+
+impl Validator<'_> {
     fn s3(&self, path: &str, bucket: String, raw: RawS3) -> Result<S3Config, ConfigError> {
         let endpoint = non_empty(raw.s3_endpoint)
             .map(|e| self.url(&format!("{path}.s3_endpoint"), &e))
             .transpose()?;
-        let used = self.uses.storages;
-        let secret = self.secret(
-            &format!("{path}.secret_access_key"),
-            raw.secret_access_key,
-            used,
-        )?;
-        let access = self.secret(&format!("{path}.access_key_id"), raw.access_key_id, used)?;
+        let secret = self.secret(&format!("{path}.secret_access_key"), raw.secret_access_key)?;
+        let access = self.secret(&format!("{path}.access_key_id"), raw.access_key_id)?;
         if access.is_some() != secret.is_some() {
             return Err(self.err(
                 &format!("{path}.access_key_id"),
@@ -510,7 +524,13 @@ impl Validator<'_> {
         })
     }
 
-    fn gcs(&self, path: &str, bucket: String, raw: RawGcs) -> Result<GcsConfig, ConfigError> {
+    /// The section, and the key or variable that named its credentials file, if one did.
+    fn gcs(
+        &self,
+        path: &str,
+        bucket: String,
+        raw: RawGcs,
+    ) -> Result<(GcsConfig, Option<String>), ConfigError> {
         let emulator_host = non_empty((self.env)("STORAGE_EMULATOR_HOST"));
         let (endpoint, emulator) = match (non_empty(raw.endpoint), emulator_host) {
             (Some(e), _) => (self.url(&format!("{path}.endpoint"), &e)?, false),
@@ -528,50 +548,26 @@ impl Validator<'_> {
             }
             (None, None) => ("https://storage.googleapis.com".to_string(), false),
         };
-        let credentials = if emulator {
-            GoogleCredentials::None
+        let (credentials, from) = if emulator {
+            (GoogleCredentials::None, None)
         } else if let Some(Sourced { value, from }) = self.key_or_env(
             &format!("{path}.credentials_file"),
             raw.credentials_file,
             "GOOGLE_APPLICATION_CREDENTIALS",
         ) {
-            self.google_credentials_file(&value, &from)?
+            (GoogleCredentials::File(PathBuf::from(value)), Some(from))
         } else {
-            GoogleCredentials::Metadata(
-                non_empty((self.env)("GCE_METADATA_HOST"))
-                    .unwrap_or_else(|| DEFAULT_METADATA_HOST.into()),
-            )
+            let host = non_empty((self.env)("GCE_METADATA_HOST"))
+                .unwrap_or_else(|| DEFAULT_METADATA_HOST.into());
+            (GoogleCredentials::Metadata(host), None)
         };
-        Ok(GcsConfig {
+        let gcs = GcsConfig {
             bucket,
             prefix: non_empty(raw.prefix).unwrap_or_default(),
             endpoint,
             credentials,
-        })
-    }
-
-    /// A credentials file that reads and parses; `from` (key or variable) starts the message.
-    #[cfg(feature = "gcs")]
-    fn google_credentials_file(
-        &self,
-        file: &str,
-        from: &str,
-    ) -> Result<GoogleCredentials, ConfigError> {
-        let path = PathBuf::from(file);
-        if self.uses.storages {
-            crate::google_credentials::CredentialsFile::read(&path)
-                .map_err(|e| ConfigError(format!("{from}: {e:#}")))?;
-        }
-        Ok(GoogleCredentials::File(path))
-    }
-
-    #[cfg(not(feature = "gcs"))]
-    fn google_credentials_file(
-        &self,
-        file: &str,
-        _from: &str,
-    ) -> Result<GoogleCredentials, ConfigError> {
-        Ok(GoogleCredentials::File(PathBuf::from(file)))
+        };
+        Ok((gcs, from))
     }
 
     fn azure(
@@ -588,14 +584,12 @@ impl Validator<'_> {
                     "is required (or set AZURE_STORAGE_ACCOUNT)",
                 )
             })?;
-        let used = self.uses.storages;
-        let account_key =
-            match self.secret(&format!("{path}.account_key"), raw.account_key, used)? {
-                Some(key) => Some(key),
-                None => non_empty((self.env)("AZURE_STORAGE_KEY"))
-                    .map(|key| SecretRef::value("AZURE_STORAGE_KEY", Secret::new(key))),
-            };
-        let sas_token = self.secret(&format!("{path}.sas_token"), raw.sas_token, used)?;
+        let account_key = match self.secret(&format!("{path}.account_key"), raw.account_key)? {
+            Some(key) => Some(key),
+            None => non_empty((self.env)("AZURE_STORAGE_KEY"))
+                .map(|key| SecretRef::value("AZURE_STORAGE_KEY", Secret::new(key))),
+        };
+        let sas_token = self.secret(&format!("{path}.sas_token"), raw.sas_token)?;
         Ok(AzureConfig {
             account_name,
             account_key,
@@ -647,4 +641,353 @@ pub(super) fn accepted_fields() -> Vec<(&'static str, Vec<String>)> {
         ("google_storage", probe::<RawGcs>()),
         ("azure_storage", probe::<RawAzure>()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{FILE, accepted, assert_refused, refused};
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn storages_are_named_by_kind_and_position_or_by_their_name_key() {
+        use super::select_storage;
+        let config = accepted(
+            r#"{"role_id": "r", "secret_id": "s",
+                "local_storage": [{"path": ""}, {"path": "/a"}, {"path": "/b", "name": "disk"}],
+                "aws_storage": {"s3_bucket": "b"}}"#,
+            &[],
+        );
+        let names: Vec<(&str, &str)> = config
+            .storages
+            .iter()
+            .map(|s| (s.name.as_str(), s.key.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("local-1", "local_storage[1]"),
+                ("disk", "local_storage[2]"),
+                ("aws-0", "aws_storage")
+            ]
+        );
+        for (wanted, expected) in [
+            ("disk", Ok(1)),
+            ("aws", Ok(2)),
+            ("aws-0", Ok(2)),
+            ("local-1", Ok(0)),
+            ("local", Err("2 storages are of kind \"local\"; name one")),
+            (
+                "nas",
+                Err("no storage has that name (storages: local-1, disk, aws-0)"),
+            ),
+        ] {
+            match (select_storage(&config.storages, wanted), expected) {
+                (Ok(got), Ok(index)) => assert_eq!(got, index, "row {wanted}"),
+                (Err(error), Err(text)) => {
+                    assert!(error.to_string().contains(text), "row {wanted}: {error}");
+                }
+                (got, expected) => panic!("row {wanted}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn storage_names_must_be_plain_and_unique() {
+        for bad in [
+            "\"\"",
+            "\"a b\"",
+            "7",
+            "\"x/y\"",
+            &format!("\"{}\"", "n".repeat(65)),
+        ] {
+            let error = refused(
+                &format!(
+                    r#"{{"role_id": "r", "secret_id": "s", "local_storage": {{"path": "/a", "name": {bad}}}}}"#
+                ),
+                &[],
+            );
+            assert!(
+                error.contains("key \"local_storage.name\": must be a non-empty string"),
+                "row {bad}: {error}"
+            );
+        }
+        assert_refused(&[(
+            r#"{"role_id": "r", "secret_id": "s",
+                "local_storage": [{"path": "/a", "name": "disk"}, {"path": "/b", "name": "disk"}]}"#,
+            "key \"local_storage[1].name\": storage name \"disk\" is already used by local_storage[0]",
+        )]);
+        #[cfg(feature = "s3")]
+        assert_refused(&[(
+            r#"{"role_id": "r", "secret_id": "s",
+                "local_storage": [{"path": "/a", "name": "aws-0"}],
+                "aws_storage": {"s3_bucket": "b"}}"#,
+            "key \"aws_storage.name\": storage name \"aws-0\" is already used by local_storage[0]",
+        )]);
+    }
+
+    #[test]
+    fn a_config_without_a_usable_storage_section_is_refused() {
+        let base = r#""role_id": "r", "secret_id": "s""#;
+        assert_refused(&[
+            (&format!("{{{base}}}"), "no storage configured"),
+            (
+                &format!(r#"{{{base}, "local_storage": {{"path": ""}}}}"#),
+                "no storage configured",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": [], "aws_storage": {{"s3_bucket": ""}}}}"#),
+                "no storage configured",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": {{"path": "/a", "pth": 1}}}}"#),
+                "key \"local_storage.pth\": unknown field `pth`",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": "/a"}}"#),
+                "key \"local_storage\": must be an object or a list",
+            ),
+            (
+                &format!(r#"{{{base}, "local_storage": [{{"path": "/a"}}, 7]}}"#),
+                "key \"local_storage[1]\": must be an object",
+            ),
+            (
+                r#""aws_storage": "s3://bucket""#,
+                "key \"aws_storage\": must be an object or a list",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn two_local_storages_in_one_directory_are_refused_as_written() {
+        for second in ["/a/", "/a/.", "/a//", "/./a"] {
+            let error = refused(
+                &format!(
+                    r#"{{"role_id": "r", "secret_id": "s", "local_storage": [{{"path": "/a"}}, {{"path": "{second}"}}]}}"#
+                ),
+                &[],
+            );
+            assert!(
+                error.contains("key \"local_storage[1].path\"")
+                    && error.contains("the same directory as local_storage[0].path (/a)"),
+                "row {second}: {error}"
+            );
+        }
+        // Symlinks and `..` need the disk: compared when probing.
+        for other in ["/a/b", "/a/../a", "a"] {
+            let json = format!(
+                r#"{{"role_id": "r", "secret_id": "s", "local_storage": [{{"path": "/a"}}, {{"path": "{other}"}}]}}"#
+            );
+            assert_eq!(accepted(&json, &[]).storages.len(), 2, "row {other}");
+        }
+    }
+
+    #[test]
+    fn an_empty_s3_bucket_beside_other_s3_keys_is_a_warning() {
+        for (section, warned) in [
+            (r#"{"s3_bucket": "", "s3_region": "eu-west-1"}"#, true),
+            (r#"{"s3_bucket": "", "s3_force_path_style": false}"#, true),
+            (r#"{"s3_bucket": "", "access_key_id": "AKIA"}"#, true),
+            // Wholly empty, as the original agent's example configs have it: disabled quietly.
+            (r#"{"s3_bucket": ""}"#, false),
+            (r#"{"s3_bucket": "", "s3_region": ""}"#, false),
+        ] {
+            let config = accepted(&format!(r#""aws_storage": {section}"#), &[]);
+            assert_eq!(config.storages.len(), 1, "row {section}");
+            let about_s3: Vec<&String> = config
+                .warnings
+                .iter()
+                .filter(|w| {
+                    w.starts_with(&format!("{FILE}: key \"aws_storage.s3_bucket\" is empty"))
+                })
+                .collect();
+            assert_eq!(
+                about_s3.len(),
+                usize::from(warned),
+                "row {section}: {:?}",
+                config.warnings
+            );
+        }
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn s3_keys_are_read_with_their_defaults() {
+        use super::StorageKind;
+        let config = accepted(
+            r#""aws_storage": {"s3_bucket": "b", "s3_endpoint": "http://minio:9000/",
+                "access_key_id": "env://AWS_KEY", "secret_access_key": "file:///nonexistent/key"}"#,
+            &[("AWS_REGION", "eu-central-1")],
+        );
+        let StorageKind::S3(s3) = &config.storages[1].kind else {
+            panic!("{:?}", config.storages);
+        };
+        assert_eq!(s3.endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!(s3.region, "eu-central-1");
+        assert_eq!(s3.key_prefix, "raft_snapshots");
+        assert!(config.storages[1].reads_secrets_at_use());
+        for (env, region) in [
+            (&[][..], "us-east-1"),
+            (&[("AWS_DEFAULT_REGION", "ap-south-1")], "ap-south-1"),
+            (
+                &[("AWS_DEFAULT_REGION", "x"), ("AWS_REGION", "eu-north-1")],
+                "eu-north-1",
+            ),
+        ] {
+            let config = accepted(r#""aws_storage": {"s3_bucket": "b"}"#, env);
+            let StorageKind::S3(s3) = &config.storages[1].kind else {
+                panic!("{:?}", config.storages);
+            };
+            assert_eq!(s3.region, region, "row {env:?}");
+        }
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn bad_s3_keys_are_refused_by_their_full_key() {
+        assert_refused(&[
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_endpoint": "minio:9000"}"#,
+                "key \"aws_storage.s3_endpoint\": invalid URL",
+            ),
+            (
+                r#""aws_storage": [{"s3_bucket": "a"}, {"s3_bucket": "b", "s3_regoin": "x"}]"#,
+                "key \"aws_storage[1].s3_regoin\": unknown field `s3_regoin`",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "access_key_id": "AKIA"}"#,
+                "key \"aws_storage.access_key_id\": set both",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "secret_access_key": "env://K"}"#,
+                "key \"aws_storage.access_key_id\": set both",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_static_snapshot_name": "a/b.snap"}"#,
+                "key \"aws_storage.s3_static_snapshot_name\": must be a plain object name",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "secret_access_key": "env://", "access_key_id": "a"}"#,
+                "key \"aws_storage.secret_access_key\": \"env://\" names no environment variable",
+            ),
+        ]);
+    }
+
+    #[cfg(feature = "gcs")]
+    #[test]
+    fn google_credentials_are_chosen_as_googles_libraries_choose() {
+        use super::{DEFAULT_METADATA_HOST, GoogleCredentials, StorageKind};
+        let gcs = r#""google_storage": {"bucket": "b"}"#;
+        let with_file =
+            r#""google_storage": {"bucket": "b", "credentials_file": "/nonexistent/sa.json"}"#;
+        let key_from = format!("{FILE}: key \"google_storage.credentials_file\"");
+        let var_from = "environment variable GOOGLE_APPLICATION_CREDENTIALS";
+        for (row, env, credentials, from, endpoint) in [
+            (
+                gcs,
+                &[][..],
+                GoogleCredentials::Metadata(DEFAULT_METADATA_HOST.into()),
+                None,
+                "https://storage.googleapis.com",
+            ),
+            (
+                gcs,
+                &[("GCE_METADATA_HOST", "127.0.0.1:9")],
+                GoogleCredentials::Metadata("127.0.0.1:9".into()),
+                None,
+                "https://storage.googleapis.com",
+            ),
+            (
+                // Not read: whether it can be is for the probe.
+                with_file,
+                &[("GOOGLE_APPLICATION_CREDENTIALS", "/other/sa.json")],
+                GoogleCredentials::File("/nonexistent/sa.json".into()),
+                Some(key_from.as_str()),
+                "https://storage.googleapis.com",
+            ),
+            (
+                gcs,
+                &[("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json")],
+                GoogleCredentials::File("/nonexistent/sa.json".into()),
+                Some(var_from),
+                "https://storage.googleapis.com",
+            ),
+            (
+                with_file,
+                &[("STORAGE_EMULATOR_HOST", "localhost:4443")],
+                GoogleCredentials::None,
+                None,
+                "http://localhost:4443",
+            ),
+        ] {
+            let config = accepted(row, env);
+            let storage = &config.storages[1];
+            let StorageKind::Gcs(loaded) = &storage.kind else {
+                panic!("{:?}", config.storages);
+            };
+            assert_eq!(
+                (
+                    &loaded.credentials,
+                    storage.credentials_from.as_deref(),
+                    loaded.endpoint.as_str()
+                ),
+                (&credentials, from, endpoint),
+                "row {row} with {env:?}"
+            );
+        }
+    }
+
+    #[cfg(feature = "gcs")]
+    #[test]
+    fn bad_google_keys_are_refused_by_their_full_key() {
+        use super::super::testing::assert_refused_with;
+        assert_refused(&[
+            (
+                r#""google_storage": {"bucket": "b", "retain": -2}"#,
+                "key \"google_storage.retain\": must be 0 or more",
+            ),
+            (
+                r#""google_storage": {"bucket": "b", "endpoint": "gcs"}"#,
+                "key \"google_storage.endpoint\": invalid URL",
+            ),
+        ]);
+        assert_refused_with(
+            &[("STORAGE_EMULATOR_HOST", "ftp://x")],
+            &[(
+                r#""google_storage": {"bucket": "b"}"#,
+                "key \"google_storage.endpoint (from STORAGE_EMULATOR_HOST)\": invalid URL",
+            )],
+        );
+    }
+
+    #[cfg(feature = "azure")]
+    #[test]
+    fn azure_keys_and_variables_are_read() {
+        use super::{Secret, SecretRef, StorageKind};
+        assert_refused(&[(
+            r#""azure_storage": {"container_name": "c"}"#,
+            "key \"azure_storage.account_name\": is required",
+        )]);
+        let env = [
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("AZURE_STORAGE_KEY", "a2V5"),
+        ];
+        let config = accepted(
+            r#""azure_storage": {"container_name": "c", "sas_token": "file:///nonexistent/sas"}"#,
+            &env,
+        );
+        let StorageKind::Azure(azure) = &config.storages[1].kind else {
+            panic!("{:?}", config.storages);
+        };
+        assert_eq!(azure.account_name, "acct");
+        assert_eq!(
+            azure.account_key,
+            Some(SecretRef::value("AZURE_STORAGE_KEY", Secret::new("a2V5")))
+        );
+        assert!(
+            azure
+                .sas_token
+                .as_ref()
+                .is_some_and(SecretRef::is_reference)
+        );
+    }
 }

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, DEFAULT_ADDR, Sourced, Validator, non_empty, parse_go_bool};
+use super::validator::{Sourced, Validator, non_empty, parse_go_bool};
+use super::{ConfigError, DEFAULT_ADDR};
 
 /// How to reach Vault.
 #[derive(Debug, Clone)]
@@ -171,6 +172,189 @@ impl Validator<'_> {
             Some(text) => parse_go_bool(&text).ok_or_else(|| {
                 Self::env_err("VAULT_SKIP_VERIFY", format!("not a boolean: {text:?}"))
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::super::testing::{FILE, accepted, assert_refused, assert_refused_with};
+    use super::*;
+
+    /// A row that sets nothing of Vault's (an empty key is unset).
+    const UNSET: &str = r#""addr": """#;
+
+    #[test]
+    fn vault_environment_variables_fill_in_and_the_file_wins() {
+        let env = [
+            ("VAULT_ADDR", "https://env-vault:8200"),
+            ("VAULT_NAMESPACE", "team-a"),
+            ("VAULT_SKIP_VERIFY", "true"),
+        ];
+        for (row, env, addr, namespace, skip_verify) in [
+            (UNSET, &[][..], DEFAULT_ADDR, None, false),
+            (UNSET, &env, "https://env-vault:8200", Some("team-a"), true),
+            (
+                r#""addr": "http://file:8200", "namespace": "ns", "tls_skip_verify": false"#,
+                &env,
+                "http://file:8200",
+                Some("ns"),
+                false,
+            ),
+            (
+                r#""addr": "http://vault.internal:8200/", "namespace": """#,
+                &[],
+                "http://vault.internal:8200",
+                None,
+                false,
+            ),
+            (
+                UNSET,
+                &[("VAULT_SKIP_VERIFY", "0")],
+                DEFAULT_ADDR,
+                None,
+                false,
+            ),
+            (
+                UNSET,
+                &[("VAULT_SKIP_VERIFY", "")],
+                DEFAULT_ADDR,
+                None,
+                false,
+            ),
+        ] {
+            let vault = accepted(row, env).vault;
+            assert_eq!(
+                (
+                    vault.addr.as_str(),
+                    vault.namespace.as_deref(),
+                    vault.tls.skip_verify
+                ),
+                (addr, namespace, skip_verify),
+                "row {row} with {env:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tls_keys_and_variables_resolve_to_named_files_unread() {
+        let named = |path: &str, from: &str| NamedPath {
+            path: PathBuf::from(path),
+            from: from.to_string(),
+        };
+        let key = |key: &str| format!("{FILE}: key \"{key}\"");
+        for (row, env, expected) in [
+            (
+                r#""ca_cert": """#,
+                &[("VAULT_CACERT", "/etc/vault/ca.pem")][..],
+                TlsSettings {
+                    ca: Some(CaSource::File(named(
+                        "/etc/vault/ca.pem",
+                        "environment variable VAULT_CACERT",
+                    ))),
+                    ..TlsSettings::default()
+                },
+            ),
+            (
+                r#""ca_path": "/nonexistent/cas""#,
+                &[],
+                TlsSettings {
+                    ca: Some(CaSource::Dir(named("/nonexistent/cas", &key("ca_path")))),
+                    ..TlsSettings::default()
+                },
+            ),
+            (
+                r#""ca_cert": "/nonexistent/ca.pem", "ca_path": "/nonexistent/cas""#,
+                &[],
+                TlsSettings {
+                    ca: Some(CaSource::File(named(
+                        "/nonexistent/ca.pem",
+                        &key("ca_cert"),
+                    ))),
+                    ..TlsSettings::default()
+                },
+            ),
+            (
+                r#""client_cert": "/nonexistent/c.pem""#,
+                &[("VAULT_CLIENT_KEY", "/nonexistent/k.pem")],
+                TlsSettings {
+                    client: Some(ClientIdentity {
+                        cert: named("/nonexistent/c.pem", &key("client_cert")),
+                        key: named(
+                            "/nonexistent/k.pem",
+                            "environment variable VAULT_CLIENT_KEY",
+                        ),
+                    }),
+                    ..TlsSettings::default()
+                },
+            ),
+        ] {
+            assert_eq!(
+                accepted(row, env).vault.tls,
+                expected,
+                "row {row} with {env:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_vault_keys_are_refused_naming_the_key() {
+        assert_refused(&[
+            (r#""addr": "vault:8200""#, "key \"addr\": invalid URL"),
+            (r#""addr": "ftp://vault:8200""#, "key \"addr\": invalid URL"),
+            (r#""addr": "https://vault:8200/ui""#, "without a path"),
+            (r#""addr": "https://vault:8200?x=1""#, "without a path"),
+            (
+                r#""client_cert": "/nonexistent/c.pem""#,
+                "both client_cert and client_key",
+            ),
+            (
+                r#""tls_server_name": "vault.internal""#,
+                "key \"tls_server_name\"",
+            ),
+            (
+                r#""tls_skip_verify": "yes""#,
+                "key \"tls_skip_verify\": invalid type",
+            ),
+            (
+                r#""namespace": "team-a\nteam-b""#,
+                "key \"namespace\": the namespace contains a newline",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn bad_vault_variables_are_refused_naming_the_variable() {
+        for (name, value, expected) in [
+            (
+                "VAULT_SKIP_VERIFY",
+                "maybe",
+                "environment variable VAULT_SKIP_VERIFY: not a boolean",
+            ),
+            (
+                "VAULT_ADDR",
+                "vault:8200",
+                "environment variable VAULT_ADDR: invalid URL",
+            ),
+            (
+                "VAULT_CLIENT_KEY",
+                "/k.pem",
+                "environment variable VAULT_CLIENT_KEY: both",
+            ),
+            (
+                "VAULT_TLS_SERVER_NAME",
+                "v",
+                "environment variable VAULT_TLS_SERVER_NAME",
+            ),
+            (
+                "VAULT_NAMESPACE",
+                "a\rb",
+                "environment variable VAULT_NAMESPACE: the namespace",
+            ),
+        ] {
+            assert_refused_with(&[(name, value)], &[(UNSET, expected)]);
         }
     }
 }
