@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::build::{ArchiveOptions, archive_bytes, pseudo_random_bytes};
 use crate::archive::verify::{SnapshotSummary, verify_observing};
-use crate::config::{Config, Uses};
+use crate::config::Config;
 use crate::duration;
 
 /// What a snapshot verifies to: its summary, meta.json, and the SHA-256 of state.bin as it
@@ -149,7 +149,9 @@ proptest! {
         let object: serde_json::Map<String, serde_json::Value> = entries.into_iter().collect();
         std::fs::write(&path, serde_json::Value::Object(object).to_string()).unwrap();
         // Validation, then every probe, as `once` does.
-        if let Err(e) = Config::load_for(&path, &|_| None, Uses::ALL) {
+        if let Err(e) = Config::load(&path, &|_| None)
+            .and_then(|c| crate::config::probe::all(&c, &|_| None))
+        {
             // Every refusal names the file (or the environment variable it read).
             let message = e.to_string();
             prop_assert!(

@@ -27,7 +27,7 @@ use anyhow::{Context, Result};
 use log::{error, warn};
 use tempfile::NamedTempFile;
 
-use crate::config::{Config, StorageConfig, StorageKind, select_storage};
+use crate::config::{Config, StorageConfig, StorageKind, probe, process_env, select_storage};
 use crate::cycle::{Agent, ConfiguredStorage};
 use crate::exit::Exit;
 use crate::secret::Secret;
@@ -145,6 +145,8 @@ pub struct Session {
     unusable: Vec<Unusable>,
     vault: Option<VaultClient>,
     auth: Option<Authenticator>,
+    /// Whether the agent's credentials were probed (at open, or at first use).
+    credentials_probed: bool,
     /// The directories this process makes temporary files in (for the watchdog).
     temp_dirs: Arc<Mutex<Vec<PathBuf>>>,
 }
@@ -185,10 +187,26 @@ impl Session {
             unusable: Vec::new(),
             vault: None,
             auth: None,
+            credentials_probed: false,
             temp_dirs: Arc::default(),
             config,
         };
+        // The probes run in the order a cycle needs them, so the first problem named is the
+        // first the cycle would meet.
+        if needs.staging {
+            probe::staging(&session.config)?;
+        }
         session.open_storages(needs)?;
+        if needs.storages == StorageUse::Write {
+            probe::distinct_local_directories(&session.config)?;
+        }
+        if needs.metrics {
+            probe::metrics_file(&session.config)?;
+        }
+        if needs.credentials {
+            probe::vault_credentials(&session.config, &process_env)?;
+            session.credentials_probed = true;
+        }
         let mut dirs = Vec::new();
         if needs.staging {
             dirs.push(session.config.temp_dir.clone());
@@ -227,7 +245,9 @@ impl Session {
         let mut storages = Vec::new();
         let mut unusable = Vec::new();
         for s in chosen {
-            let opened = probe_storage(s, needs.storages == StorageUse::Write).and_then(|()| {
+            let writable = needs.storages == StorageUse::Write;
+            let probed = probe::storage(&self.config, s, &process_env, writable);
+            let opened = probed.map_err(anyhow::Error::from).and_then(|()| {
                 Ok(ConfiguredStorage {
                     name: s.name.clone(),
                     storage: storage::build(s, idle)?,
@@ -360,8 +380,13 @@ impl Session {
     /// A token from the agent's own credentials (logging in when needed), read on first use.
     ///
     /// # Errors
-    /// When a credential cannot be read or Vault refuses the login.
+    /// A [`crate::config::ConfigError`] when a credential cannot be read (exit 2); Vault's
+    /// refusal of the login.
     pub fn agent_token(&mut self) -> Result<Secret> {
+        if !self.credentials_probed {
+            probe::vault_credentials(&self.config, &process_env)?;
+            self.credentials_probed = true;
+        }
         self.vault()?;
         let auth = self
             .auth
@@ -391,11 +416,6 @@ impl Session {
             std::mem::take(&mut self.storages),
         ))
     }
-}
-
-/// Checks that a storage can be used on this machine now.
-fn probe_storage(_storage: &StorageConfig, _writable: bool) -> Result<()> {
-    Ok(())
 }
 
 /// An exclusive advisory lock on the config file, so two agents started at once with one

@@ -21,7 +21,7 @@ use anyhow::Result;
 use log::{error, warn};
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, Uses};
+use crate::config::{Config, process_env};
 use crate::exit::Exit;
 use crate::secret::Secret;
 use stored::Wanted;
@@ -34,40 +34,29 @@ pub fn dispatch(cli: Cli) -> Exit {
     let result = match &cli.command {
         Command::Verify { files } => verify::verify(files),
         Command::Generate { what } => generate::generate(what),
-        Command::Once(config) => load(cli.config_path(config), Uses::ALL).and_then(cycle::once),
-        Command::Run(config) => load(cli.config_path(config), Uses::ALL).and_then(cycle::run),
+        Command::Once(config) => load(cli.config_path(config)).and_then(cycle::once),
+        Command::Run(config) => load(cli.config_path(config)).and_then(cycle::run),
         Command::Prune {
             dry_run,
             json,
             now,
             config,
-        } => {
-            // A dry run only reads the storages.
-            let uses = if *dry_run {
-                Uses::READ_STORAGES
-            } else {
-                Uses::PRUNE
+        } => load(cli.config_path(config)).and_then(|c| {
+            let options = prune::PruneOptions {
+                dry_run: *dry_run,
+                json: *json,
+                now: now.unwrap_or_else(SystemTime::now),
             };
-            load(cli.config_path(config), uses).and_then(|c| {
-                let options = prune::PruneOptions {
-                    dry_run: *dry_run,
-                    json: *json,
-                    now: now.unwrap_or_else(SystemTime::now),
-                };
-                prune::prune(c, &options)
-            })
-        }
-        Command::Check { connect, config } => load(cli.config_path(config), Uses::ALL)
+            prune::prune(c, &options)
+        }),
+        Command::Check { connect, config } => load(cli.config_path(config))
             .and_then(|c| check::check(c, *connect, &mut std::io::stdout().lock())),
-        Command::Status(config) => {
-            load(cli.config_path(config), Uses::NOTHING).and_then(|c| status::status(&c))
-        }
+        Command::Status(config) => load(cli.config_path(config)).and_then(|c| status::status(&c)),
         Command::List {
             storage,
             json,
             config,
-        } => load(cli.config_path(config), Uses::READ_STORAGES)
-            .and_then(|c| list::list(c, storage.as_deref(), *json)),
+        } => load(cli.config_path(config)).and_then(|c| list::list(c, storage.as_deref(), *json)),
         Command::Fetch {
             snapshot,
             storage,
@@ -76,7 +65,7 @@ pub fn dispatch(cli: Cli) -> Exit {
         } => Wanted::parse(snapshot)
             .map_err(anyhow::Error::from)
             .and_then(|wanted| {
-                let c = load(cli.config_path(config), Uses::READ_STORAGES)?;
+                let c = load(cli.config_path(config))?;
                 fetch::fetch(c, wanted, storage.as_deref(), output)
             }),
         Command::Inspect { file, depth, json } => {
@@ -87,19 +76,33 @@ pub fn dispatch(cli: Cli) -> Exit {
             storage,
             force,
             yes,
-            addr: _,
+            addr,
             config,
         } => restore::RestoreSource::parse(snapshot)
             .map_err(anyhow::Error::from)
             .and_then(|source| {
-                let c = load(cli.config_path(config), Uses::RESTORE)?;
+                let path = cli.config_path(config);
+                // A file to restore needs no config when none is named and the default is
+                // absent: Vault's own variables (and --addr) say where and with what token.
+                let without_file = matches!(source, restore::RestoreSource::File(_))
+                    && !cli.config_named(config)
+                    && !path.exists();
+                let mut c = if without_file {
+                    let c = Config::from_environment(&process_env)?;
+                    announce(&c);
+                    c
+                } else {
+                    load(path)?
+                };
+                if let Some(addr) = addr {
+                    c.vault.addr = crate::config::cli_addr("--addr", addr)?;
+                }
                 let options = restore::RestoreOptions {
                     source,
                     storage: storage.as_deref(),
                     force: *force,
                     yes: *yes,
-                    env_token: std::env::var("VAULT_TOKEN")
-                        .ok()
+                    env_token: process_env("VAULT_TOKEN")
                         .filter(|t| !t.trim().is_empty())
                         .map(|t| Secret::new(t.trim())),
                 };
@@ -112,8 +115,16 @@ pub fn dispatch(cli: Cli) -> Exit {
     })
 }
 
-fn load(path: PathBuf, uses: Uses) -> Result<Config> {
-    let config = Config::load_for(&path, &|name| std::env::var(name).ok(), uses)?;
+/// Reads and validates the config file; nothing else on disk is touched (each command's
+/// session probes what it uses).
+fn load(path: PathBuf) -> Result<Config> {
+    let config = Config::load(&path, &process_env)?;
+    announce(&config);
+    Ok(config)
+}
+
+/// Sets the log format and logs what is legal but probably a mistake.
+fn announce(config: &Config) {
     crate::logging::set_format(config.log_format);
     for warning in &config.warnings {
         warn!("{warning}");
@@ -124,5 +135,4 @@ fn load(path: PathBuf, uses: Uses) -> Result<Config> {
              anyone on the network path can impersonate Vault and read the snapshot"
         );
     }
-    Ok(config)
 }

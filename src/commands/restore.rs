@@ -5,16 +5,32 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use log::info;
+use log::{info, warn};
 
 use super::inspect::print_inspection;
 use super::stored::{Wanted, fetch_verified, inspect_file, locate};
 use crate::archive::inspect::Inspection;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, probe};
 use crate::exit::Exit;
 use crate::secret::Secret;
 use crate::session::{Needs, Selection, Session, StorageUse};
 use crate::vault::restore;
+
+/// Where a stored snapshot is staged: `temp_dir`, or the system's `/tmp` when `temp_dir`
+/// cannot be used on this machine (a restore often runs far from the node the config was
+/// written for).
+fn staging_dir(config: &Config) -> PathBuf {
+    match probe::staging(config) {
+        Ok(()) => config.temp_dir.clone(),
+        Err(e) => {
+            warn!("{e}; staging the snapshot in {FALLBACK_STAGING} instead");
+            PathBuf::from(FALLBACK_STAGING)
+        }
+    }
+}
+
+/// The staging directory when `temp_dir` cannot be used.
+const FALLBACK_STAGING: &str = "/tmp";
 
 /// What `restore` restores.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +83,6 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
             StorageUse::None
         },
         skip_unusable_storages: true,
-        staging: stored,
         signals: true,
         ..Needs::NOTHING
     };
@@ -86,7 +101,7 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
         }
         RestoreSource::Stored(wanted) => {
             let copies = locate(&session, *wanted)?;
-            let temp_dir = session.config().temp_dir.clone();
+            let temp_dir = staging_dir(session.config());
             let (file, inspection, from) =
                 fetch_verified(&session, &copies, &temp_dir, |p| inspect_file(p, depth))
                     .context("nothing was sent to Vault")?;

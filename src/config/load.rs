@@ -70,7 +70,7 @@ fn readable_by_all(path: &Path, keys: &[String]) -> Option<String> {
 
 impl Config {
     /// Reads the file at `path` and validates it, touching nothing else on disk: no directory,
-    /// token, credential or `file://` secret is probed here (see [`Config::probe`]). The one
+    /// token, credential or `file://` secret is probed here (see [`super::probe`]). The one
     /// exception: the file's own permissions, for the warning that others may read its
     /// secrets. `env` looks up environment variables.
     ///
@@ -99,7 +99,39 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         validate_text(text, source, env).map(|(config, _)| config)
     }
+
+    /// The settings of Vault's own environment variables alone, for a command that needs
+    /// only Vault on a machine without a config file (`restore FILE`): what a file with no
+    /// keys would give (`VAULT_ADDR`, `VAULT_CACERT`, `VAULT_NAMESPACE`, ... as the Vault CLI
+    /// applies them; `VAULT_TOKEN` as the token), and no storage.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the environment variable that is wrong, or saying that no
+    /// token is set.
+    pub fn from_environment(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let source = Path::new(NO_CONFIG_FILE);
+        let validator = Validator {
+            file: NO_CONFIG_FILE.to_string(),
+            env,
+            warnings: std::cell::RefCell::default(),
+            written_secrets: std::cell::RefCell::default(),
+        };
+        if non_empty(env("VAULT_TOKEN")).is_none() {
+            return Err(ConfigError(format!(
+                "{NO_CONFIG_FILE}: without one, set VAULT_TOKEN (and VAULT_ADDR, or --addr)"
+            )));
+        }
+        validator.validate(
+            RawConfig::default(),
+            retention::RawRetention::default(),
+            source,
+            false,
+        )
+    }
 }
+
+/// How messages name the config of [`Config::from_environment`].
+pub const NO_CONFIG_FILE: &str = "(no config file)";
 
 /// The configuration `text` describes, and the secret-valued keys whose value is written in
 /// it (not a reference).
@@ -121,7 +153,7 @@ fn validate_text(
         .map_err(|e| validator.at("", &e.path().to_string(), e.into_inner()))?;
     json.end().map_err(|e| validator.at("", ".", e))?;
     let (raw, retention) = validator.object("", value)?;
-    let config = validator.validate(raw, retention, source)?;
+    let config = validator.validate(raw, retention, source, true)?;
     Ok((config, validator.written_secrets.take()))
 }
 
@@ -151,6 +183,7 @@ impl Validator<'_> {
         raw: RawConfig,
         retention: retention::RawRetention,
         source: &Path,
+        storages_required: bool,
     ) -> Result<Config, ConfigError> {
         let retention = self.retention("", retention)?.unwrap_or_default();
         let frequency = match non_empty(raw.frequency) {
@@ -168,12 +201,16 @@ impl Validator<'_> {
             Some(Sourced { value, from }) => (PathBuf::from(value), Some(from)),
             None => (PathBuf::from(DEFAULT_TEMP_DIR), None),
         };
-        let storages = self.storages(storage::RawStorages {
-            local: raw.local_storage,
-            aws: raw.aws_storage,
-            google: raw.google_storage,
-            azure: raw.azure_storage,
-        })?;
+        let storages = if storages_required {
+            self.storages(storage::RawStorages {
+                local: raw.local_storage,
+                aws: raw.aws_storage,
+                google: raw.google_storage,
+                azure: raw.azure_storage,
+            })?
+        } else {
+            Vec::new()
+        };
         let metrics_file = non_empty(raw.metrics_file).map(PathBuf::from);
         let vault = self.vault(vault::RawVault {
             addr: raw.addr,

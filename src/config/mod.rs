@@ -4,12 +4,12 @@
 //! Two steps. [`Config::load`] reads the file and turns it into a [`Config`] in which every
 //! value is typed and checked (unknown keys, a key written twice, durations, URLs, values of
 //! a fixed set, keys that need or exclude each other) without touching anything else on
-//! disk. [`Config::probe`] then checks, for what a command uses ([`Uses`]), that the paths
-//! and credentials it names are usable here: directories writable, token files and
-//! `file://` secrets readable; [`probe`] has one function per thing probed.
-//! [`Config::load_for`] is both. Every failure is a [`ConfigError`] naming the file and the
-//! key (or the environment variable), which `main` maps to exit code 2. TLS files are read
-//! when the Vault client is built (`crate::vault::tls`), not here.
+//! disk. [`probe`] then checks that the paths and credentials it names are usable here:
+//! directories writable, token files and `file://` secrets readable, one function per thing
+//! probed; the session (`crate::session`) calls those a command uses. Every failure is a
+//! [`ConfigError`] naming the file and the key (or the environment variable), which `main`
+//! maps to exit code 2. TLS files are read when the Vault client is built
+//! (`crate::vault::tls`), not here.
 //!
 //! As in the Go agent, an empty string means "not set", and a storage section whose main key
 //! is empty (`"local_storage": {"path": ""}`) is disabled, so existing files keep working.
@@ -25,7 +25,7 @@
 //! documents every key.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::logging::LogFormat;
@@ -49,6 +49,21 @@ pub use storage::{
     AzureConfig, GcsConfig, GoogleCredentials, S3Config, StorageConfig, StorageKind, select_storage,
 };
 pub use vault::{CaSource, ClientIdentity, NamedPath, TlsSettings, VaultSettings};
+
+/// The process's environment, as the config and the probes read it (tests pass their own).
+#[must_use]
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A Vault address given on the command line (`flag` names the option in messages), checked
+/// as `addr` is.
+///
+/// # Errors
+/// A [`ConfigError`] naming the option.
+pub fn cli_addr(flag: &str, value: &str) -> Result<String, ConfigError> {
+    vault::vault_addr(value, flag)
+}
 
 /// Where the config file is read from when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/vault.d/snapshot.json";
@@ -140,80 +155,6 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// What a command uses of the config, for [`Config::probe`]. Every key is always parsed and
-/// type-checked; the files and directories a command does not use are not probed, so `status`
-/// run by a read-only monitoring user, or `prune` while a Vault Agent token sink is absent,
-/// still work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Uses {
-    /// Vault's credentials: the token file, AppRole secrets or Kubernetes JWT must be readable.
-    pub vault: bool,
-    /// The storages: their directories must exist (each its own) and their credentials be
-    /// readable.
-    pub storages: bool,
-    /// ... and the local directories must be writable (storing, pruning).
-    pub storages_writable: bool,
-    /// `temp_dir` must be writable.
-    pub staging: bool,
-    /// `metrics_file`'s directory must be writable.
-    pub metrics_written: bool,
-}
-
-impl Uses {
-    /// `once`, `run`, `check`: everything.
-    pub const ALL: Uses = Uses {
-        vault: true,
-        storages: true,
-        storages_writable: true,
-        staging: true,
-        metrics_written: true,
-    };
-    /// `status`: only the metrics file's path, to read it.
-    pub const NOTHING: Uses = Uses {
-        vault: false,
-        storages: false,
-        storages_writable: false,
-        staging: false,
-        metrics_written: false,
-    };
-    /// `prune`: the storages, to list and delete.
-    pub const PRUNE: Uses = Uses {
-        storages: true,
-        storages_writable: true,
-        ..Uses::NOTHING
-    };
-    /// `list`, `fetch`: the storages, to read.
-    pub const READ_STORAGES: Uses = Uses {
-        storages: true,
-        ..Uses::NOTHING
-    };
-    /// `restore`: the storages to read, staging, and Vault.
-    pub const RESTORE: Uses = Uses {
-        vault: true,
-        storages: true,
-        staging: true,
-        ..Uses::NOTHING
-    };
-}
-
 /// The largest config file read: a config is a few KiB; this keeps `-c /dev/zero` or a wrong
 /// file from filling memory.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
-
-impl Config {
-    /// [`Config::load`], then [`Config::probe`] of what `uses` names: what a command calls
-    /// before it starts.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the file and the key (or the environment variable), for any
-    /// problem.
-    pub fn load_for(
-        path: &Path,
-        env: &dyn Fn(&str) -> Option<String>,
-        uses: Uses,
-    ) -> Result<Config, ConfigError> {
-        let config = Self::load(path, env)?;
-        config.probe(env, uses)?;
-        Ok(config)
-    }
-}

@@ -11,40 +11,24 @@ use std::path::{Path, PathBuf};
 
 use super::auth::read_token_file;
 use super::storage::same_directory;
-use super::{
-    AuthMethod, Config, ConfigError, DEFAULT_K8S_TOKEN_PATH, StorageConfig, StorageKind, Uses,
-};
+use super::{AuthMethod, Config, ConfigError, DEFAULT_K8S_TOKEN_PATH, StorageConfig, StorageKind};
 use crate::secret::SecretRef;
 
-impl Config {
-    /// Runs the probes `uses` names, in this order: staging, each storage (writable when
-    /// `uses.storages_writable`) and the local storages' directories being distinct, the
-    /// metrics file, Vault's credentials.
-    ///
-    /// # Errors
-    /// The first probe's [`ConfigError`].
-    pub fn probe(
-        &self,
-        env: &dyn Fn(&str) -> Option<String>,
-        uses: Uses,
-    ) -> Result<(), ConfigError> {
-        if uses.staging {
-            staging(self)?;
-        }
-        if uses.storages {
-            for storage in &self.storages {
-                self::storage(self, storage, env, uses.storages_writable)?;
-            }
-            distinct_local_directories(self)?;
-        }
-        if uses.metrics_written {
-            metrics_file(self)?;
-        }
-        if uses.vault {
-            vault_credentials(self, env)?;
-        }
-        Ok(())
+/// Every probe, in the order a cycle needs them: staging, each storage (writable) and the
+/// local storages' directories being distinct, the metrics file, Vault's credentials. What
+/// `once` and `run` check before they start (through the session, which calls each of these
+/// for what a command uses); the tests call it to check a config completely.
+///
+/// # Errors
+/// The first probe's [`ConfigError`].
+pub fn all(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    staging(config)?;
+    for s in &config.storages {
+        storage(config, s, env, true)?;
     }
+    distinct_local_directories(config)?;
+    metrics_file(config)?;
+    vault_credentials(config, env)
 }
 
 /// `temp_dir` is a directory the agent can create files in. The default, `/tmp`, is not
@@ -684,52 +668,43 @@ mod tests {
     }
 
     #[test]
-    fn probe_runs_what_uses_names_in_order() {
+    fn all_probes_in_a_cycles_order_and_each_probe_alone_checks_only_its_part() {
         let fixture = Fixture::new();
         let broken = r#"{"token_path": "/nonexistent/token", "temp_dir": "/nonexistent/tmp",
             "metrics_file": "/nonexistent/metrics/vault.prom",
             "local_storage": {"path": "%D%/file"}}"#;
-        let only = |uses: Uses| uses;
-        for (uses, expected) in [
-            (Uses::ALL, Some("key \"temp_dir\"")),
-            (Uses::RESTORE, Some("key \"temp_dir\"")),
+        let config = fixture.config(broken, &|_| None);
+        let env = |_: &str| None;
+        let rows: [(&str, Result<(), ConfigError>, Option<&str>); 6] = [
+            ("all", all(&config, &env), Some("key \"temp_dir\"")),
+            ("staging", staging(&config), Some("key \"temp_dir\"")),
             (
-                Uses::PRUNE,
+                "storage, writable",
+                storage(&config, &config.storages[0], &env, true),
                 Some("key \"local_storage.path\": %D%/file is not a directory"),
             ),
             (
-                Uses::READ_STORAGES,
+                "storage, read",
+                storage(&config, &config.storages[0], &env, false),
                 Some("key \"local_storage.path\": directory %D%/file is not usable"),
             ),
             (
-                only(Uses {
-                    metrics_written: true,
-                    ..Uses::NOTHING
-                }),
+                "metrics",
+                metrics_file(&config),
                 Some("key \"metrics_file\""),
             ),
             (
-                only(Uses {
-                    vault: true,
-                    ..Uses::NOTHING
-                }),
+                "credentials",
+                vault_credentials(&config, &env),
                 Some("key \"token_path\""),
             ),
-            (
-                only(Uses {
-                    storages_writable: true,
-                    ..Uses::NOTHING
-                }),
-                None,
-            ),
-            (Uses::NOTHING, None),
-        ] {
-            let config = fixture.config(broken, &|_| None);
-            let got = config.probe(&|_| None, uses).map_err(|e| e.to_string());
+        ];
+        for (row, got, expected) in rows {
+            let got = got.map_err(|e| e.to_string());
             match (got, expected.map(|e| fixture.expand(e))) {
                 (Ok(()), None) => {}
-                (Err(error), Some(text)) => assert!(error.contains(&text), "row {uses:?}: {error}"),
-                (got, expected) => panic!("row {uses:?}: got {got:?}, expected {expected:?}"),
+                (Err(error), Some(text)) => assert!(error.contains(&text), "row {row}: {error}"),
+                (got, expected) => panic!("row {row}: got {got:?}, expected {expected:?}"),
             }
         }
         // Each storage is probed before their directories are compared.
@@ -737,15 +712,12 @@ mod tests {
             r#"{"role_id": "r", "secret_id": "s", "local_storage": [{"path": "%D%/snaps"}, {"path": "%D%/link"}, {"path": "/nonexistent/x"}]}"#,
             &|_| None,
         );
-        let error = linked
-            .probe(&|_| None, Uses::PRUNE)
-            .unwrap_err()
-            .to_string();
+        let error = all(&linked, &env).unwrap_err().to_string();
         assert!(error.contains("key \"local_storage[2].path\""), "{error}");
     }
 
     #[test]
-    fn load_for_is_load_then_probe() {
+    fn load_reads_no_credential_and_all_does() {
         let fixture = Fixture::new();
         let path = fixture.dir.path().join("snapshot.json");
         std::fs::write(
@@ -754,10 +726,8 @@ mod tests {
         )
         .unwrap();
         let env = |_: &str| None;
-        Config::load_for(&path, &env, Uses::PRUNE).unwrap();
-        let error = Config::load_for(&path, &env, Uses::ALL)
-            .unwrap_err()
-            .to_string();
+        let config = Config::load(&path, &env).unwrap();
+        let error = all(&config, &env).unwrap_err().to_string();
         assert_eq!(
             error,
             format!(

@@ -145,22 +145,7 @@ impl Validator<'_> {
         let Some(Sourced { value, from }) = self.key_or_env("addr", addr, "VAULT_ADDR") else {
             return Ok(DEFAULT_ADDR.to_string());
         };
-        let trimmed = value.trim_end_matches('/');
-        let uri: ureq::http::Uri = trimmed
-            .parse()
-            .map_err(|e| ConfigError(format!("{from}: invalid URL {value:?}: {e}")))?;
-        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-        if !scheme_ok || uri.host().is_none() {
-            return Err(ConfigError(format!(
-                "{from}: invalid URL {value:?}: expected http://host:port or https://host:port"
-            )));
-        }
-        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(ConfigError(format!(
-                "{from}: invalid URL {value:?}: give only scheme, host and port, without a path"
-            )));
-        }
-        Ok(trimmed.to_string())
+        vault_addr(&value, &from)
     }
 
     fn skip_verify(&self, key: Option<bool>) -> Result<bool, ConfigError> {
@@ -174,6 +159,30 @@ impl Validator<'_> {
             }),
         }
     }
+}
+
+/// A Vault address as `addr`, `VAULT_ADDR` or `--addr` (named by `from`) give it: scheme,
+/// host and port, no path; a trailing slash is dropped.
+///
+/// # Errors
+/// A [`ConfigError`] starting with `from`.
+pub(super) fn vault_addr(value: &str, from: &str) -> Result<String, ConfigError> {
+    let trimmed = value.trim_end_matches('/');
+    let uri: ureq::http::Uri = trimmed
+        .parse()
+        .map_err(|e| ConfigError(format!("{from}: invalid URL {value:?}: {e}")))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none() {
+        return Err(ConfigError(format!(
+            "{from}: invalid URL {value:?}: expected http://host:port or https://host:port"
+        )));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(ConfigError(format!(
+            "{from}: invalid URL {value:?}: give only scheme, host and port, without a path"
+        )));
+    }
+    Ok(trimmed.to_string())
 }
 
 #[cfg(test)]

@@ -25,7 +25,6 @@ use crate::secret::Secret;
 /// Error bodies are small; a larger one is cut when shown.
 const ERROR_BODY_SHOWN: usize = 500;
 
-
 /// Which statuses mean success for a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Success {
@@ -215,7 +214,6 @@ fn check(
         message: error_message(&body()),
     })
 }
-
 
 /// Vault's `{"errors": [...]}` as one line, with go-multierror's framing removed; the start
 /// of the body when it is not that shape.

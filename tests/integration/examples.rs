@@ -63,7 +63,9 @@ fn every_example_config_in_contrib_loads() {
         }
         let copy = dir.path().join(path.file_name().unwrap());
         fs::write(&copy, value.to_string()).unwrap();
-        Config::load(&copy, &|_| None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Config::load(&copy, &|_| None)
+            .and_then(|c| vault_raft_snapshot::config::probe::all(&c, &|_| None).map(|()| c))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         checked += 1;
     }
     assert!(

@@ -9,6 +9,8 @@ use std::process::Child;
 use std::time::Duration;
 
 use serde_json::json;
+use vault_raft_snapshot::archive::build::{ArchiveOptions, archive_bytes};
+use vault_raft_snapshot::archive::inspect::encode_state;
 
 use crate::conformance::{BUCKET, Fixture, S3_ENDPOINT, S3Fixture};
 use crate::env::{Outcome, TestEnv, assert_code, finish, list, valid_archive, wait_for};
@@ -38,6 +40,13 @@ fn signal_when(mut child: Child, signal: i32, ready: impl FnMut() -> bool) -> Ou
     // SAFETY: signalling a child this test started, by its PID.
     unsafe { libc::kill(child.id() as i32, signal) };
     finish(child, Duration::from_secs(10))
+}
+
+/// A snapshot whose state decodes, as restore wants it (`valid_archive`'s state is random).
+fn restorable_archive(value_bytes: usize) -> Vec<u8> {
+    let value = vec![7u8; value_bytes];
+    let state = encode_state(&[("core/keyring", b"k"), ("logical/m/a", &value)]);
+    archive_bytes(&state, &ArchiveOptions::default()).unwrap()
 }
 
 /// Names in `dir` that look like temporary files.
@@ -160,7 +169,7 @@ fn a_lost_local_storage_is_skipped_and_the_others_are_used() {
     let Some(s3_fixture) = S3Fixture::new() else {
         return;
     };
-    let archive = valid_archive(50_000);
+    let archive = restorable_archive(50_000);
     let vault = VaultStandIn::start(archive.clone());
     vault.add_static_token("hvs.operator");
     let env = TestEnv::new();
@@ -209,20 +218,22 @@ fn a_lost_local_storage_is_skipped_and_the_others_are_used() {
     assert!(stderr.contains("temp_dir"), "{stderr}");
 
     // A --storage that names the lost one says why it cannot be used.
+    let never = out.path().join("never");
     let lost = env.run(&[
         "fetch",
         "--storage",
         "local-0",
         "-o",
-        only.to_str().unwrap(),
+        never.to_str().unwrap(),
     ]);
     assert_code(&lost, 1);
     assert!(lost.stderr.contains("lost-node/snaps"), "{}", lost.stderr);
+    assert!(!never.exists());
 }
 
 #[test]
 fn restore_with_vault_token_never_reads_the_agents_credentials() {
-    let archive = valid_archive(20_000);
+    let archive = restorable_archive(20_000);
     let vault = VaultStandIn::start(archive.clone());
     vault.add_static_token("hvs.operator");
     let env = TestEnv::new();
@@ -267,7 +278,7 @@ fn restore_with_vault_token_never_reads_the_agents_credentials() {
 
 #[test]
 fn restore_file_needs_no_config_file() {
-    let archive = valid_archive(20_000);
+    let archive = restorable_archive(20_000);
     let vault = VaultStandIn::start(archive.clone());
     vault.add_static_token("hvs.operator");
     let env = TestEnv::new();
