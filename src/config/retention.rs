@@ -50,6 +50,28 @@ impl RawRetention {
 }
 
 impl Validator<'_> {
+    /// Reads one object (`path` is `""` for the top level): its retention keys, then the rest
+    /// as `T`. Errors name the key by its full path.
+    pub(super) fn object<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        value: serde_json::Value,
+    ) -> Result<(T, RawRetention), ConfigError> {
+        let serde_json::Value::Object(mut object) = value else {
+            return Err(if path.is_empty() {
+                ConfigError(format!("{}: expected a JSON object", self.file))
+            } else {
+                self.err(path, "must be an object")
+            });
+        };
+        let retention_keys = take_retention_keys(&mut object);
+        let retention = serde_path_to_error::deserialize(serde_json::Value::Object(retention_keys))
+            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
+        let parsed = serde_path_to_error::deserialize(serde_json::Value::Object(object))
+            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
+        Ok((parsed, retention))
+    }
+
     /// The policy the keys under `path` (`""` for the top level) describe, or `None` when
     /// none of them is set.
     pub(super) fn retention(

@@ -1,11 +1,11 @@
 //! The toolkit every section's validation uses: [`Validator`], which names the file and the
-//! key in every error, reads objects with their retention keys apart, and collects warnings;
+//! key in every error and collects warnings (reading an object with its retention keys apart
+//! is `retention.rs`'s part of it);
 //! [`Sourced`] for a value set by a key or an environment variable; and small helpers.
 
 use std::fmt;
 
 use super::ConfigError;
-use super::retention;
 use crate::secret::{Secret, SecretRef};
 
 /// Checks the values read from one file and builds the typed configuration from them; its
@@ -65,28 +65,6 @@ impl Validator<'_> {
             value,
             from: format!("environment variable {var}"),
         })
-    }
-
-    /// Reads one object (`path` is `""` for the top level): its retention keys, then the rest
-    /// as `T`. Errors name the key by its full path.
-    pub(super) fn object<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        value: serde_json::Value,
-    ) -> Result<(T, retention::RawRetention), ConfigError> {
-        let serde_json::Value::Object(mut object) = value else {
-            return Err(if path.is_empty() {
-                ConfigError(format!("{}: expected a JSON object", self.file))
-            } else {
-                self.err(path, "must be an object")
-            });
-        };
-        let retention_keys = retention::take_retention_keys(&mut object);
-        let retention = serde_path_to_error::deserialize(serde_json::Value::Object(retention_keys))
-            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
-        let parsed = serde_path_to_error::deserialize(serde_json::Value::Object(object))
-            .map_err(|e| self.at(path, &e.path().to_string(), e.into_inner()))?;
-        Ok((parsed, retention))
     }
 
     pub(super) fn warn(&self, warning: String) {

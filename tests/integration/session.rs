@@ -49,6 +49,18 @@ fn restorable_archive(value_bytes: usize) -> Vec<u8> {
     archive_bytes(&state, &ArchiveOptions::default()).unwrap()
 }
 
+/// A stand-in that takes the operator's token `hvs.operator`, a test directory, and a
+/// restorable snapshot file in it.
+fn restore_setup() -> (VaultStandIn, TestEnv, std::path::PathBuf) {
+    let archive = restorable_archive(20_000);
+    let vault = VaultStandIn::start(archive.clone());
+    vault.add_static_token("hvs.operator");
+    let env = TestEnv::new();
+    let file = env.root.path().join("snap");
+    fs::write(&file, &archive).unwrap();
+    (vault, env, file)
+}
+
 /// Names in `dir` that look like temporary files.
 fn temporary(dir: &Path) -> Vec<String> {
     list(dir)
@@ -233,18 +245,13 @@ fn a_lost_local_storage_is_skipped_and_the_others_are_used() {
 
 #[test]
 fn restore_with_vault_token_never_reads_the_agents_credentials() {
-    let archive = restorable_archive(20_000);
-    let vault = VaultStandIn::start(archive.clone());
-    vault.add_static_token("hvs.operator");
-    let env = TestEnv::new();
+    let (vault, env, file) = restore_setup();
     let missing = env.root.path().join("approle/secret_id");
     env.write_config(
         &vault,
         json!({"role_id": format!("file://{}", missing.display()),
                "secret_id": format!("file://{}", missing.display())}),
     );
-    let file = env.root.path().join("snap");
-    fs::write(&file, &archive).unwrap();
     let file_arg = file.to_str().unwrap();
 
     let restored = env
@@ -278,12 +285,7 @@ fn restore_with_vault_token_never_reads_the_agents_credentials() {
 
 #[test]
 fn restore_file_needs_no_config_file() {
-    let archive = restorable_archive(20_000);
-    let vault = VaultStandIn::start(archive.clone());
-    vault.add_static_token("hvs.operator");
-    let env = TestEnv::new();
-    let file = env.root.path().join("snap");
-    fs::write(&file, &archive).unwrap();
+    let (vault, env, file) = restore_setup();
     let file_arg = file.to_str().unwrap();
     // As an operator on a fresh machine: no config file, only Vault's variables.
     let without_config = |args: &[&str], addr: Option<&str>| {
