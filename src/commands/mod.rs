@@ -81,22 +81,9 @@ pub fn dispatch(cli: Cli) -> Exit {
         } => restore::RestoreSource::parse(snapshot)
             .map_err(anyhow::Error::from)
             .and_then(|source| {
-                let path = cli.config_path(config);
-                // A file to restore needs no config when none is named and the default is
-                // absent: Vault's own variables (and --addr) say where and with what token.
-                let without_file = matches!(source, restore::RestoreSource::File(_))
-                    && !cli.config_named(config)
-                    && !path.exists();
-                let mut c = if without_file {
-                    let c = Config::from_environment(&process_env)?;
-                    announce(&c);
-                    c
-                } else {
-                    load(path)?
-                };
-                if let Some(addr) = addr {
-                    c.vault.addr = crate::config::cli_addr("--addr", addr)?;
-                }
+                let named = cli.config_named(config);
+                let c = restore::config_for(&source, cli.config_path(config), named)?;
+                let c = restore::with_addr(c, addr.as_deref())?;
                 let options = restore::RestoreOptions {
                     source,
                     storage: storage.as_deref(),
@@ -117,14 +104,14 @@ pub fn dispatch(cli: Cli) -> Exit {
 
 /// Reads and validates the config file; nothing else on disk is touched (each command's
 /// session probes what it uses).
-fn load(path: PathBuf) -> Result<Config> {
+pub(crate) fn load(path: PathBuf) -> Result<Config> {
     let config = Config::load(&path, &process_env)?;
     announce(&config);
     Ok(config)
 }
 
 /// Sets the log format and logs what is legal but probably a mistake.
-fn announce(config: &Config) {
+pub(crate) fn announce(config: &Config) {
     crate::logging::set_format(config.log_format);
     for warning in &config.warnings {
         warn!("{warning}");

@@ -10,11 +10,38 @@ use log::{info, warn};
 use super::inspect::print_inspection;
 use super::stored::{Wanted, fetch_verified, inspect_file, locate};
 use crate::archive::inspect::Inspection;
-use crate::config::{Config, ConfigError, probe};
+use crate::config::{Config, ConfigError, probe, process_env};
 use crate::exit::Exit;
 use crate::secret::Secret;
 use crate::session::{Needs, Selection, Session, StorageUse};
 use crate::vault::restore;
+
+/// The config a restore of `source` uses: the file at `path`, except for a snapshot file when
+/// no config was `named` and the default is absent: then Vault's own variables
+/// ([`Config::from_environment`]), so a file can be restored on any machine with only
+/// `VAULT_ADDR` and `VAULT_TOKEN`.
+///
+/// # Errors
+/// What loading the file or the environment says.
+pub fn config_for(source: &RestoreSource, path: PathBuf, named: bool) -> Result<Config> {
+    if matches!(source, RestoreSource::File(_)) && !named && !path.exists() {
+        let config = Config::from_environment(&process_env)?;
+        super::announce(&config);
+        return Ok(config);
+    }
+    super::load(path)
+}
+
+/// `config` with `--addr` in place of its address, when given.
+///
+/// # Errors
+/// A usage error naming `--addr` for an address that is not `http(s)://host[:port]`.
+pub fn with_addr(mut config: Config, addr: Option<&str>) -> Result<Config> {
+    if let Some(addr) = addr {
+        config.vault.addr = crate::config::cli_addr("--addr", addr)?;
+    }
+    Ok(config)
+}
 
 /// Where a stored snapshot is staged: `temp_dir`, or the system's `/tmp` when `temp_dir`
 /// cannot be used on this machine (a restore often runs far from the node the config was
