@@ -525,3 +525,49 @@ fn no_module_of_src_imports_one_that_imports_it_back() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+#[test]
+fn readme_layout_names_every_module_of_src() {
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    let start = readme
+        .find("## Layout")
+        .expect("README has a Layout section");
+    let end = readme[start + 3..]
+        .find("\n## ")
+        .map_or(readme.len(), |i| start + 3 + i);
+    let layout = &readme[start..end];
+    let named = |stem: &str| {
+        [
+            format!("`{stem}`"),
+            format!("`{stem}.rs`"),
+            format!("`{stem}/`"),
+        ]
+        .iter()
+        .any(|form| layout.contains(form.as_str()))
+    };
+    let mut missing = Vec::new();
+    let mut dirs = vec![repo("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                dirs.push(path.clone());
+            } else if stem == "mod" || stem == "lib" || stem == "properties" || stem == "testing" {
+                continue;
+            }
+            if !named(&stem) {
+                missing.push(
+                    path.strip_prefix(repo("src"))
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README's Layout section does not name: {missing:?}"
+    );
+}
