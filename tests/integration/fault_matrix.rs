@@ -4,13 +4,13 @@
 
 use std::fs;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::env::{LiveRun, TestEnv, assert_code, finish, list, valid_archive, wait_for};
 use crate::fault_proxy::{Action, FaultProxy, Request};
+use crate::http_stub::HttpStub;
 use crate::vault_stand_in::{Mode, SnapshotFault, VaultStandIn};
 
 #[test]
@@ -494,43 +494,6 @@ fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
     assert!(env.files().is_empty());
 }
 
-/// A server that accepts connections and then does nothing: never reads, never answers.
-/// They stay open until it is dropped.
-struct BlackHole {
-    addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
-}
-
-impl BlackHole {
-    fn start() -> BlackHole {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                held.extend(stream.ok());
-            }
-        });
-        BlackHole { addr, stop }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for BlackHole {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = std::net::TcpStream::connect(self.addr);
-    }
-}
-
 /// The cycle failed in each cloud storage (each named in the log), and the local storage
 /// stored the snapshot.
 #[track_caller]
@@ -552,7 +515,8 @@ fn assert_only_local_stored(outcome: &crate::env::Outcome, env: &TestEnv) {
 #[test]
 fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still_store() {
     use crate::conformance::{AZURE_ACCOUNT, AZURE_KEY};
-    let (s3, gcs, azure) = (BlackHole::start(), BlackHole::start(), BlackHole::start());
+    // Servers that accept connections and then do nothing: never read, never answer.
+    let (s3, gcs, azure) = (HttpStub::silent(), HttpStub::silent(), HttpStub::silent());
     // 4 MiB: more than the socket buffers hold, so a server that does not read stalls the
     // upload itself, not only the wait for its answer.
     let vault = VaultStandIn::start(valid_archive(4 << 20));
@@ -569,7 +533,7 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
                                  "endpoint": format!("{}/{AZURE_ACCOUNT}", azure.url())}}),
     );
     let mut command = env.command(&["once"]);
-    command.env("STORAGE_EMULATOR_HOST", gcs.addr.to_string());
+    command.env("STORAGE_EMULATOR_HOST", gcs.addr().to_string());
     let started = Instant::now();
     let outcome = finish(command.spawn().unwrap(), Duration::from_secs(120));
     let took = started.elapsed();
@@ -581,6 +545,9 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
     );
     assert_only_local_stored(&outcome, &env);
     assert!(env.staging_is_empty());
+    for (kind, server) in [("aws", &s3), ("gcp", &gcs), ("azure", &azure)] {
+        assert!(server.connections() > 0, "{kind} never connected");
+    }
     eprintln!("three silent storages took {took:?}");
 }
 
@@ -685,7 +652,7 @@ fn a_part_whose_connection_is_reset_every_time_fails_that_storage_only() {
 
 #[test]
 fn sigterm_while_a_storage_stalls_ends_run_within_two_seconds() {
-    let s3 = BlackHole::start();
+    let s3 = HttpStub::silent();
     let vault = VaultStandIn::start(valid_archive(4 << 20));
     let env = TestEnv::new();
     // The default idle_timeout (5m), and S3's client blocked in a read no flag reaches.
@@ -720,6 +687,7 @@ fn sigterm_while_a_storage_stalls_ends_run_within_two_seconds() {
         "{:?}",
         env.files()
     );
+    assert!(s3.connections() > 0, "the agent never reached S3");
 }
 
 #[test]

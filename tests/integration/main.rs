@@ -17,6 +17,9 @@ mod fault_proxy;
 #[path = "../support/openbao.rs"]
 mod openbao;
 
+#[path = "../support/http_stub.rs"]
+mod http_stub;
+
 // The storage fixtures (raw buckets, configs, fault proxies) the tests here use. The checks
 // themselves run once, in the `conformance` target.
 #[allow(dead_code, unused_macros)]
