@@ -10,7 +10,11 @@ cd "$(dirname "$0")/.."
 CYCLES=${1:-1000}
 PORT=18299
 TOKEN=soak-root-token
-cargo build --quiet --release --bin vault-raft-snapshot --example vault-stand-in
+# Two builds: an example turns on the dev-dependencies, and with them the test-support
+# feature (the test doubles) for everything built alongside it. The agent measured here is
+# the one operators get, from a build without it.
+cargo build --quiet --release --bin vault-raft-snapshot
+cargo build --quiet --release --example vault-stand-in
 WORK=$(mktemp -d)
 STANDIN_PID=
 AGENT_PID=

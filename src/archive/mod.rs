@@ -4,6 +4,7 @@
 //! strictly more than Vault's own client does; [`build`] writes archives the way Vault writes
 //! them, for the Vault stand-in of the tests, the demo and the benchmark.
 
+#[cfg(any(test, feature = "test-support"))]
 pub mod build;
 pub mod inspect;
 pub mod verify;

@@ -1,10 +1,13 @@
 //! A storage in memory, for tests of what sits above the [`Storage`] trait (the cycle's
 //! fan-out, pruning, the commands) without servers or files: rustic's `InMemoryBackend`.
 //!
-//! It keeps the contract every real storage keeps (a failed upload leaves nothing and
-//! removes nothing; only our names list), and it can be told to fail: every upload, or the
-//! deletion of one name. Clones share the same objects, so a test keeps one
-//! handle to look inside while the code under test owns another.
+//! It keeps the contract every real storage keeps, and the storage conformance suite
+//! (`tests/support/conformance.rs`) checks it like the others: objects are keys in a bucket
+//! (`<prefix>/<snapshot name>`, [`ObjectKeys`]), so foreign objects can sit beside ours and are
+//! never listed or deleted; a failed upload leaves nothing and removes nothing. It can be told
+//! to fail: every upload, or the deletion of one name. Clones share the same objects, so a test
+//! keeps one handle to look inside while the code under test owns another; [`MemoryStorage::under`]
+//! is another storage on the same bucket.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -13,31 +16,52 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result, bail};
 
 use super::Storage;
+use super::keys::ObjectKeys;
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
 /// Snapshots held in memory.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryStorage {
     label: String,
+    keys: ObjectKeys,
     state: Arc<Mutex<State>>,
 }
 
+impl Default for MemoryStorage {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+/// The bucket: every object by its full key, and the faults asked for.
 #[derive(Default)]
 struct State {
-    objects: BTreeMap<SnapshotName, Vec<u8>>,
+    objects: BTreeMap<String, Vec<u8>>,
     fail_uploads: bool,
-    fail_deletes: BTreeSet<SnapshotName>,
-    deleted: Vec<SnapshotName>,
+    fail_deletes: BTreeSet<String>,
+    deleted: Vec<String>,
 }
 
 impl MemoryStorage {
-    /// An empty storage; `label` is its location in messages.
+    /// An empty storage with no prefix; `label` is its location in messages.
     #[must_use]
     pub fn new(label: &str) -> Self {
         Self {
             label: label.to_string(),
+            keys: ObjectKeys::new(""),
             state: Arc::default(),
+        }
+    }
+
+    /// A storage on the same objects (and faults) whose snapshots are under `prefix`, as a
+    /// second storage configured on the same bucket.
+    #[must_use]
+    pub fn under(&self, prefix: &str) -> Self {
+        Self {
+            label: self.label.clone(),
+            keys: ObjectKeys::new(prefix),
+            state: Arc::clone(&self.state),
         }
     }
 
@@ -50,35 +74,59 @@ impl MemoryStorage {
 
     /// Puts `bytes` under `name` directly, as if an earlier run had stored it.
     pub fn insert(&self, name: SnapshotName, bytes: &[u8]) {
-        self.state().objects.insert(name, bytes.to_vec());
+        self.insert_raw(&self.keys.snapshot(&name), bytes);
+    }
+
+    /// Puts `bytes` at `key` (a full key, not under the prefix), as another program would.
+    pub fn insert_raw(&self, key: &str, bytes: &[u8]) {
+        self.state().objects.insert(key.to_string(), bytes.to_vec());
+    }
+
+    /// Whether an object is at `key` (a full key).
+    #[must_use]
+    pub fn contains_raw(&self, key: &str) -> bool {
+        self.state().objects.contains_key(key)
     }
 
     /// The bytes stored under `name`.
     #[must_use]
     pub fn get(&self, name: &SnapshotName) -> Option<Vec<u8>> {
-        self.state().objects.get(name).cloned()
+        self.state().objects.get(&self.keys.snapshot(name)).cloned()
     }
 
     /// The names held, oldest first.
     #[must_use]
     pub fn names(&self) -> Vec<SnapshotName> {
-        self.state().objects.keys().copied().collect()
+        let mut names: Vec<SnapshotName> = self
+            .state()
+            .objects
+            .keys()
+            .filter_map(|key| self.keys.parse(key))
+            .collect();
+        names.sort();
+        names
     }
 
     /// The names deleted so far, in order.
     #[must_use]
     pub fn deleted(&self) -> Vec<SnapshotName> {
-        self.state().deleted.clone()
+        self.state()
+            .deleted
+            .iter()
+            .filter_map(|key| self.keys.parse(key))
+            .collect()
     }
 
-    /// From now on, every upload fails (as a storage that refuses writes).
+    /// From now on, every upload fails (as a storage that refuses writes), after the staged
+    /// file was read: as a write that fails part of the way.
     pub fn fail_uploads(&self, fail: bool) {
         self.state().fail_uploads = fail;
     }
 
     /// From now on, deleting `name` fails.
     pub fn fail_delete_of(&self, name: SnapshotName) {
-        self.state().fail_deletes.insert(name);
+        let key = self.keys.snapshot(&name);
+        self.state().fail_deletes.insert(key);
     }
 }
 
@@ -88,7 +136,10 @@ impl Storage for MemoryStorage {
     }
 
     fn location(&self) -> String {
-        format!("memory://{}", self.label)
+        match self.keys.prefix() {
+            "" => format!("memory://{}", self.label),
+            prefix => format!("memory://{}/{prefix}", self.label),
+        }
     }
 
     fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String> {
@@ -99,7 +150,7 @@ impl Storage for MemoryStorage {
         if state.fail_uploads {
             bail!("{}: the storage refused the upload", self.location());
         }
-        state.objects.insert(*name, bytes);
+        state.objects.insert(self.keys.snapshot(name), bytes);
         Ok(format!("{}/{name}", self.location()))
     }
 
@@ -108,9 +159,11 @@ impl Storage for MemoryStorage {
             .state()
             .objects
             .iter()
-            .map(|(name, bytes)| SnapshotEntry {
-                name: *name,
-                size: bytes.len() as u64,
+            .filter_map(|(key, bytes)| {
+                Some(SnapshotEntry {
+                    name: self.keys.parse(key)?,
+                    size: bytes.len() as u64,
+                })
             })
             .collect())
     }
@@ -123,12 +176,13 @@ impl Storage for MemoryStorage {
     }
 
     fn delete(&self, name: &SnapshotName) -> Result<()> {
+        let key = self.keys.snapshot(name);
         let mut state = self.state();
-        if state.fail_deletes.contains(name) {
+        if state.fail_deletes.contains(&key) {
             bail!("deleting {name} from {} failed", self.location());
         }
-        if state.objects.remove(name).is_some() {
-            state.deleted.push(*name);
+        if state.objects.remove(&key).is_some() {
+            state.deleted.push(key);
         }
         Ok(())
     }

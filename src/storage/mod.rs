@@ -13,6 +13,7 @@ pub mod azure;
 pub mod gcs;
 pub mod keys;
 pub mod local;
+#[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 #[cfg(feature = "s3")]
 pub mod s3;

@@ -60,16 +60,8 @@ fn wrong_approle_credentials_fail_with_vaults_message() {
     env.write_config(&vault, json!({"secret_id": "wrong"}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 1);
-    assert!(
-        outcome.stderr.contains("AppRole login"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome.stderr.contains("invalid role or secret ID"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "AppRole login");
+    assert_contains!(outcome.stderr, "invalid role or secret ID");
     assert!(env.files().is_empty());
 }
 
@@ -100,11 +92,7 @@ fn token_expiry_during_run_is_survived_by_renewal_and_new_logins() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let outcome = finish(child, Duration::from_secs(10));
     assert_code(&outcome, 0);
-    assert!(
-        !outcome.stderr.contains("ERROR"),
-        "a cycle failed:\n{}",
-        outcome.stderr
-    );
+    assert_not_contains!(outcome.stderr, "ERROR", "a cycle failed");
     assert!(
         env.files().len() >= 6,
         "{:?}\n{}",
@@ -152,16 +140,10 @@ fn no_secret_appears_in_trace_level_output() {
         all.contains("TRACE") || all.contains("DEBUG"),
         "trace logging did not run:\n{all}"
     );
-    assert!(
-        !all.contains("SECRET-ID-5f4dcc3b"),
-        "secret_id leaked:\n{all}"
-    );
-    assert!(!all.contains(TOKEN_PREFIX), "a token leaked:\n{all}");
+    assert_not_contains!(all, "SECRET-ID-5f4dcc3b", "secret_id leaked");
+    assert_not_contains!(all, TOKEN_PREFIX, "a token leaked");
     // Also as the logs' hex dumps would show it.
-    assert!(
-        !all.contains("5345 4352"),
-        "secret_id leaked as hex:\n{all}"
-    );
+    assert_not_contains!(all, "5345 4352", "secret_id leaked as hex");
 
     // A token file's content stays out too.
     let token_file = env.root.path().join("token");
@@ -176,5 +158,6 @@ fn no_secret_appears_in_trace_level_output() {
         Duration::from_secs(30),
     );
     assert_code(&outcome, 0);
-    assert!(!format!("{}{}", outcome.stdout, outcome.stderr).contains("FILE-TOKEN-9c1a"));
+    let all = format!("{}{}", outcome.stdout, outcome.stderr);
+    assert_not_contains!(all, "FILE-TOKEN-9c1a");
 }

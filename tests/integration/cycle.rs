@@ -35,13 +35,9 @@ fn the_leader_stores_a_byte_identical_verified_snapshot() {
         archive,
         "stored bytes differ from Vault's"
     );
-    assert!(
-        outcome.stderr.contains(&format!(
-            "Successfully created local snapshot to {}",
-            path.display()
-        )),
-        "{}",
-        outcome.stderr
+    assert_contains!(
+        outcome.stderr,
+        format!("Successfully created local snapshot to {}", path.display())
     );
     let mode = fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "snapshot is readable by others: {mode:o}");
@@ -73,13 +69,7 @@ fn a_standby_skips_without_logging_in() {
 
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 0);
-    assert!(
-        outcome
-            .stderr
-            .contains("Not running on leader node, skipping."),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "Not running on leader node, skipping.");
     assert!(env.files().is_empty());
     assert!(
         vault.requests_to("/v1/auth/").is_empty(),
@@ -110,11 +100,8 @@ fn a_sealed_vault_fails_with_exit_1_and_says_so() {
     env.write_config(&vault, json!({}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 1);
-    assert!(
-        outcome.stderr.contains("503") && outcome.stderr.contains("Vault is sealed"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "503");
+    assert_contains!(outcome.stderr, "Vault is sealed");
     assert!(env.files().is_empty());
 }
 
@@ -125,12 +112,9 @@ fn vault_unreachable_fails_with_exit_1_naming_the_url() {
     env.write_config(&vault, json!({"addr": "http://127.0.0.1:9"}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 1);
-    assert!(
-        outcome
-            .stderr
-            .contains("cannot reach Vault at GET http://127.0.0.1:9/v1/sys/leader"),
-        "{}",
-        outcome.stderr
+    assert_contains!(
+        outcome.stderr,
+        "cannot reach Vault at GET http://127.0.0.1:9/v1/sys/leader"
     );
 }
 
@@ -184,11 +168,7 @@ fn a_redirect_anywhere_else_is_refused_and_gets_no_token() {
     env.write_config(&balancer, json!({}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 1);
-    assert!(
-        outcome.stderr.contains("refusing to send the token there"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "refusing to send the token there");
     assert!(
         stranger.state().requests.is_empty(),
         "the token went to a host that is not the leader"
@@ -218,12 +198,8 @@ fn leader_check_none_takes_the_snapshot_through_a_standby() {
     command.env("VAULT_TOKEN", "hvs.static-root");
     let outcome = finish(command.spawn().unwrap(), Duration::from_secs(60));
     assert_code(&outcome, 0);
-    assert!(
-        outcome.stderr.contains("Leader check: none")
-            && !outcome.stderr.contains(NOT_LEADER_MESSAGE),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "Leader check: none");
+    assert_not_contains!(outcome.stderr, NOT_LEADER_MESSAGE);
     assert_eq!(fs::read(env.snaps.join(&env.files()[0])).unwrap(), archive);
 }
 
@@ -239,12 +215,8 @@ fn leader_check_is_self_acts_on_the_active_node_only() {
     env.write_config(&vault, json!({"leader_check": "is_self"}));
     let skipped = env.run(&["once"]);
     assert_code(&skipped, 0);
-    assert!(
-        skipped.stderr.contains("Leader check: is_self")
-            && skipped.stderr.contains(NOT_LEADER_MESSAGE),
-        "{}",
-        skipped.stderr
-    );
+    assert_contains!(skipped.stderr, "Leader check: is_self");
+    assert_contains!(skipped.stderr, NOT_LEADER_MESSAGE);
     assert!(env.files().is_empty());
 
     // The same node becomes active; its leader address is still not one of this host's.
@@ -261,12 +233,8 @@ fn an_unknown_leader_check_is_a_config_error() {
     env.write_config(&vault, json!({"leader_check": "leader"}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 2);
-    assert!(
-        outcome.stderr.contains("key \"leader_check\"")
-            && outcome.stderr.contains("\"auto\", \"is_self\" or \"none\""),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "key \"leader_check\"");
+    assert_contains!(outcome.stderr, "\"auto\", \"is_self\" or \"none\"");
     assert!(vault.state().requests.is_empty());
 }
 
@@ -307,9 +275,6 @@ fn log_format_json_writes_one_object_per_line_with_the_snapshot_and_storage() {
     env.write_config(&vault, json!({"log_format": "yaml"}));
     let bad = env.run(&["once"]);
     assert_code(&bad, 2);
-    assert!(
-        bad.stderr.contains("key \"log_format\"") && bad.stderr.contains("\"text\" or \"json\""),
-        "{}",
-        bad.stderr
-    );
+    assert_contains!(bad.stderr, "key \"log_format\"");
+    assert_contains!(bad.stderr, "\"text\" or \"json\"");
 }

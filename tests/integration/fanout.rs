@@ -84,19 +84,18 @@ fn every_storage_receives_the_same_verified_bytes() {
     let stderr = String::from_utf8_lossy(&outcome.stderr);
     assert_eq!(outcome.status.code(), Some(0), "{stderr}");
     for secret in [AZURE_KEY, "test-secret-key"] {
-        assert!(
-            !stderr.contains(secret),
-            "a storage key leaked at trace level"
-        );
+        assert_not_contains!(stderr, secret, "a storage key leaked at trace level");
     }
-    assert!(
-        !stderr.to_ascii_lowercase().contains("authorization:"),
+    assert_not_contains!(
+        stderr.to_ascii_lowercase(),
+        "authorization:",
         "a signed header leaked"
     );
     for kind in ["local", "aws", "gcp", "azure"] {
-        assert!(
-            stderr.contains(&format!("Successfully created {kind} snapshot to ")),
-            "{kind}:\n{stderr}"
+        assert_contains!(
+            stderr,
+            format!("Successfully created {kind} snapshot to "),
+            "{kind}"
         );
     }
     let local = &env.files()[0];
@@ -140,18 +139,19 @@ fn a_failing_storage_does_not_stop_the_others_and_is_not_pruned() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&outcome.stderr);
     assert_eq!(outcome.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
+    assert_contains!(
+        stderr,
+        format!(
             "storing the snapshot in aws s3://{BUCKET}/{} failed",
             clouds.s3.prefix()
-        )),
-        "{stderr}"
+        )
     );
-    assert!(stderr.contains("InvalidStorageClass"), "{stderr}");
+    assert_contains!(stderr, "InvalidStorageClass");
     for kind in ["local", "gcp", "azure"] {
-        assert!(
-            stderr.contains(&format!("Successfully created {kind} snapshot to ")),
-            "{kind}:\n{stderr}"
+        assert_contains!(
+            stderr,
+            format!("Successfully created {kind} snapshot to "),
+            "{kind}"
         );
     }
     // The others were pruned to the new snapshot; S3 kept both old ones.
@@ -180,12 +180,12 @@ fn an_unreachable_storage_fails_the_cycle_and_the_others_still_get_the_snapshot(
         .unwrap();
     let stderr = String::from_utf8_lossy(&outcome.stderr);
     assert_eq!(outcome.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
+    assert_contains!(
+        stderr,
+        format!(
             "storing the snapshot in gcp gs://{BUCKET}/{}/ failed",
             clouds.gcs.prefix()
-        )),
-        "{stderr}"
+        )
     );
     assert_eq!(env.files().len(), 1);
     assert_eq!(clouds.s3.storage().list().unwrap().len(), 1);
@@ -338,15 +338,12 @@ fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file(
     let _ = server.wait();
     let untrusted_err = String::from_utf8_lossy(&untrusted.stderr);
     assert_eq!(untrusted.status.code(), Some(1), "{untrusted_err}");
-    assert!(
-        untrusted_err.to_lowercase().contains("certificate"),
-        "{untrusted_err}"
-    );
+    assert_contains!(untrusted_err.to_lowercase(), "certificate");
     let trusted_err = String::from_utf8_lossy(&trusted.stderr);
     assert_eq!(trusted.status.code(), Some(0), "{trusted_err}");
-    assert!(
-        trusted_err.contains("Successfully created aws snapshot to s3://tls-bucket/"),
-        "{trusted_err}"
+    assert_contains!(
+        trusted_err,
+        "Successfully created aws snapshot to s3://tls-bucket/"
     );
 }
 
@@ -370,11 +367,8 @@ fn a_refused_sas_token_never_appears_in_errors_or_trace_logs() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&outcome.stderr);
     assert_eq!(outcome.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("storing the snapshot in azure"), "{stderr}");
-    assert!(
-        !stderr.contains("SAS-SIGNATURE-VALUE"),
-        "the SAS token leaked"
-    );
+    assert_contains!(stderr, "storing the snapshot in azure");
+    assert_not_contains!(stderr, "SAS-SIGNATURE-VALUE", "the SAS token leaked");
 }
 
 /// One snapshot's fate in a JSON plan: name, keep, reasons.

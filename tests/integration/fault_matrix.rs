@@ -4,13 +4,13 @@
 
 use std::fs;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::env::{LiveRun, TestEnv, assert_code, finish, list, valid_archive, wait_for};
 use crate::fault_proxy::{Action, FaultProxy, Request};
+use crate::http_stub::HttpStub;
 use crate::vault_stand_in::{Mode, SnapshotFault, VaultStandIn};
 
 #[test]
@@ -31,11 +31,7 @@ fn status_reads_only_the_metrics_file_and_refuses_one_that_is_not_ours() {
     );
     let status = env.run(&["status"]);
     assert_code(&status, 0);
-    assert!(
-        status.stdout.contains("leader:               yes"),
-        "{}",
-        status.stdout
-    );
+    assert_contains!(status.stdout, "leader:               yes");
     // ... while once, which uses them, refuses the config.
     assert_code(&env.run(&["once"]), 2);
 
@@ -61,14 +57,12 @@ fn status_reads_only_the_metrics_file_and_refuses_one_that_is_not_ours() {
         fs::write(&metrics, text).unwrap();
         let outcome = env.run(&["status"]);
         assert_code(&outcome, 1);
-        assert!(
-            outcome
-                .stderr
-                .contains(&format!("metrics file {}", metrics.display()))
-                && outcome.stderr.contains(reason),
-            "{text:?}: {}",
-            outcome.stderr
+        assert_contains!(
+            outcome.stderr,
+            format!("metrics file {}", metrics.display()),
+            "{text:?}"
         );
+        assert_contains!(outcome.stderr, reason, "{text:?}");
     }
     // The largest value it accepts is shown, not a panic.
     fs::write(
@@ -78,7 +72,7 @@ fn status_reads_only_the_metrics_file_and_refuses_one_that_is_not_ours() {
     .unwrap();
     let far = env.run(&["status"]);
     assert_code(&far, 0);
-    assert!(far.stdout.contains("last cycle:"), "{}", far.stdout);
+    assert_contains!(far.stdout, "last cycle:");
 }
 
 #[test]
@@ -97,7 +91,7 @@ fn prune_works_while_the_token_sink_is_absent() {
     );
     let dry = env.run(&["prune", "--dry-run"]);
     assert_code(&dry, 0);
-    assert!(dry.stdout.contains("would delete 1"), "{}", dry.stdout);
+    assert_contains!(dry.stdout, "would delete 1");
     assert_code(&env.run(&["prune"]), 0);
     assert_eq!(env.files().len(), 1);
 }
@@ -112,33 +106,26 @@ fn a_config_readable_by_all_with_secrets_is_a_warning_and_dev_zero_is_refused() 
     fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
     let open = env.run(&["once"]);
     assert_code(&open, 0);
-    assert!(
-        open.stderr.contains("WARN")
-            && open.stderr.contains(&format!(
-                "{} is readable by all users and holds secrets (role_id, secret_id): chmod 600 {}",
-                config.display(),
-                config.display()
-            )),
-        "{}",
-        open.stderr
+    assert_contains!(open.stderr, "WARN");
+    assert_contains!(
+        open.stderr,
+        format!(
+            "{} is readable by all users and holds secrets (role_id, secret_id): chmod 600 {}",
+            config.display(),
+            config.display()
+        )
     );
-    assert!(!open.stderr.contains("test-secret-id"));
+    assert_not_contains!(open.stderr, "test-secret-id");
     fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).unwrap();
     let closed = env.run(&["once"]);
     assert_code(&closed, 0);
-    assert!(
-        !closed.stderr.contains("readable by all"),
-        "{}",
-        closed.stderr
-    );
+    assert_not_contains!(closed.stderr, "readable by all");
 
     let zero = env.run(&["once", "-c", "/dev/zero"]);
     assert_code(&zero, 2);
-    assert!(
-        zero.stderr
-            .contains("cannot read config file /dev/zero: it is larger than 1024 KiB"),
-        "{}",
-        zero.stderr
+    assert_contains!(
+        zero.stderr,
+        "cannot read config file /dev/zero: it is larger than 1024 KiB"
     );
 }
 
@@ -157,11 +144,7 @@ fn a_failed_cycle_on_the_leader_keeps_leader_yes_and_a_stop_is_not_a_failure() {
     assert!(failed.agent.leader, "{:?}", failed.agent);
     assert_eq!(failed.agent.consecutive_failures, 1);
     let status = env.run(&["status"]);
-    assert!(
-        status.stdout.contains("leader:               yes"),
-        "{}",
-        status.stdout
-    );
+    assert_contains!(status.stdout, "leader:               yes");
 
     // A SIGTERM in the middle of a slow download ends the cycle; it is not counted.
     {
@@ -224,14 +207,13 @@ fn kill_9_leaves_no_final_name_and_the_next_start_removes_its_leftovers() {
     vault.state().chunk_delay = Duration::ZERO;
     let next = env.run(&["once"]);
     assert_code(&next, 0);
-    assert!(
-        next.stderr
-            .contains(&format!("Removed {}", env.tmp.join(&staging[0]).display()))
-            && next
-                .stderr
-                .contains(&format!("Removed {}", env.snaps.join(&dead_copy).display())),
-        "{}",
-        next.stderr
+    assert_contains!(
+        next.stderr,
+        format!("Removed {}", env.tmp.join(&staging[0]).display())
+    );
+    assert_contains!(
+        next.stderr,
+        format!("Removed {}", env.snaps.join(&dead_copy).display())
     );
     assert!(env.staging_is_empty());
     let files = env.files();
@@ -261,14 +243,13 @@ fn two_agents_started_at_once_with_one_config_take_one_snapshot() {
     });
     let second = env.run(&["once"]);
     assert_code(&second, 0);
-    assert!(
-        second.stderr.contains(&format!(
+    assert_contains!(
+        second.stderr,
+        format!(
             "{} {}; exiting",
             vault_raft_snapshot::commands::ALREADY_RUNNING,
             env.config_path().display()
-        )),
-        "{}",
-        second.stderr
+        )
     );
     let first = finish(first, Duration::from_secs(60));
     assert_code(&first, 0);
@@ -321,12 +302,8 @@ fn a_full_staging_filesystem_fails_the_cycle_naming_the_path_and_leaves_nothing(
     env.write_config(&vault, json!({"temp_dir": full}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 1);
-    assert!(
-        outcome.stderr.contains(&full.display().to_string())
-            && outcome.stderr.contains("No space left on device"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, &full.display().to_string());
+    assert_contains!(outcome.stderr, "No space left on device");
     assert!(list(&full).is_empty(), "{:?}", list(&full));
     assert!(env.files().is_empty());
 }
@@ -439,12 +416,9 @@ fn vault_stalling_mid_stream_is_abandoned_after_idle_timeout() {
         took >= Duration::from_secs(2) && took < Duration::from_secs(15),
         "took {took:?}"
     );
-    assert!(
-        outcome
-            .stderr
-            .contains("no data from Vault for 2s (idle_timeout); the download was abandoned"),
-        "{}",
-        outcome.stderr
+    assert_contains!(
+        outcome.stderr,
+        "no data from Vault for 2s (idle_timeout); the download was abandoned"
     );
     assert!(env.staging_is_empty());
     assert_eq!(env.files(), ["raft_snapshot-1700000000000000000.snap"]);
@@ -459,12 +433,9 @@ fn vault_resetting_the_connection_mid_stream_fails_at_once() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_code(&outcome, 1);
     // ureq reports a reset as "Peer disconnected".
-    assert!(
-        outcome
-            .stderr
-            .contains("reading from Vault failed: Peer disconnected"),
-        "{}",
-        outcome.stderr
+    assert_contains!(
+        outcome.stderr,
+        "reading from Vault failed: Peer disconnected"
     );
     assert!(env.staging_is_empty());
     assert!(env.files().is_empty());
@@ -494,43 +465,6 @@ fn sigterm_while_vault_stalls_ends_the_cycle_within_two_seconds() {
     assert!(env.files().is_empty());
 }
 
-/// A server that accepts connections and then does nothing: never reads, never answers.
-/// They stay open until it is dropped.
-struct BlackHole {
-    addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
-}
-
-impl BlackHole {
-    fn start() -> BlackHole {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                held.extend(stream.ok());
-            }
-        });
-        BlackHole { addr, stop }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for BlackHole {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = std::net::TcpStream::connect(self.addr);
-    }
-}
-
 /// The cycle failed in each cloud storage (each named in the log), and the local storage
 /// stored the snapshot.
 #[track_caller]
@@ -538,21 +472,18 @@ fn assert_only_local_stored(outcome: &crate::env::Outcome, env: &TestEnv) {
     assert_code(outcome, 1);
     for kind in ["aws", "gcp", "azure"] {
         let failed = format!("storing the snapshot in {kind}");
-        assert!(
-            outcome.stderr.contains(&failed),
-            "{kind}: {}",
-            outcome.stderr
-        );
+        assert_contains!(outcome.stderr, &failed, "{kind}");
     }
     let stored = "Successfully created local snapshot";
-    assert!(outcome.stderr.contains(stored), "{}", outcome.stderr);
+    assert_contains!(outcome.stderr, stored);
     assert_eq!(env.files().len(), 1);
 }
 
 #[test]
 fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still_store() {
     use crate::conformance::{AZURE_ACCOUNT, AZURE_KEY};
-    let (s3, gcs, azure) = (BlackHole::start(), BlackHole::start(), BlackHole::start());
+    // Servers that accept connections and then do nothing: never read, never answer.
+    let (s3, gcs, azure) = (HttpStub::silent(), HttpStub::silent(), HttpStub::silent());
     // 4 MiB: more than the socket buffers hold, so a server that does not read stalls the
     // upload itself, not only the wait for its answer.
     let vault = VaultStandIn::start(valid_archive(4 << 20));
@@ -569,7 +500,7 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
                                  "endpoint": format!("{}/{AZURE_ACCOUNT}", azure.url())}}),
     );
     let mut command = env.command(&["once"]);
-    command.env("STORAGE_EMULATOR_HOST", gcs.addr.to_string());
+    command.env("STORAGE_EMULATOR_HOST", gcs.addr().to_string());
     let started = Instant::now();
     let outcome = finish(command.spawn().unwrap(), Duration::from_secs(120));
     let took = started.elapsed();
@@ -581,6 +512,9 @@ fn storages_that_never_answer_or_stop_reading_are_abandoned_and_the_others_still
     );
     assert_only_local_stored(&outcome, &env);
     assert!(env.staging_is_empty());
+    for (kind, server) in [("aws", &s3), ("gcp", &gcs), ("azure", &azure)] {
+        assert!(server.connections() > 0, "{kind} never connected");
+    }
     eprintln!("three silent storages took {took:?}");
 }
 
@@ -685,7 +619,7 @@ fn a_part_whose_connection_is_reset_every_time_fails_that_storage_only() {
 
 #[test]
 fn sigterm_while_a_storage_stalls_ends_run_within_two_seconds() {
-    let s3 = BlackHole::start();
+    let s3 = HttpStub::silent();
     let vault = VaultStandIn::start(valid_archive(4 << 20));
     let env = TestEnv::new();
     // The default idle_timeout (5m), and S3's client blocked in a read no flag reaches.
@@ -720,6 +654,7 @@ fn sigterm_while_a_storage_stalls_ends_run_within_two_seconds() {
         "{:?}",
         env.files()
     );
+    assert!(s3.connections() > 0, "the agent never reached S3");
 }
 
 #[test]

@@ -32,16 +32,8 @@ fn assert_refused(env: &TestEnv, before: &[String], outcome: &Outcome, reason: &
     assert_code(outcome, 1);
     assert_eq!(env.files(), before, "storage changed after a bad snapshot");
     assert!(env.staging_is_empty(), "temporary file left behind");
-    assert!(
-        outcome.stderr.contains(reason),
-        "expected {reason:?} in:\n{}",
-        outcome.stderr
-    );
-    assert!(
-        !outcome.stderr.contains("Successfully created"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, reason);
+    assert_not_contains!(outcome.stderr, "Successfully created");
 }
 
 fn refused_with(fault: SnapshotFault, reason: &str) {

@@ -66,7 +66,7 @@ fn validate(validator: &Path, yaml: &str) {
         ok,
         "kubernetes-validate --strict failed:\n{stdout}{stderr}\n{yaml}"
     );
-    assert!(!stdout.contains("ERROR"), "{stdout}");
+    assert_not_contains!(stdout, "ERROR");
 }
 
 struct Rendered {
@@ -123,8 +123,9 @@ fn render_pattern(
         .expect("the ConfigMap holds snapshot.json");
     let config: Value = serde_json::from_str(text).unwrap();
     assert_eq!(config["leader_check"], leader_check, "{dir}");
-    assert!(
-        config["addr"].as_str().unwrap().contains(addr_part),
+    assert_contains!(
+        config["addr"].as_str().unwrap(),
+        addr_part,
         "{dir}: {config}"
     );
     (rendered, name, config)
@@ -164,11 +165,7 @@ fn check_config_as_in_the_pod(config: &Value) -> String {
     env.write_config_json(&config);
     let outcome = env.run(&["check"]);
     assert_code(&outcome, 0);
-    assert!(
-        !outcome.stdout.contains("stand-in-secret"),
-        "{}",
-        outcome.stdout
-    );
+    assert_not_contains!(outcome.stdout, "stand-in-secret");
     outcome.stdout
 }
 
@@ -276,12 +273,12 @@ fn the_cronjob_runs_once_against_the_active_service() {
     assert_hardened_pod(pod, &config_map, &config, "once");
 
     let checked = check_config_as_in_the_pod(&config);
-    assert!(
-        checked.contains("leader_check      is_self")
-            && checked.contains("Kubernetes at auth/kubernetes, role vault-raft-snapshot")
-            && checked.contains("secret_access_key file://"),
-        "{checked}"
+    assert_contains!(checked, "leader_check      is_self");
+    assert_contains!(
+        checked,
+        "Kubernetes at auth/kubernetes, role vault-raft-snapshot"
     );
+    assert_contains!(checked, "secret_access_key file://");
 }
 
 #[test]
@@ -302,7 +299,7 @@ fn the_deployment_runs_one_replica_recreated() {
     assert_hardened_pod(pod, &config_map, &config, "run");
 
     let checked = check_config_as_in_the_pod(&config);
-    assert!(checked.contains("leader_check      is_self"), "{checked}");
+    assert_contains!(checked, "leader_check      is_self");
 }
 
 #[test]
@@ -337,7 +334,7 @@ fn the_sidecar_values_add_a_hardened_container_to_every_vault_pod() {
     assert_hardened_container(&containers[0], &pod["spec"], &config_map, &config, "run");
 
     let checked = check_config_as_in_the_pod(&config);
-    assert!(checked.contains("leader_check      auto"), "{checked}");
+    assert_contains!(checked, "leader_check      auto");
 }
 
 #[test]
@@ -357,16 +354,20 @@ fn the_dockerfile_passes_hadolint_and_runs_the_agent_as_non_root() {
         "ENTRYPOINT [\"/usr/local/bin/vault-raft-snapshot\"]",
         "org.opencontainers.image.title=",
     ] {
-        assert!(text.contains(line), "no {line:?} in the Dockerfile");
+        assert_contains!(text, line, "the Dockerfile");
     }
-    assert!(text.contains(&format!(
-        "CMD [\"run\", \"--config\", \"{}\"]",
-        vault_raft_snapshot::config::DEFAULT_CONFIG_PATH
-    )));
+    assert_contains!(
+        text,
+        format!(
+            "CMD [\"run\", \"--config\", \"{}\"]",
+            vault_raft_snapshot::config::DEFAULT_CONFIG_PATH
+        )
+    );
     // hadolint really reads the file: a root user is reported.
     let dir = tempfile::tempdir().unwrap();
     let rooted = dir.path().join("Dockerfile");
     fs::write(&rooted, text.replace("USER 65532:65532", "USER root")).unwrap();
     let (ok, stdout, _) = run(Command::new(&hadolint).arg(&rooted));
-    assert!(!ok && stdout.contains("DL3002"), "{stdout}");
+    assert!(!ok, "hadolint accepted a root user: {stdout}");
+    assert_contains!(stdout, "DL3002");
 }

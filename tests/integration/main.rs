@@ -4,6 +4,10 @@
 //!
 //! One test binary with one module per area (ripgrep's layout), so linking happens once.
 
+#[macro_use]
+#[path = "../support/assert_contains.rs"]
+mod assert_contains;
+
 #[path = "../support/vault_stand_in.rs"]
 mod vault_stand_in;
 
@@ -13,12 +17,20 @@ mod fault_proxy;
 #[path = "../support/openbao.rs"]
 mod openbao;
 
+#[path = "../support/http_stub.rs"]
+mod http_stub;
+
+// The storage fixtures (raw buckets, configs, fault proxies) the tests here use. The checks
+// themselves run once, in the `conformance` target.
+#[allow(dead_code, unused_macros)]
+#[path = "../support/conformance.rs"]
+mod conformance;
+
 mod env;
 
 mod auth;
 mod check;
 mod cli;
-mod conformance;
 mod cycle;
 mod examples;
 mod fanout;

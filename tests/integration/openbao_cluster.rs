@@ -47,11 +47,7 @@ fn assert_only_leader_stored(
     for (i, (outcome, agent)) in outcomes.iter().zip(agents).enumerate() {
         assert_code(outcome, 0);
         if i == leader {
-            assert!(
-                !outcome.stderr.contains(NOT_LEADER_MESSAGE),
-                "{}",
-                outcome.stderr
-            );
+            assert_not_contains!(outcome.stderr, NOT_LEADER_MESSAGE);
             assert_eq!(
                 agent.files().len(),
                 stored,
@@ -59,11 +55,7 @@ fn assert_only_leader_stored(
                 outcome.stderr
             );
         } else {
-            assert!(
-                outcome.stderr.contains(NOT_LEADER_MESSAGE),
-                "node {i}: {}",
-                outcome.stderr
-            );
+            assert_contains!(outcome.stderr, NOT_LEADER_MESSAGE, "node {i}");
             assert_eq!(agent.files().len(), 0, "standby {i} stored a snapshot");
         }
     }
@@ -106,8 +98,8 @@ fn only_the_leader_stores_a_new_leader_takes_over_and_a_sealed_node_refuses() {
     let before = agents[standby].files().len();
     let sealed = agents[standby].run(&["once"]);
     assert_code(&sealed, 1);
-    assert!(sealed.stderr.contains("sealed"), "{}", sealed.stderr);
-    assert!(sealed.stderr.contains("503"), "{}", sealed.stderr);
+    assert_contains!(sealed.stderr, "sealed");
+    assert_contains!(sealed.stderr, "503");
     assert_eq!(agents[standby].files().len(), before);
     assert!(agents[standby].staging_is_empty());
 }
@@ -140,7 +132,7 @@ fn run_keeps_storing_while_short_lived_tokens_expire() {
         outcome.stderr
     );
     assert_eq!(stored, cycles, "{}", outcome.stderr);
-    assert!(!outcome.stderr.contains("ERROR"), "{}", outcome.stderr);
+    assert_not_contains!(outcome.stderr, "ERROR");
 }
 
 #[test]
@@ -169,11 +161,7 @@ fn a_token_file_works_and_a_token_without_the_policy_gets_a_clear_403() {
         "ok    vault policy: the token may read sys/storage/raft/snapshot",
         "ok    storage local-0",
     ] {
-        assert!(
-            checked.stdout.contains(line),
-            "no {line:?} in\n{}",
-            checked.stdout
-        );
+        assert_contains!(checked.stdout, line);
     }
     assert!(agent.files().is_empty());
     let outcome = agent.run(&["once"]);
@@ -185,27 +173,17 @@ fn a_token_file_works_and_a_token_without_the_policy_gets_a_clear_403() {
     // check --connect finds the missing policy without asking for a snapshot.
     let checked = agent.run(&["check", "--connect"]);
     assert_code(&checked, 1);
-    assert!(
-        checked
-            .stdout
-            .contains("FAIL  vault policy: the token may not read sys/storage/raft/snapshot"),
-        "{}",
-        checked.stdout
+    assert_contains!(
+        checked.stdout,
+        "FAIL  vault policy: the token may not read sys/storage/raft/snapshot"
     );
     let outcome = agent.run(&["once"]);
     assert_code(&outcome, 1);
-    assert!(outcome.stderr.contains("403"), "{}", outcome.stderr);
-    assert!(
-        outcome.stderr.contains("permission denied"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "403");
+    assert_contains!(outcome.stderr, "permission denied");
     assert!(agent.files().is_empty());
     let token = fs::read_to_string(&weak).unwrap();
-    assert!(
-        !outcome.stderr.contains(token.trim()),
-        "the token was logged"
-    );
+    assert_not_contains!(outcome.stderr, token.trim(), "the token was logged");
 }
 
 /// The policy README documents for the token that restores.
@@ -278,27 +256,20 @@ fn restore_latest_brings_back_the_snapshot_also_through_a_standby() {
     // The agent's own AppRole may only read snapshots.
     let forbidden = agent.run(&["restore", "latest", "--yes"]);
     assert_code(&forbidden, 1);
-    assert!(forbidden.stderr.contains("403"), "{}", forbidden.stderr);
-    assert!(
-        forbidden.stderr.contains("may not restore"),
-        "{}",
-        forbidden.stderr
-    );
+    assert_contains!(forbidden.stderr, "403");
+    assert_contains!(forbidden.stderr, "may not restore");
     assert_eq!(cluster.secret("app/after").as_deref(), Some("new"));
 
     let restored = restore(&agent, &token, &["latest", "--yes"]);
     assert_code(&restored, 0);
-    assert!(
-        restored.stderr.contains("is a standby"),
-        "{}",
-        restored.stderr
-    );
+    assert_contains!(restored.stderr, "is a standby");
     crate::openbao::wait_for("the restored state", Duration::from_secs(60), || {
         (cluster.secret("app/after").is_none()).then_some(())
     });
     assert_eq!(cluster.secret("app/changed").as_deref(), Some("old"));
     assert_eq!(cluster.secret("app/before-49").as_deref(), Some("v1"));
-    assert!(!restored.stdout.contains(&token) && !restored.stderr.contains(&token));
+    assert_not_contains!(restored.stdout, &token);
+    assert_not_contains!(restored.stderr, &token);
 }
 
 #[test]
@@ -323,12 +294,8 @@ fn a_snapshot_of_another_cluster_is_refused_without_force_and_installed_with_it(
     let token = restore_token(&target);
     let refused = restore(&agent, &token, &[file, "--yes"]);
     assert_code(&refused, 1);
-    assert!(
-        refused.stderr.contains("other unseal keys"),
-        "{}",
-        refused.stderr
-    );
-    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_contains!(refused.stderr, "other unseal keys");
+    assert_contains!(refused.stderr, "--force");
     assert_eq!(target.secret("origin").as_deref(), Some("target"));
 
     let forced = restore(&agent, &token, &[file, "--yes", "--force"]);

@@ -60,13 +60,7 @@ fn once_keeps_the_newest_retain_and_never_touches_foreign_files() {
     );
     for gone in &old[2..] {
         assert!(!files.contains(gone), "{gone} should have been pruned");
-        assert!(
-            outcome
-                .stderr
-                .contains(&format!("Deleted old snapshot {gone}")),
-            "{}",
-            outcome.stderr
-        );
+        assert_contains!(outcome.stderr, format!("Deleted old snapshot {gone}"));
     }
 }
 
@@ -111,18 +105,12 @@ fn prune_dry_run_names_what_it_would_delete_and_deletes_nothing() {
             outcome.stdout
         );
     }
-    assert!(
-        outcome
-            .stdout
-            .contains("would delete 3 snapshot(s); dry run, nothing was deleted"),
-        "{}",
-        outcome.stdout
+    assert_contains!(
+        outcome.stdout,
+        "would delete 3 snapshot(s); dry run, nothing was deleted"
     );
     for foreign in FOREIGN {
-        assert!(
-            !outcome.stdout.contains(foreign),
-            "foreign file listed: {foreign}"
-        );
+        assert_not_contains!(outcome.stdout, foreign, "foreign file listed");
     }
     assert!(
         vault.state().requests.is_empty(),

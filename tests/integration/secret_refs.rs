@@ -37,12 +37,9 @@ fn approle_credentials_come_from_a_file_and_a_variable() {
     // The variable is not set: exit 2 naming the key and the reference; Vault never asked.
     let unset = env.run(&["once"]);
     assert_code(&unset, 2);
-    assert!(
-        unset.stderr.contains(
-            "key \"role_id\": env://VRS_TEST_ROLE_ID: the environment variable VRS_TEST_ROLE_ID is not set"
-        ),
-        "{}",
-        unset.stderr
+    assert_contains!(
+        unset.stderr,
+        "key \"role_id\": env://VRS_TEST_ROLE_ID: the environment variable VRS_TEST_ROLE_ID is not set"
     );
 
     // The file is gone: the same, and the value is never shown.
@@ -51,15 +48,12 @@ fn approle_credentials_come_from_a_file_and_a_variable() {
     command.env("VRS_TEST_ROLE_ID", "test-role-id");
     let missing = finish(command.spawn().unwrap(), Duration::from_secs(60));
     assert_code(&missing, 2);
-    assert!(
-        missing
-            .stderr
-            .contains(&format!("key \"secret_id\": {reference}: cannot read"))
-            && missing.stderr.contains("No such file"),
-        "{}",
-        missing.stderr
+    assert_contains!(
+        missing.stderr,
+        format!("key \"secret_id\": {reference}: cannot read")
     );
-    assert!(!missing.stderr.contains("test-role-id"));
+    assert_contains!(missing.stderr, "No such file");
+    assert_not_contains!(missing.stderr, "test-role-id");
     // sys/leader, login and the snapshot, all from the first run.
     assert_eq!(
         vault.requests_to("/v1/").len(),
@@ -109,5 +103,5 @@ fn a_rotated_storage_key_is_picked_up_by_a_running_agent() {
     assert_code(&outcome, 0);
     let verified = outcome.stderr.matches("Verified snapshot").count();
     assert_eq!(env.files().len(), verified, "{}", outcome.stderr);
-    assert!(!outcome.stderr.contains(AZURE_KEY), "the key leaked");
+    assert_not_contains!(outcome.stderr, AZURE_KEY, "the key leaked");
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::env::{TestEnv, assert_code, finish, list, valid_archive, wait_for};
+use crate::http_stub::{HttpStub, Request, Response};
 use crate::vault_stand_in::VaultStandIn;
 
 fn stop_idle_run_with(signal: i32) {
@@ -80,76 +81,41 @@ fn stop_a_download_with(signal: i32) {
     assert!(env.files().is_empty(), "an interrupted snapshot was stored");
 }
 
-/// A fake GCS JSON API that holds the answer to the first upload chunk until told to go on,
-/// and records every request line.
-/// The fake server's URL, "the first chunk arrived", "answer it now", and the request log.
-type SlowGcs = (
-    String,
+/// A fake GCS JSON API that holds the answer to the first upload chunk until told to go on:
+/// the stub, "the first chunk arrived", and "answer it now" (dropping it answers too).
+fn slow_gcs() -> (
+    HttpStub,
     std::sync::mpsc::Receiver<()>,
     std::sync::mpsc::Sender<()>,
-    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-);
-
-fn slow_gcs() -> SlowGcs {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+) {
     let (arrived_tx, arrived_rx) = std::sync::mpsc::channel();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = std::sync::Arc::clone(&log);
-    std::thread::spawn(move || {
-        let mut first_chunk = true;
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut length = 0;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            seen.lock().unwrap().push(line.trim().to_string());
-            let mut stream = stream;
-            let reply = |stream: &mut std::net::TcpStream, head: &str, body: &str| {
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            };
-            if line.starts_with("POST /upload/") {
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nLocation: http://{addr}/session\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                );
-            } else if line.starts_with("PUT /session") && first_chunk {
-                first_chunk = false;
-                arrived_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
-                reply(&mut stream, "308 Resume Incomplete", "");
-            } else if line.starts_with("PUT /session") {
-                reply(&mut stream, "200 OK", r#"{"name":"x","size":"0"}"#);
-            } else {
-                reply(&mut stream, "204 No Content", "");
-            }
+    let first_chunk = std::sync::Mutex::new(Some((arrived_tx, go_rx)));
+    let stub = HttpStub::start(move |request| {
+        let (method, path) = (request.method.as_str(), request.path.as_str());
+        if method == "POST" && path.starts_with("/upload/") {
+            let host = request.header("host").unwrap_or_default();
+            return Response::new(200).header("Location", format!("http://{host}/session"));
         }
+        if method == "PUT" && path.starts_with("/session") {
+            let first = first_chunk.lock().unwrap().take();
+            if let Some((arrived, go)) = first {
+                arrived.send(()).unwrap();
+                let _ = go.recv();
+                return Response::new(308);
+            }
+            return Response::new(200).body(r#"{"name":"x","size":"0"}"#);
+        }
+        Response::new(204)
     });
-    (format!("http://{addr}"), arrived_rx, go_tx, log)
+    (stub, arrived_rx, go_tx)
 }
 
 #[test]
 fn sigterm_during_a_cloud_upload_stops_between_parts_and_cleans_up() {
     // Over one 8 MiB chunk, so the upload has a second part to skip.
     let vault = VaultStandIn::start(valid_archive(9 << 20));
-    let (gcs, arrived, go, requests) = slow_gcs();
+    let (gcs, arrived, go) = slow_gcs();
     let env = TestEnv::new();
     env.write_config(
         &vault,
@@ -157,7 +123,7 @@ fn sigterm_during_a_cloud_upload_stops_between_parts_and_cleans_up() {
     );
     let child = env
         .command(&["run"])
-        .env("STORAGE_EMULATOR_HOST", &gcs)
+        .env("STORAGE_EMULATOR_HOST", gcs.url())
         .spawn()
         .unwrap();
     arrived
@@ -168,7 +134,7 @@ fn sigterm_during_a_cloud_upload_stops_between_parts_and_cleans_up() {
     go.send(()).unwrap();
     let outcome = finish(child, Duration::from_secs(20));
     assert_code(&outcome, 0);
-    let requests = requests.lock().unwrap().clone();
+    let requests: Vec<String> = gcs.requests().iter().map(Request::line).collect();
     let chunks = requests
         .iter()
         .filter(|r| r.starts_with("PUT /session"))
@@ -185,9 +151,5 @@ fn sigterm_during_a_cloud_upload_stops_between_parts_and_cleans_up() {
         "{requests:?}"
     );
     assert!(env.staging_is_empty());
-    assert!(
-        outcome.stderr.contains("interrupted by a shutdown signal"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "interrupted by a shutdown signal");
 }

@@ -100,19 +100,11 @@ fn an_untrusted_certificate_is_refused_by_default() {
     env.write_config(&vault, json!({}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 1);
-    assert!(
-        outcome.stderr.contains(&format!(
-            "cannot reach Vault at GET {}/v1/sys/leader",
-            vault.url()
-        )),
-        "{}",
-        outcome.stderr
+    assert_contains!(
+        outcome.stderr,
+        format!("cannot reach Vault at GET {}/v1/sys/leader", vault.url())
     );
-    assert!(
-        outcome.stderr.to_lowercase().contains("certificate"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr.to_lowercase(), "certificate");
     assert!(env.files().is_empty());
 }
 
@@ -155,13 +147,7 @@ fn tls_skip_verify_connects_and_warns() {
     env.write_config(&vault, json!({"tls_skip_verify": true}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 0);
-    assert!(
-        outcome
-            .stderr
-            .contains("TLS certificate verification is OFF"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "TLS certificate verification is OFF");
 }
 
 #[test]
@@ -191,9 +177,6 @@ fn a_file_that_is_not_a_certificate_is_a_config_error() {
     env.write_config(&vault, json!({"ca_cert": junk}));
     let outcome = env.run(&["once"]);
     assert_code(&outcome, 2);
-    assert!(
-        outcome.stderr.contains("key \"ca_cert\"") && outcome.stderr.contains("no PEM certificate"),
-        "{}",
-        outcome.stderr
-    );
+    assert_contains!(outcome.stderr, "key \"ca_cert\"");
+    assert_contains!(outcome.stderr, "no PEM certificate");
 }

@@ -1,38 +1,62 @@
 //! One storage contract, checked the same way for every storage (restic's backend suite,
-//! in Rust): local always, and S3, GCS and Azure against moto, fake-gcs-server and Azurite on
-//! 127.0.0.1 (`contrib/test-servers.sh start`). A missing server fails the test unless
-//! `VRS_TEST_SKIP_CLOUD=1` is set, for local development without them.
+//! in Rust): local and in-memory always, and S3, GCS and Azure (each with its Cargo feature)
+//! against moto, fake-gcs-server and Azurite on 127.0.0.1 (`contrib/test-servers.sh start`).
+//! A missing server fails the test unless `VRS_TEST_SKIP_CLOUD=1` is set, for local
+//! development without them.
+//!
+//! The `conformance` test target (`tests/conformance.rs`) runs the checks, once per storage,
+//! with [`conformance!`]; the `integration` target includes this file for its fixtures only
+//! (a cloud storage's raw bucket, its config, a fault proxy in front of it).
 //!
 //! Every test gets a fresh location (a temporary directory, or a unique key prefix) and
 //! places foreign objects beside it: other names, other prefixes, a sibling prefix that
 //! starts the same way, and nested keys. None may ever be listed or deleted.
 
 use std::fs;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use vault_raft_snapshot::archive::build::pseudo_random_bytes;
-use vault_raft_snapshot::config::{AzureConfig, GcsConfig, S3Config};
+#[cfg(feature = "azure")]
+use vault_raft_snapshot::config::AzureConfig;
+#[cfg(feature = "gcs")]
+use vault_raft_snapshot::config::GcsConfig;
+#[cfg(feature = "s3")]
+use vault_raft_snapshot::config::S3Config;
 use vault_raft_snapshot::retention::RetentionPolicy;
+#[cfg(any(feature = "s3", feature = "azure"))]
 use vault_raft_snapshot::secret::{Secret, SecretRef};
 use vault_raft_snapshot::shutdown::StopFlag;
 use vault_raft_snapshot::snapshot_name::SnapshotName;
 use vault_raft_snapshot::storage::Storage;
+#[cfg(feature = "azure")]
 use vault_raft_snapshot::storage::azure::AzureStorage;
+#[cfg(feature = "gcs")]
 use vault_raft_snapshot::storage::gcs::GcsStorage;
 use vault_raft_snapshot::storage::local::LocalStorage;
+use vault_raft_snapshot::storage::memory::MemoryStorage;
+#[cfg(feature = "s3")]
 use vault_raft_snapshot::storage::s3::S3Storage;
 
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 use crate::fault_proxy::{Action, FaultProxy, Request, replace_once};
 
+#[cfg(feature = "s3")]
 pub const S3_ENDPOINT: &str = "http://127.0.0.1:5055";
+#[cfg(feature = "gcs")]
 pub const GCS_ENDPOINT: &str = "http://127.0.0.1:4443";
+#[cfg(feature = "azure")]
 pub const AZURE_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+#[cfg(feature = "azure")]
 pub const AZURE_ACCOUNT: &str = "devstoreaccount1";
+#[cfg(feature = "azure")]
 pub const AZURE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// The bucket (or container) every cloud fixture uses.
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 pub const BUCKET: &str = "vrs-test";
 
 /// The faults a fixture can inject into its storage.
@@ -68,6 +92,7 @@ impl Faulty {
 }
 
 /// How a storage's requests look on the wire, for the proxy that injects faults.
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 struct Wire {
     upstream: &'static str,
     /// A request that carries one part of an upload.
@@ -78,6 +103,7 @@ struct Wire {
     misreport: fn(Vec<u8>) -> Vec<u8>,
 }
 
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 impl Wire {
     /// A proxy injecting `fault`, and the stop flag it raises (for `StopAfterFirstPart`).
     fn proxy(self, fault: Fault) -> (FaultProxy, StopFlag) {
@@ -123,6 +149,7 @@ pub trait Fixture {
 }
 
 /// A prefix no other test uses.
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 pub fn unique_prefix() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
@@ -139,6 +166,7 @@ pub fn unique_prefix() -> String {
 
 /// True if a server answers at `addr`; otherwise fails, or (with VRS_TEST_SKIP_CLOUD=1)
 /// returns false so the test is skipped with a note.
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 pub fn server_up(name: &str, addr: &str) -> bool {
     if TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2)).is_ok() {
         return true;
@@ -236,13 +264,66 @@ impl Fixture for LocalFixture {
     }
 }
 
+// ---------------------------------------------------------------- memory
+
+/// The in-memory storage under a prefix of its bucket; foreign objects are other keys in it.
+pub struct MemoryFixture {
+    bucket: MemoryStorage,
+    prefix: String,
+}
+
+impl MemoryFixture {
+    pub fn new() -> Option<Self> {
+        Some(Self {
+            bucket: MemoryStorage::new("conformance"),
+            prefix: "ours".to_string(),
+        })
+    }
+}
+
+impl Fixture for MemoryFixture {
+    fn storage(&self) -> Box<dyn Storage> {
+        Box::new(self.bucket.under(&self.prefix))
+    }
+    fn faulty(&self, fault: Fault) -> Option<Faulty> {
+        match fault {
+            // An upload in memory is one step: reading the staged file, then storing it. A
+            // refused write fails after the read, as a failed second part does.
+            Fault::SecondPartFails => {
+                let storage = self.bucket.under(&self.prefix);
+                storage.fail_uploads(true);
+                Some(Faulty::new(Box::new(storage), (), StopFlag::never()))
+            }
+            // The size listed is the length of the bytes held; nothing reports it.
+            Fault::WrongSizeReported => None,
+            // The flag is checked before the upload starts.
+            Fault::StopAfterFirstPart => {
+                let stop = StopFlag::never();
+                stop.raise();
+                Some(Faulty::new(self.storage(), (), stop))
+            }
+        }
+    }
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    fn put_raw(&self, key: &str, bytes: &[u8]) {
+        self.bucket.insert_raw(key, bytes);
+    }
+    fn exists_raw(&self, key: &str) -> bool {
+        self.bucket.contains_raw(key)
+    }
+}
+
 // ---------------------------------------------------------------- S3
 
+#[cfg(feature = "s3")]
 pub struct S3Fixture {
     prefix: String,
     bucket: Box<::s3::Bucket>,
 }
 
+#[cfg(feature = "s3")]
 pub fn s3_config(prefix: &str) -> S3Config {
     S3Config {
         access_key_id: Some(SecretRef::value(
@@ -265,6 +346,7 @@ pub fn s3_config(prefix: &str) -> S3Config {
     }
 }
 
+#[cfg(feature = "s3")]
 /// The test bucket on moto, for reading and writing behind the storage's back.
 pub fn raw_s3_bucket() -> Box<::s3::Bucket> {
     let credentials = ::s3::creds::Credentials::new(
@@ -284,6 +366,7 @@ pub fn raw_s3_bucket() -> Box<::s3::Bucket> {
         .with_path_style()
 }
 
+#[cfg(feature = "s3")]
 impl S3Fixture {
     pub fn new() -> Option<Self> {
         if !server_up("moto (S3)", "127.0.0.1:5055") {
@@ -297,6 +380,7 @@ impl S3Fixture {
     }
 }
 
+#[cfg(feature = "s3")]
 impl S3Fixture {
     fn storage_at(&self, endpoint: &str) -> Box<dyn Storage> {
         let mut config = s3_config(&self.prefix);
@@ -309,6 +393,7 @@ impl S3Fixture {
     }
 }
 
+#[cfg(feature = "s3")]
 impl Fixture for S3Fixture {
     fn storage(&self) -> Box<dyn Storage> {
         self.storage_at(S3_ENDPOINT)
@@ -343,10 +428,12 @@ impl Fixture for S3Fixture {
 
 // ---------------------------------------------------------------- GCS
 
+#[cfg(feature = "gcs")]
 pub struct GcsFixture {
     prefix: String,
 }
 
+#[cfg(feature = "gcs")]
 pub fn gcs_config(prefix: &str) -> GcsConfig {
     GcsConfig {
         bucket: BUCKET.into(),
@@ -356,6 +443,7 @@ pub fn gcs_config(prefix: &str) -> GcsConfig {
     }
 }
 
+#[cfg(feature = "gcs")]
 impl GcsFixture {
     pub fn new() -> Option<Self> {
         server_up("fake-gcs-server (GCS)", "127.0.0.1:4443").then(|| Self {
@@ -364,6 +452,7 @@ impl GcsFixture {
     }
 }
 
+#[cfg(feature = "gcs")]
 impl GcsFixture {
     fn storage_at(&self, endpoint: &str) -> Box<dyn Storage> {
         let mut config = gcs_config(&self.prefix);
@@ -376,6 +465,7 @@ impl GcsFixture {
     }
 }
 
+#[cfg(feature = "gcs")]
 impl Fixture for GcsFixture {
     fn storage(&self) -> Box<dyn Storage> {
         self.storage_at(GCS_ENDPOINT)
@@ -416,12 +506,14 @@ impl Fixture for GcsFixture {
 
 // ---------------------------------------------------------------- Azure
 
+#[cfg(feature = "azure")]
 pub struct AzureFixture {
     prefix: String,
     runtime: tokio::runtime::Runtime,
     store: object_store::azure::MicrosoftAzure,
 }
 
+#[cfg(feature = "azure")]
 pub fn azure_config(prefix: &str) -> AzureConfig {
     AzureConfig {
         account_name: AZURE_ACCOUNT.into(),
@@ -433,6 +525,7 @@ pub fn azure_config(prefix: &str) -> AzureConfig {
     }
 }
 
+#[cfg(feature = "azure")]
 impl AzureFixture {
     pub fn new() -> Option<Self> {
         if !server_up("Azurite (Azure)", "127.0.0.1:10000") {
@@ -459,6 +552,7 @@ impl AzureFixture {
     }
 }
 
+#[cfg(feature = "azure")]
 impl AzureFixture {
     fn storage_at(&self, endpoint: &str) -> Box<dyn Storage> {
         let mut config = azure_config(&self.prefix);
@@ -472,6 +566,7 @@ impl AzureFixture {
     }
 }
 
+#[cfg(feature = "azure")]
 impl Fixture for AzureFixture {
     fn storage(&self) -> Box<dyn Storage> {
         self.storage_at(AZURE_ENDPOINT)
@@ -508,6 +603,7 @@ impl Fixture for AzureFixture {
 // ---------------------------------------------------------------- faults
 
 /// A HEAD answer for the 1234-byte payload, reporting 1235 bytes.
+#[cfg(any(feature = "s3", feature = "azure"))]
 fn bump_content_length(response: Vec<u8>) -> Vec<u8> {
     let response = replace_once(
         response,
@@ -522,6 +618,7 @@ fn bump_content_length(response: Vec<u8>) -> Vec<u8> {
 }
 
 /// A GCS object resource for the 1234-byte payload, reporting 1235 bytes.
+#[cfg(feature = "gcs")]
 fn bump_json_size(response: Vec<u8>) -> Vec<u8> {
     let response = replace_once(response, b"\"size\":\"1234\"", b"\"size\":\"1235\"");
     replace_once(response, b"\"size\": \"1234\"", b"\"size\": \"1235\"")
@@ -692,10 +789,8 @@ pub fn a_stop_in_the_middle_of_an_upload_leaves_nothing_and_no_parts(f: &dyn Fix
         .storage
         .upload(&staged(work.path(), &bytes), &name(1), &faulty.stop)
         .unwrap_err();
-    assert!(
-        format!("{error:#}").contains("interrupted by a shutdown signal"),
-        "{error:#}"
-    );
+    let error = format!("{error:#}");
+    assert_contains!(error, "interrupted by a shutdown signal");
     assert!(f.storage().list().unwrap().is_empty());
     assert!(
         f.no_unfinished_uploads(),
@@ -735,19 +830,21 @@ pub fn an_object_that_landed_with_the_wrong_size_is_detected_and_removed(f: &dyn
             &StopFlag::never(),
         )
         .unwrap_err();
-    let text = format!("{error:#}");
-    assert!(text.contains("1235") && text.contains("1234"), "{text}");
+    let error = format!("{error:#}");
+    assert_contains!(error, "1235");
+    assert_contains!(error, "1234");
     assert!(
         f.storage().list().unwrap().is_empty(),
         "the bad object was left"
     );
 }
 
-/// One test per check for a fixture.
+/// One test per check for a fixture: `conformance!(local, LocalFixture::new())` in the test
+/// target's root, next to `mod conformance`.
 macro_rules! conformance {
     ($module:ident, $fixture:expr) => {
         mod $module {
-            use super::*;
+            use crate::conformance::*;
 
             fn run(check: fn(&dyn Fixture)) {
                 if let Some(fixture) = $fixture {
@@ -757,53 +854,48 @@ macro_rules! conformance {
 
             #[test]
             fn empty_location_lists_nothing() {
-                run(super::empty_location_lists_nothing);
+                run(crate::conformance::empty_location_lists_nothing);
             }
             #[test]
             fn upload_then_list_shows_name_and_exact_size() {
-                run(super::upload_then_list_shows_name_and_exact_size);
+                run(crate::conformance::upload_then_list_shows_name_and_exact_size);
             }
             #[test]
             fn download_is_byte_identical_for_1_byte_and_beyond_one_part() {
-                run(super::download_is_byte_identical_for_1_byte_and_beyond_one_part);
+                run(crate::conformance::download_is_byte_identical_for_1_byte_and_beyond_one_part);
             }
             #[test]
             fn foreign_objects_are_never_listed_or_deleted() {
-                run(super::foreign_objects_are_never_listed_or_deleted);
+                run(crate::conformance::foreign_objects_are_never_listed_or_deleted);
             }
             #[test]
             fn listing_is_complete_beyond_one_page() {
-                run(super::listing_is_complete_beyond_one_page);
+                run(crate::conformance::listing_is_complete_beyond_one_page);
             }
             #[test]
             fn delete_removes_and_deleting_a_missing_name_is_fine() {
-                run(super::delete_removes_and_deleting_a_missing_name_is_fine);
+                run(crate::conformance::delete_removes_and_deleting_a_missing_name_is_fine);
             }
             #[test]
             fn a_failed_upload_leaves_nothing_that_lists() {
-                run(super::a_failed_upload_leaves_nothing_that_lists);
+                run(crate::conformance::a_failed_upload_leaves_nothing_that_lists);
             }
             #[test]
             fn a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts() {
-                run(super::a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts);
+                run(crate::conformance::a_failure_in_the_middle_of_an_upload_leaves_nothing_and_no_parts);
             }
             #[test]
             fn a_stop_in_the_middle_of_an_upload_leaves_nothing_and_no_parts() {
-                run(super::a_stop_in_the_middle_of_an_upload_leaves_nothing_and_no_parts);
+                run(crate::conformance::a_stop_in_the_middle_of_an_upload_leaves_nothing_and_no_parts);
             }
             #[test]
             fn uploading_the_same_name_twice_replaces_it() {
-                run(super::uploading_the_same_name_twice_replaces_it);
+                run(crate::conformance::uploading_the_same_name_twice_replaces_it);
             }
             #[test]
             fn an_object_that_landed_with_the_wrong_size_is_detected_and_removed() {
-                run(super::an_object_that_landed_with_the_wrong_size_is_detected_and_removed);
+                run(crate::conformance::an_object_that_landed_with_the_wrong_size_is_detected_and_removed);
             }
         }
     };
 }
-
-conformance!(local, LocalFixture::new());
-conformance!(s3, S3Fixture::new());
-conformance!(gcs, GcsFixture::new());
-conformance!(azure, AzureFixture::new());
