@@ -1,7 +1,7 @@
 //! Vault's Raft snapshot archive: `gzip(tar(meta.json, state.bin, SHA256SUMS, SHA256SUMS.sealed))`.
 //!
 //! [`verify`] checks a snapshot as it streams past, to section 9.6 of the Vault API contract,
-//! strictly more than Vault's own client does; [`build`] writes archives the way Vault writes
+//! strictly more than Vault's own client does; `build` (for tests only, `test-support`) writes archives the way Vault writes
 //! them, for the Vault stand-in of the tests, the demo and the benchmark.
 
 #[cfg(any(test, feature = "test-support"))]

@@ -4,7 +4,7 @@
 //!
 //! What every storage shares lives here once: object keys under a prefix ([`keys`]), reading
 //! the staged file in parts ([`read_full`]), and undoing what a failed upload wrote
-//! ([`clean_up_on_failure`]). [`memory::MemoryStorage`] implements the trait in memory, for
+//! ([`clean_up_on_failure`]). `memory::MemoryStorage` (built for tests only, `test-support`) implements the trait in memory, for
 //! fast tests of the cycle, fan-out and pruning without servers.
 
 #[cfg(feature = "azure")]
