@@ -318,7 +318,9 @@ impl Session {
             let dirs = dirs.lock().map(|d| d.clone()).unwrap_or_default();
             let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
             crate::leftovers::remove_own(&dirs);
-            error!("The work did not stop within {STOP_GRACE:?} of the shutdown signal; exiting");
+            error!(
+                "A storage did not let go within {STOP_GRACE:?} of the shutdown signal; exiting"
+            );
             std::process::exit(i32::from(exit.code()));
         });
     }
