@@ -472,16 +472,15 @@ fn the_readme_documents_every_config_key_and_the_commands() {
     }
 }
 
-#[test]
-fn the_demo_runs_from_a_checkout() {
-    let out = tempfile::tempdir().unwrap();
-    // A clean environment, as an operator's shell has: the test harness's CARGO_* and
-    // NEXTEST_* variables would change build-script inputs and force rebuilds.
+/// `contrib/demo.sh` with `DEMO_DIR` set to `dir`, in a clean environment as an operator's
+/// shell has (the test harness's CARGO_* and NEXTEST_* variables would change build-script
+/// inputs and force rebuilds).
+fn demo(dir: &Path) -> (Option<i32>, String, String) {
     let mut command = Command::new("bash");
     command
         .arg(repo("contrib/demo.sh"))
         .env_clear()
-        .env("DEMO_DIR", out.path());
+        .env("DEMO_DIR", dir);
     for keep in [
         "PATH",
         "HOME",
@@ -495,9 +494,25 @@ fn the_demo_runs_from_a_checkout() {
         }
     }
     let output = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn snapshots_in(dir: &Path) -> Vec<String> {
+    crate::env::list(dir)
+        .into_iter()
+        .filter(|n| n.starts_with("raft_snapshot-"))
+        .collect()
+}
+
+#[test]
+fn the_demo_runs_from_a_checkout_and_replaces_only_its_own_snapshots() {
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = demo(out.path());
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(
         stderr
             .matches("Successfully created local snapshot")
@@ -505,12 +520,46 @@ fn the_demo_runs_from_a_checkout() {
         2,
         "{stderr}"
     );
-    assert!(
-        stdout.contains("would delete 1 snapshot(s); dry run, nothing was deleted"),
-        "{stdout}"
+    assert_contains!(
+        stdout,
+        "would delete 1 snapshot(s); dry run, nothing was deleted"
     );
-    assert!(stdout.contains("leader:               yes"), "{stdout}");
-    assert_eq!(crate::env::list(out.path()).len(), 2);
+    assert_contains!(stdout, "leader:               yes");
+    let first = snapshots_in(out.path());
+    assert_eq!(first.len(), 2);
+
+    // Run again: the first run's two are replaced by two new ones, and nothing else goes.
+    fs::write(out.path().join("notes.txt"), "mine").unwrap();
+    let (code, stdout, stderr) = demo(out.path());
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let second = snapshots_in(out.path());
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert!(
+        second.iter().all(|n| !first.contains(n)),
+        "{first:?} {second:?}"
+    );
+    assert!(out.path().join("notes.txt").exists());
+}
+
+#[test]
+fn the_demo_refuses_a_directory_with_snapshots_it_did_not_make() {
+    let backups = tempfile::tempdir().unwrap();
+    let real = "raft_snapshot-1700000000000000000.snap";
+    fs::write(backups.path().join(real), b"a real backup").unwrap();
+    // A marker does not make foreign snapshots the demo's: only the names it lists go.
+    fs::write(
+        backups.path().join(".vault-raft-snapshot-demo"),
+        "../escape\nraft_snapshot-1.snap\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = demo(backups.path());
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_contains!(stderr, "that this demo did not make");
+    assert_eq!(
+        fs::read(backups.path().join(real)).unwrap(),
+        b"a real backup"
+    );
+    assert_eq!(snapshots_in(backups.path()), [real]);
 }
 
 #[test]
