@@ -105,6 +105,16 @@ fn the_systemd_units_run_the_real_command_line() {
             "{unit}"
         );
         assert_eq!(verb, expected, "{unit}");
+        // Started after Vault's or OpenBao's own unit, whichever the node has.
+        let text = fs::read_to_string(repo(&format!("contrib/systemd/{unit}"))).unwrap();
+        let after: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("After="))
+            .flat_map(str::split_whitespace)
+            .collect();
+        for server in ["vault.service", "openbao.service"] {
+            assert!(after.contains(&server), "{unit}: After= lacks {server}");
+        }
     }
     let timer = fs::read_to_string(repo("contrib/systemd/vault-raft-snapshot.timer")).unwrap();
     assert!(timer.contains("Unit=vault-raft-snapshot-once.service"));
@@ -450,6 +460,28 @@ fn the_readmes_headings_are_unique_and_its_links_land_on_them() {
         !readme.contains("not supported by this version yet"),
         "stale storage section"
     );
+}
+
+#[test]
+fn the_readmes_first_steps_give_the_agent_its_directory_and_a_private_config() {
+    let readme = fs::read_to_string(repo("README.md")).unwrap();
+    let start = readme.find("## Take a snapshot").unwrap();
+    let first_steps = &readme[start..readme[start..].find("| command |").unwrap() + start];
+    for step in [
+        "install -d -o vault -g vault -m 0700 /var/backups/vault",
+        "install -o root -g vault -m 0640 snapshot.json /etc/vault.d/snapshot.json",
+        "sudo -u vault vault-raft-snapshot once",
+    ] {
+        assert_contains!(first_steps, step);
+    }
+    // The directory is the one the example config and the units use.
+    assert_contains!(
+        first_steps,
+        r#""local_storage": { "path": "/var/backups/vault" }"#
+    );
+    let unit = fs::read_to_string(repo("contrib/systemd/vault-raft-snapshot.service")).unwrap();
+    assert_contains!(unit, "ReadWritePaths=/var/backups/vault");
+    assert_contains!(unit, "User=vault");
 }
 
 #[test]
