@@ -182,7 +182,12 @@ impl Agent {
         let mut staged = self.stage_file()?;
         let staged_path = staged.path().to_path_buf();
         let summary = self
-            .download(&status.leader_address, staged.as_file_mut(), stop)
+            .download(
+                &status.leader_address,
+                staged.as_file_mut(),
+                &staged_path,
+                stop,
+            )
             .with_context(|| format!("staging the snapshot in {}", staged_path.display()))?;
         // From here the staged snapshot is read-only: its only write handle is closed (the
         // path is still removed on drop), so a storage may link it instead of copying it.
@@ -268,10 +273,17 @@ impl Agent {
         &mut self,
         leader_address: &str,
         file: &mut File,
+        staged: &Path,
         stop: &StopFlag,
     ) -> Result<SnapshotSummary> {
         let token = self.auth.token(&self.client)?;
-        let first = snapshot::download(&self.client, &token, leader_address, file, stop);
+        let first = snapshot::download(
+            &self.client,
+            &token,
+            leader_address,
+            (&mut *file, staged),
+            stop,
+        );
         let forbidden = first
             .as_ref()
             .err()
@@ -285,7 +297,7 @@ impl Agent {
         let token = self.auth.token(&self.client)?;
         file.set_len(0)?;
         std::io::Seek::rewind(file)?;
-        snapshot::download(&self.client, &token, leader_address, file, stop)
+        snapshot::download(&self.client, &token, leader_address, (file, staged), stop)
     }
 }
 

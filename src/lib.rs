@@ -24,6 +24,7 @@ pub mod http;
 pub mod leftovers;
 pub mod logging;
 pub mod metrics;
+pub mod progress;
 #[cfg(test)]
 mod properties;
 pub mod prune;

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use log::info;
@@ -14,13 +15,15 @@ use log::info;
 use super::api::{self, Method, Success};
 use super::client::VaultClient;
 use crate::archive::verify::{SnapshotSummary, verify};
+use crate::progress::{Progress, Show};
 use crate::secret::Secret;
 use crate::shutdown::{INTERRUPTED, StopFlag};
 
 /// The snapshot path under `/v1/`.
 pub const SNAPSHOT_PATH: &str = "sys/storage/raft/snapshot";
 
-/// Downloads the snapshot into `file` (empty, positioned at 0) and verifies it.
+/// Downloads the snapshot into `to`'s file (empty, positioned at 0; its path is for the
+/// progress lines) and verifies it.
 ///
 /// # Errors
 /// A [`super::client::VaultError`] for non-200 answers (403 included, so the caller can
@@ -29,9 +32,10 @@ pub fn download(
     client: &VaultClient,
     token: &Secret,
     leader_address: &str,
-    file: &mut File,
+    to: (&mut File, &Path),
     stop: &StopFlag,
 ) -> Result<SnapshotSummary> {
+    let (file, staged) = to;
     let mut url = client.url(SNAPSHOT_PATH);
     let mut response = client.get_stream(&url, token)?;
     if is_redirect(response.status().as_u16()) {
@@ -60,8 +64,14 @@ pub fn download(
         Some("application/gzip"),
     )?;
 
+    let progress = Progress::start(
+        format!("the snapshot from {url} to {}", staged.display()),
+        None,
+        Show::Log,
+    );
     let mut tee = Tee {
         source: response.body_mut().as_reader(),
+        progress,
         idle: client.idle_timeout(),
         file,
         stop,
@@ -150,6 +160,7 @@ struct Tee<'a, R> {
     failure: Option<String>,
     written: u64,
     flushed: u64,
+    progress: Progress,
 }
 
 impl<R> Tee<'_, R> {
@@ -188,6 +199,7 @@ impl<R: Read> Read for Tee<'_, R> {
             self.failure = Some(format!("writing the temporary file failed: {e}"));
         })?;
         self.written += n as u64;
+        self.progress.add(n as u64);
         if self.written - self.flushed >= WRITE_BACK_STEP {
             self.start_write_back();
         }

@@ -41,6 +41,7 @@ mod kubernetes;
 mod metrics_push;
 mod openbao_cluster;
 mod ops;
+mod progress;
 mod recover;
 mod retention;
 mod s3_static_name;
