@@ -11,6 +11,7 @@ Exit codes:
   0  the snapshot was stored in every storage, or this node is not the leader
   1  the cycle failed: Vault, authentication, verification or a storage
   2  configuration or usage error
+  141  stdout was closed by its reader (e.g. `| head -1`); the command stopped there
 
 Logging goes to stderr; RUST_LOG sets the level (default: info).
 The config file is JSON and accepts the original Go agent's keys; see vault-raft-snapshot(1).";
@@ -110,7 +111,7 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Download a stored snapshot to a file, verified.
+    /// Download a stored snapshot to a file or stdout, verified.
     ///
     /// Downloads into a temporary file beside FILE, verifies it, then renames it to FILE.
     /// Never overwrites a file. When a copy fails verification, the same snapshot is tried
@@ -122,16 +123,20 @@ pub enum Command {
         /// Only from this storage (see `list --storage`).
         #[arg(long, value_name = "NAME")]
         storage: Option<String>,
-        /// Where to write it (must not exist).
-        #[arg(short, long, value_name = "FILE")]
+        /// Where to write it: a FILE that must not exist, an existing DIR (written as
+        /// DIR/<name>), or - for stdout (staged in temp_dir and verified whole first: nothing
+        /// unverified is ever written to stdout).
+        #[arg(short, long, value_name = "FILE|DIR|-")]
         output: PathBuf,
         #[command(flatten)]
         config: ConfigArg,
     },
     /// Show what a snapshot file holds: ID, index, term, Raft servers, keys by prefix.
     ///
-    /// Verifies the file as it reads it (no config needed); exits 1 when it fails
-    /// verification or its state.bin does not decode to its end.
+    /// Verifies the file as it reads it (no config needed); exits 1 only when it fails
+    /// verification. A state.bin the decoder does not understand is shown as "contents
+    /// not decoded: <why>" and exits 0. At most 50 prefixes are shown, those with the
+    /// most bytes, and one line for all the others.
     Inspect {
         /// The snapshot file.
         #[arg(value_name = "FILE")]
@@ -174,7 +179,7 @@ pub enum Command {
     },
     /// Check snapshot files on disk, with the same checks as a download (no config needed).
     Verify {
-        /// Snapshot files to check.
+        /// Snapshot files to check; - reads one from stdin.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },

@@ -93,23 +93,23 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "verify FILE...",
-        "Run the snapshot checks on files on disk; no configuration is needed.",
+        "Run the snapshot checks on files on disk (- reads one from stdin); no configuration is needed. One line per file, OK or BAD with the reason; exits 1 when any file is bad.",
     ),
     (
         "list [--storage NAME] [--json]",
         "List every snapshot in every storage (or only NAME), newest first: storage, name, UTC time, age and size. Storages are named by their name key, else by kind and position in their section: local-0, aws-0, gcp-1, azure-0; --storage also takes the kind alone when there is one storage of that kind. Exits 1 when a storage cannot be listed.",
     ),
     (
-        "fetch [NAME|latest] [--storage NAME] -o FILE",
-        "Download a stored snapshot (default: the newest) into a temporary file beside FILE, verify it, and rename it to FILE. Never overwrites a file (exit 2). When a copy fails verification, the same snapshot is tried in the next storage that holds it, in config order; exits 1 when no copy is good, leaving nothing behind.",
+        "fetch [NAME|latest] [--storage NAME] -o FILE|DIR|-",
+        "Download a stored snapshot (default: the newest) into a temporary file beside FILE, verify it, and rename it to FILE. An existing directory DIR means DIR/<name>. With -o - the snapshot is staged in temp_dir, verified whole, and only then copied to stdout (the summary goes to the log). Never overwrites a file (exit 2). When a copy fails verification, the same snapshot is tried in the next storage that holds it, in config order; exits 1 when no copy is good, leaving nothing behind.",
     ),
     (
         "inspect FILE [--depth N] [--json]",
-        "Verify a snapshot file and show what it holds: ID, size, Raft index, term and version, the Raft servers, and the keys of state.bin counted and sized by prefix of N path segments (default 2). Exits 1 when the file fails verification or state.bin does not decode to its end. No configuration is needed.",
+        "Verify a snapshot file and show what it holds: ID, size, Raft index, term and version, the Raft servers, and the keys of state.bin counted and sized by prefix of N path segments (default 2): the 50 prefixes with the most bytes, and one line with the count and bytes of all the others, so output and memory stay bounded whatever the number of keys. Exits 1 only when the file fails verification; what the decoder does not understand is shown as \"contents not decoded: <why>\" with exit status 0. Strings from the snapshot are printed with control characters escaped (\\x1b, \\u{202e}); --json prints them exactly. No configuration is needed.",
     ),
     (
         "restore [NAME|latest|FILE] [--storage NAME] [--force] --yes",
-        "Restore a snapshot into the Vault cluster. The snapshot (stored, or a FILE: a path that exists or contains a slash) is fetched into temp_dir and verified first; if it fails, nothing is sent to Vault (exit 1). Its inspect summary is printed. Without --yes nothing is sent and the exit status is 2. With --yes it asks sys/leader for the active node and POSTs the file there with a Content-Length (to sys/storage/raft/snapshot, or snapshot-force with --force); a redirect is never followed. The token is VAULT_TOKEN when set, else the configured auth method's; it needs update on sys/storage/raft/snapshot, and on sys/storage/raft/snapshot-force for --force. When Vault refuses a snapshot taken with other unseal keys, the message says so; --force installs it anyway, and the cluster then takes the snapshot's data, unseal keys and tokens. No timeout applies to the upload unless timeout is set.",
+        "Restore a snapshot into the Vault cluster. The snapshot (stored, or a FILE: a path that exists or contains a slash) is fetched into temp_dir and verified first; if it fails, nothing is sent to Vault (exit 1). Its inspect summary is printed (\"contents not decoded: <why>\" when the decoder does not understand state.bin: that never stops a restore of a snapshot that verified). Without --yes nothing is sent and the exit status is 2. With --yes it asks sys/leader for the active node and POSTs the file there with a Content-Length (to sys/storage/raft/snapshot, or snapshot-force with --force); a redirect is never followed. The token is VAULT_TOKEN when set, else the configured auth method's; it needs update on sys/storage/raft/snapshot, and on sys/storage/raft/snapshot-force for --force. When Vault refuses a snapshot taken with other unseal keys, the message says so; --force installs it anyway, and the cluster then takes the snapshot's data, unseal keys and tokens. No timeout applies to the upload unless timeout is set.",
     ),
 ];
 
@@ -214,6 +214,10 @@ fn extra_sections() -> String {
             (
                 "2",
                 "Configuration or usage error; the message names the file and the key.",
+            ),
+            (
+                "141",
+                "stdout was closed by the program reading it (e.g. | head -1): the command stopped there, quietly, as a process killed by SIGPIPE would (128 + 13). SIGPIPE itself stays ignored, so a closed socket or stderr never kills the agent.",
             ),
         ],
     );
@@ -464,6 +468,20 @@ mod tests {
                 "{name} is read but not in docs::ENVIRONMENT"
             );
         }
+    }
+
+    #[test]
+    fn the_documented_inspect_bound_and_closed_stdout_status_are_the_real_ones() {
+        assert_eq!(
+            crate::archive::inspect::SHOWN_PREFIXES,
+            50,
+            "update cli.rs (inspect), COMMANDS and README"
+        );
+        assert_eq!(
+            crate::exit::Exit::OutputClosed.code(),
+            141,
+            "update EXIT STATUS, cli.rs and README"
+        );
     }
 
     #[test]

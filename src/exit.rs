@@ -14,6 +14,9 @@ pub enum Exit {
     Failed,
     /// 2: a configuration or usage error, or a `restore` preview that sent nothing.
     Usage,
+    /// 141 (128 + SIGPIPE, what a shell reports for a process SIGPIPE killed): the reader of
+    /// stdout went away (`| head -1`); the command stopped there, quietly.
+    OutputClosed,
 }
 
 impl Exit {
@@ -24,6 +27,7 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Failed => 1,
             Exit::Usage => 2,
+            Exit::OutputClosed => 141,
         }
     }
 
@@ -62,8 +66,8 @@ mod tests {
     #[test]
     fn codes_are_the_documented_ones() {
         assert_eq!(
-            [Exit::Ok, Exit::Failed, Exit::Usage].map(Exit::code),
-            [0, 1, 2]
+            [Exit::Ok, Exit::Failed, Exit::Usage, Exit::OutputClosed].map(Exit::code),
+            [0, 1, 2, 128 + libc::SIGPIPE as u8]
         );
         assert_eq!(Exit::failed_if(false), Exit::Ok);
         assert_eq!(Exit::failed_if(true), Exit::Failed);

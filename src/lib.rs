@@ -34,6 +34,7 @@ pub mod session;
 pub mod shutdown;
 pub mod snapshot_name;
 pub mod storage;
+pub mod text;
 pub mod vault;
 
 /// Makes ring the process's rustls crypto provider, once; later calls do nothing.

@@ -31,7 +31,7 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "prune" -d 'Apply retention to every storage now, without taking a snapshot'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "list" -d 'List the snapshots in every storage, newest first: storage, name, time, age, size'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "fetch" -d 'Download a stored snapshot to a file, verified'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "fetch" -d 'Download a stored snapshot to a file or stdout, verified'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "inspect" -d 'Show what a snapshot file holds: ID, index, term, Raft servers, keys by prefix'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "restore" -d 'Restore a snapshot into the Vault cluster (with --yes)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_needs_command" -f -a "verify" -d 'Check snapshot files on disk, with the same checks as a download (no config needed)'
@@ -53,7 +53,7 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand list" -l json -d 'Print JSON instead of a table'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -l storage -d 'Only from this storage (see `list --storage`)' -r
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -s o -l output -d 'Where to write it (must not exist)' -r -F
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -s o -l output -d 'Where to write it: a FILE that must not exist, an existing DIR (written as DIR/<name>), or - for stdout (staged in temp_dir and verified whole first: nothing unverified is ever written to stdout)' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand inspect" -l depth -d 'How many path segments of each key to group by' -r
@@ -87,7 +87,7 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "run" -d 'Take a snapshot every `frequency`, as a long-running service'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "prune" -d 'Apply retention to every storage now, without taking a snapshot'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "list" -d 'List the snapshots in every storage, newest first: storage, name, time, age, size'
-complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "fetch" -d 'Download a stored snapshot to a file, verified'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "fetch" -d 'Download a stored snapshot to a file or stdout, verified'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "inspect" -d 'Show what a snapshot file holds: ID, index, term, Raft servers, keys by prefix'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "restore" -d 'Restore a snapshot into the Vault cluster (with --yes)'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand help; and not __fish_seen_subcommand_from once run prune list fetch inspect restore verify check status generate help" -f -a "verify" -d 'Check snapshot files on disk, with the same checks as a download (no config needed)'

@@ -7,11 +7,25 @@
 //! decoder below is fed the bytes in whatever pieces they arrive, keeps only the key of the
 //! entry it is in, and so runs in memory bounded by the longest key ([`KEY_LIMIT`]), however
 //! large the snapshot.
+//!
+//! The decoder never decides whether a snapshot is good: that is the verifier's job, the same
+//! for `verify`, `inspect`, `restore` and the cycle. A `state.bin` it does not understand (a
+//! snapshot from another builder, a newer FSM format) is reported as not decoded, with why,
+//! and the inspection still succeeds.
+//!
+//! Memory and output are bounded whatever the number of keys: at most [`TRACKED_PREFIXES`]
+//! prefixes of at most [`PREFIX_LIMIT`] bytes are held (about 1.5 MiB), and the report shows
+//! the [`SHOWN_PREFIXES`] with the most bytes and one "other" line for the rest. When more
+//! prefixes than that turn up, the smallest are folded into "other" as they come. Vault writes
+//! its keys in order, so a prefix's keys are contiguous and a folded prefix never comes back:
+//! the figures are exact. For keys out of order (a crafted file), a folded prefix may come
+//! back and be counted again as new: then the report says its per-prefix figures are
+//! approximate (the totals stay exact).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::Read;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use serde::Serialize;
 
 use super::verify::{SnapshotSummary, verify_observing};
@@ -21,6 +35,18 @@ pub const KEY_LIMIT: usize = 64 * 1024;
 
 /// The depth of key prefixes shown by default (`core/`, `logical/<mount uuid>/`).
 pub const DEFAULT_DEPTH: usize = 2;
+
+/// How many prefixes the report shows (those with the most bytes); the rest are summed up
+/// in one "other" line.
+pub const SHOWN_PREFIXES: usize = 50;
+
+/// How many distinct prefixes are held while decoding; beyond it the smallest are folded
+/// into "other", keeping the [`SHOWN_PREFIXES`] largest.
+pub const TRACKED_PREFIXES: usize = 4096;
+
+/// The longest prefix held and shown, in bytes; a longer one is cut (at a character
+/// boundary) and ends in `…`. Vault's prefixes (`logical/<uuid>/`) are under 64 bytes.
+pub const PREFIX_LIMIT: usize = 256;
 
 /// Everything `inspect` reports about one snapshot.
 #[derive(Debug, Clone, Serialize)]
@@ -39,14 +65,23 @@ pub struct Inspection {
     pub state_size: u64,
     /// The Raft configuration at the snapshot.
     pub servers: Vec<Server>,
-    /// Number of keys in `state.bin`.
-    pub keys: u64,
-    /// Bytes of all values together.
-    pub value_bytes: u64,
+    /// What could not be decoded, and why (`state.bin: ...`, `meta.json: ...`); the snapshot
+    /// verified all the same. Empty when everything decoded.
+    pub not_decoded: Vec<String>,
+    /// Number of keys in `state.bin`; `None` when it did not decode.
+    pub keys: Option<u64>,
+    /// Bytes of all values together; `None` when `state.bin` did not decode.
+    pub value_bytes: Option<u64>,
     /// The prefix depth of `prefixes`.
     pub depth: usize,
-    /// Key counts and value bytes by prefix, most keys first.
+    /// Key counts and value bytes of the (at most [`SHOWN_PREFIXES`]) prefixes with the most
+    /// bytes, most bytes first.
     pub prefixes: Vec<PrefixStats>,
+    /// The keys under every other prefix, together; `None` when every prefix is shown.
+    pub other: Option<OtherPrefixes>,
+    /// True when keys came out of order and prefixes were folded: the per-prefix figures
+    /// may then be low (a prefix also counted in `other`); the totals are exact.
+    pub approximate: bool,
 }
 
 /// One server of the Raft configuration in meta.json.
@@ -84,6 +119,17 @@ pub struct PrefixStats {
     pub bytes: u64,
 }
 
+/// The keys under the prefixes not shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OtherPrefixes {
+    /// How many prefixes (exact unless the inspection is `approximate`).
+    pub prefixes: u64,
+    /// How many keys.
+    pub count: u64,
+    /// Bytes of their values.
+    pub bytes: u64,
+}
+
 #[derive(serde::Deserialize)]
 struct Meta {
     #[serde(rename = "ID", default)]
@@ -102,29 +148,54 @@ struct Configuration {
 
 /// Verifies the snapshot `reader` holds and reports what is in it, in one pass.
 ///
+/// What the decoder cannot read (a `state.bin` that is not a sequence of `StorageEntry`
+/// messages to its last byte, a meta.json whose Raft configuration is not Vault's) is
+/// reported in [`Inspection::not_decoded`]; it never makes a verified snapshot an error.
+///
 /// # Errors
-/// Whatever [`super::verify::verify`] refuses, and a `state.bin` that does not decode as a
-/// sequence of `StorageEntry` messages to its last byte.
+/// Exactly what [`super::verify::verify`] refuses.
 pub fn inspect<R: Read>(reader: R, depth: usize) -> Result<Inspection> {
     let mut decoder = StateDecoder::new(depth);
-    let (summary, meta) = verify_observing(reader, &mut |chunk| decoder.feed(chunk))?;
-    decoder.finish()?;
-    report(&summary, &meta, decoder)
+    let (summary, meta) = verify_observing(reader, &mut |chunk| {
+        decoder.feed(chunk);
+        Ok(())
+    })?;
+    decoder.finish();
+    Ok(report(&summary, &meta, decoder))
 }
 
-fn report(summary: &SnapshotSummary, meta: &[u8], decoder: StateDecoder) -> Result<Inspection> {
-    let meta: Meta = serde_json::from_slice(meta).context("meta.json cannot be read")?;
-    let mut prefixes: Vec<PrefixStats> = decoder
-        .groups
-        .into_iter()
-        .map(|(prefix, (count, bytes))| PrefixStats {
-            prefix,
-            count,
-            bytes,
-        })
-        .collect();
-    prefixes.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.prefix.cmp(&b.prefix)));
-    Ok(Inspection {
+fn report(summary: &SnapshotSummary, meta: &[u8], decoder: StateDecoder) -> Inspection {
+    let mut not_decoded = Vec::new();
+    let meta = match serde_json::from_slice::<Meta>(meta) {
+        Ok(meta) => meta,
+        Err(e) => {
+            not_decoded.push(format!("meta.json: {e}"));
+            Meta {
+                id: String::new(),
+                version: 0,
+                configuration: None,
+            }
+        }
+    };
+    let depth = decoder.depth;
+    let (keys, value_bytes, prefixes, other, approximate) = match decoder.failed {
+        Some(why) => {
+            not_decoded.push(why);
+            (None, None, Vec::new(), None, false)
+        }
+        None => {
+            let approximate = decoder.tally.folded && decoder.out_of_order;
+            let (prefixes, other) = decoder.tally.top();
+            (
+                Some(decoder.keys),
+                Some(decoder.value_bytes),
+                prefixes,
+                other,
+                approximate,
+            )
+        }
+    };
+    Inspection {
         id: meta.id,
         version: meta.version,
         index: summary.index,
@@ -135,11 +206,85 @@ fn report(summary: &SnapshotSummary, meta: &[u8], decoder: StateDecoder) -> Resu
             .configuration
             .and_then(|c| c.servers)
             .unwrap_or_default(),
-        keys: decoder.keys,
-        value_bytes: decoder.value_bytes,
-        depth: decoder.depth,
+        not_decoded,
+        keys,
+        value_bytes,
+        depth,
         prefixes,
-    })
+        other,
+        approximate,
+    }
+}
+
+/// Key counts and bytes by prefix, in bounded memory (see the module).
+#[derive(Debug, Default)]
+struct Tally {
+    groups: HashMap<String, (u64, u64)>,
+    other: OtherPrefixes,
+    /// True once a prefix was folded into `other`.
+    folded: bool,
+}
+
+/// Most bytes first, then most keys, then by name: the order of the report.
+fn rank(a: &(String, (u64, u64)), b: &(String, (u64, u64))) -> std::cmp::Ordering {
+    (b.1.1, b.1.0)
+        .cmp(&(a.1.1, a.1.0))
+        .then_with(|| a.0.cmp(&b.0))
+}
+
+impl Tally {
+    fn add(&mut self, prefix: &str, bytes: u64) {
+        if let Some(group) = self.groups.get_mut(prefix) {
+            group.0 += 1;
+            group.1 += bytes;
+            return;
+        }
+        if self.groups.len() >= TRACKED_PREFIXES {
+            self.fold();
+        }
+        self.groups.insert(prefix.to_string(), (1, bytes));
+    }
+
+    /// Keeps the [`SHOWN_PREFIXES`] largest groups and folds the rest into `other`.
+    fn fold(&mut self) {
+        let mut all: Vec<(String, (u64, u64))> = self.groups.drain().collect();
+        all.sort_by(rank);
+        for (_, (count, bytes)) in all.drain(SHOWN_PREFIXES.min(all.len())..) {
+            self.other.prefixes += 1;
+            self.other.count += count;
+            self.other.bytes += bytes;
+            self.folded = true;
+        }
+        self.groups.extend(all);
+    }
+
+    /// The shown prefixes, largest first, and the rest.
+    fn top(mut self) -> (Vec<PrefixStats>, Option<OtherPrefixes>) {
+        self.fold();
+        let mut shown: Vec<(String, (u64, u64))> = self.groups.into_iter().collect();
+        shown.sort_by(rank);
+        let prefixes = shown
+            .into_iter()
+            .map(|(prefix, (count, bytes))| PrefixStats {
+                prefix,
+                count,
+                bytes,
+            })
+            .collect();
+        (prefixes, (self.other.prefixes > 0).then_some(self.other))
+    }
+}
+
+/// `prefix` cut to [`PREFIX_LIMIT`] bytes (at a character boundary, ending in `…`).
+fn bounded(prefix: &str) -> std::borrow::Cow<'_, str> {
+    if prefix.len() <= PREFIX_LIMIT {
+        return prefix.into();
+    }
+    let mut end = PREFIX_LIMIT - '…'.len_utf8();
+    while !prefix.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &prefix[..end]).into()
 }
 
 /// The first `depth` segments of `key` with their trailing `/`, or the whole key when it
@@ -185,10 +330,15 @@ struct StateDecoder {
     /// Where the current entry starts.
     entry_start: u64,
     key: Vec<u8>,
+    /// The key of the previous entry, to tell whether keys come in order.
+    previous: Vec<u8>,
+    out_of_order: bool,
     value_len: u64,
     keys: u64,
     value_bytes: u64,
-    groups: BTreeMap<String, (u64, u64)>,
+    tally: Tally,
+    /// Why decoding stopped; the rest of the stream is then ignored.
+    failed: Option<String>,
 }
 
 impl StateDecoder {
@@ -200,20 +350,27 @@ impl StateDecoder {
             offset: 0,
             entry_start: 0,
             key: Vec::new(),
+            previous: Vec::new(),
+            out_of_order: false,
             value_len: 0,
             keys: 0,
             value_bytes: 0,
-            groups: BTreeMap::new(),
+            tally: Tally::default(),
+            failed: None,
         }
     }
 
-    fn feed(&mut self, mut chunk: &[u8]) -> Result<()> {
-        while !chunk.is_empty() {
-            let used = self.step(chunk)?;
-            chunk = &chunk[used..];
-            self.offset += used as u64;
+    /// Decodes `chunk`; after the first error, records why and ignores the rest.
+    fn feed(&mut self, mut chunk: &[u8]) {
+        while !chunk.is_empty() && self.failed.is_none() {
+            match self.step(chunk) {
+                Ok(used) => {
+                    chunk = &chunk[used..];
+                    self.offset += used as u64;
+                }
+                Err(e) => self.failed = Some(format!("{e:#}")),
+            }
         }
-        Ok(())
     }
 
     /// Consumes from the front of `chunk`; returns how many bytes.
@@ -358,22 +515,24 @@ impl StateDecoder {
     }
 
     fn end_entry(&mut self) {
+        if self.keys > 0 && self.key < self.previous {
+            self.out_of_order = true;
+        }
         let key = String::from_utf8_lossy(&self.key);
-        let prefix = key_prefix(&key, self.depth);
-        let group = self.groups.entry(prefix.to_string()).or_default();
-        group.0 += 1;
-        group.1 += self.value_len;
+        self.tally
+            .add(&bounded(key_prefix(&key, self.depth)), self.value_len);
         self.keys += 1;
         self.value_bytes += self.value_len;
+        std::mem::swap(&mut self.key, &mut self.previous);
     }
 
-    fn finish(&self) -> Result<()> {
-        match self.state {
-            State::Length { shift: 0, .. } => Ok(()),
-            _ => bail!(
+    /// Records an error when the stream ended inside an entry.
+    fn finish(&mut self) {
+        if self.failed.is_none() && !matches!(self.state, State::Length { shift: 0, .. }) {
+            self.failed = Some(format!(
                 "state.bin ends inside the entry at byte {} (it does not decode to its end)",
                 self.entry_start
-            ),
+            ));
         }
     }
 }
@@ -428,10 +587,17 @@ mod tests {
     fn decode(state: &[u8], depth: usize, piece: usize) -> Result<StateDecoder> {
         let mut decoder = StateDecoder::new(depth);
         for chunk in state.chunks(piece.max(1)) {
-            decoder.feed(chunk)?;
+            decoder.feed(chunk);
         }
-        decoder.finish()?;
-        Ok(decoder)
+        decoder.finish();
+        match decoder.failed.take() {
+            Some(why) => Err(anyhow::anyhow!(why)),
+            None => Ok(decoder),
+        }
+    }
+
+    fn groups(decoder: StateDecoder) -> HashMap<String, (u64, u64)> {
+        decoder.tally.groups
     }
 
     fn sample() -> Vec<u8> {
@@ -463,12 +629,13 @@ mod tests {
             let decoder = decode(&state, 2, piece).unwrap();
             assert_eq!(decoder.keys, 6, "piece {piece}");
             assert_eq!(decoder.value_bytes, 2 + 1 + 300 + 2 + 1);
-            assert_eq!(decoder.groups["logical/uuid-1/"], (2, 302));
-            assert_eq!(decoder.groups["core/keyring"], (1, 2));
-            assert_eq!(decoder.groups["sys/token/"], (1, 1));
+            let groups = groups(decoder);
+            assert_eq!(groups["logical/uuid-1/"], (2, 302));
+            assert_eq!(groups["core/keyring"], (1, 2));
+            assert_eq!(groups["sys/token/"], (1, 1));
         }
         let shallow = decode(&state, 1, 5).unwrap();
-        assert_eq!(shallow.groups["core/"], (2, 3));
+        assert_eq!(groups(shallow)["core/"], (2, 3));
     }
 
     #[test]
@@ -518,7 +685,9 @@ mod tests {
         let state = sample();
         let bytes = archive_bytes(&state, &ArchiveOptions::default()).unwrap();
         let report = inspect(&bytes[..], DEFAULT_DEPTH).unwrap();
-        assert_eq!(report.keys, 6);
+        assert_eq!(report.keys, Some(6));
+        assert!(report.not_decoded.is_empty());
+        assert!(report.other.is_none());
         assert_eq!(report.index, 1234);
         assert_eq!(report.id, "bolt-snapshot");
         assert_eq!(report.version, 1);
@@ -531,8 +700,82 @@ mod tests {
     }
 
     #[test]
-    fn refuses_an_archive_whose_state_is_not_storage_entries() {
+    fn reports_a_state_that_is_not_storage_entries_without_refusing_the_snapshot() {
         let bytes = archive_bytes(&[0xff; 40], &ArchiveOptions::default()).unwrap();
-        assert!(inspect(&bytes[..], 2).is_err());
+        let report = inspect(&bytes[..], 2).unwrap();
+        assert_eq!(report.keys, None);
+        assert_eq!(report.index, 1234);
+        assert_eq!(report.not_decoded.len(), 1, "{:?}", report.not_decoded);
+        assert!(report.not_decoded[0].starts_with("state.bin"));
+        // What the verifier refuses, inspect still refuses.
+        let bad = archive_bytes(
+            &sample(),
+            &ArchiveOptions {
+                fault: Some(crate::archive::build::Fault::FlipStateByte),
+                ..ArchiveOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(inspect(&bad[..], 2).is_err());
+    }
+
+    fn many_prefixes(n: usize, sorted: bool) -> Vec<u8> {
+        let mut keys: Vec<String> = (0..n).map(|i| format!("p{i:07}/k")).collect();
+        if !sorted {
+            // Interleave two halves: every prefix still comes once, but out of order.
+            let (a, b) = keys.split_at(n / 2);
+            keys = b
+                .iter()
+                .zip(a)
+                .flat_map(|(x, y)| [x.clone(), y.clone()])
+                .collect();
+        }
+        let value = [1u8; 3];
+        let entries: Vec<(&str, &[u8])> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), &value[..1 + i % 3]))
+            .collect();
+        encode_state(&entries)
+    }
+
+    #[test]
+    fn holds_a_bounded_number_of_prefixes_and_sums_up_the_rest_exactly() {
+        let n = TRACKED_PREFIXES * 3 + 17;
+        let state = many_prefixes(n, true);
+        let decoder = decode(&state, 2, 4096).unwrap();
+        assert!(decoder.tally.groups.len() <= TRACKED_PREFIXES);
+        assert!(!decoder.out_of_order);
+        let total: u64 = (0..n as u64).map(|i| 1 + i % 3).sum();
+        let (prefixes, other) = decoder.tally.top();
+        assert_eq!(prefixes.len(), SHOWN_PREFIXES);
+        assert!(prefixes.iter().all(|p| p.bytes == 3 && p.count == 1));
+        let other = other.unwrap();
+        assert_eq!(other.prefixes, (n - SHOWN_PREFIXES) as u64);
+        assert_eq!(other.count, (n - SHOWN_PREFIXES) as u64);
+        assert_eq!(other.bytes, total - 3 * SHOWN_PREFIXES as u64);
+    }
+
+    #[test]
+    fn keys_out_of_order_make_the_figures_approximate_but_the_totals_exact() {
+        let n = TRACKED_PREFIXES * 2;
+        let bytes = archive_bytes(&many_prefixes(n, false), &ArchiveOptions::default()).unwrap();
+        let report = inspect(&bytes[..], 2).unwrap();
+        assert!(report.approximate);
+        let other = report.other.unwrap();
+        let shown: u64 = report.prefixes.iter().map(|p| p.count).sum();
+        assert_eq!(shown + other.count, n as u64);
+        // In order, the same keys are exact.
+        let bytes = archive_bytes(&many_prefixes(n, true), &ArchiveOptions::default()).unwrap();
+        assert!(!inspect(&bytes[..], 2).unwrap().approximate);
+    }
+
+    #[test]
+    fn long_prefixes_are_cut_at_a_character_boundary() {
+        let long = format!("{}/x", "é".repeat(PREFIX_LIMIT));
+        let cut = bounded(key_prefix(&long, 1)).into_owned();
+        assert!(cut.len() <= PREFIX_LIMIT, "{}", cut.len());
+        assert!(cut.ends_with("é…"), "{cut}");
+        assert_eq!(bounded("core/"), "core/");
     }
 }

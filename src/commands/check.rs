@@ -17,6 +17,7 @@ use crate::duration;
 use crate::exit::Exit;
 use crate::secret::{Secret, SecretRef};
 use crate::session::{Needs, Session};
+use crate::text::escape;
 use crate::vault::client::VaultClient;
 use crate::vault::leader::{self, Role};
 use crate::vault::snapshot::SNAPSHOT_PATH;
@@ -72,7 +73,9 @@ pub fn check(config: Config, connect: bool, out: &mut impl Write) -> Result<Exit
     }
 }
 
-/// Prints one line per step and remembers the first that failed.
+/// Prints one line per step and remembers the first that failed. What a step says comes
+/// from Vault or a storage (a leader address, a version, an error body): it is printed
+/// escaped, so an answer cannot forge or hide a line.
 struct Steps<'a, W: Write> {
     out: &'a mut W,
     failed: Option<String>,
@@ -86,11 +89,11 @@ impl<W: Write> Steps<'_, W> {
     ) -> Result<Option<T>> {
         match step() {
             Ok((value, said)) => {
-                writeln!(self.out, "  ok    {name}: {said}")?;
+                writeln!(self.out, "  ok    {name}: {}", escape(&said))?;
                 Ok(Some(value))
             }
             Err(e) => {
-                writeln!(self.out, "  FAIL  {name}: {e:#}")?;
+                writeln!(self.out, "  FAIL  {name}: {}", escape(&format!("{e:#}")))?;
                 self.failed.get_or_insert_with(|| name.to_string());
                 Ok(None)
             }

@@ -8,13 +8,16 @@ use anyhow::{Context, Result};
 use super::stored::inspect_file;
 use crate::archive::inspect::Inspection;
 use crate::exit::Exit;
+use crate::text::escape;
 
-/// Prints what `inspect` shows.
+/// Prints what `inspect` shows. Every string that comes from the snapshot (ID, servers,
+/// key prefixes, why its contents did not decode) is printed escaped ([`escape`]); the
+/// lines are bounded by [`crate::archive::inspect::SHOWN_PREFIXES`] however many keys it holds.
 ///
 /// # Errors
 /// Output errors.
 pub fn print_inspection(out: &mut impl Write, i: &Inspection) -> Result<()> {
-    writeln!(out, "ID           {}", i.id)?;
+    writeln!(out, "ID           {}", escape(&i.id))?;
     writeln!(
         out,
         "Size         {} bytes (state.bin {} bytes)",
@@ -25,18 +28,28 @@ pub fn print_inspection(out: &mut impl Write, i: &Inspection) -> Result<()> {
     writeln!(out, "Version      {}", i.version)?;
     writeln!(out, "Servers      {}", i.servers.len())?;
     for s in &i.servers {
-        writeln!(out, "  {:<20} {:<24} {}", s.id, s.address, s.suffrage)?;
+        writeln!(
+            out,
+            "  {:<20} {:<24} {}",
+            escape(&s.id),
+            escape(&s.address),
+            escape(&s.suffrage)
+        )?;
     }
-    writeln!(
-        out,
-        "Keys         {} ({} bytes of values)",
-        i.keys, i.value_bytes
-    )?;
+    for why in &i.not_decoded {
+        writeln!(out, "contents not decoded: {}", escape(why))?;
+    }
+    let (Some(keys), Some(value_bytes)) = (i.keys, i.value_bytes) else {
+        return Ok(());
+    };
+    writeln!(out, "Keys         {keys} ({value_bytes} bytes of values)")?;
     writeln!(out)?;
-    let width = i
-        .prefixes
+    let shown: Vec<_> = i.prefixes.iter().map(|p| escape(&p.prefix)).collect();
+    let other = i.other.map(|o| format!("({} other prefixes)", o.prefixes));
+    let width = shown
         .iter()
-        .map(|p| p.prefix.len())
+        .map(|p| p.chars().count())
+        .chain(other.iter().map(String::len))
         .max()
         .unwrap_or(0)
         .max(24);
@@ -47,11 +60,17 @@ pub fn print_inspection(out: &mut impl Write, i: &Inspection) -> Result<()> {
         "Count",
         "Bytes"
     )?;
-    for p in &i.prefixes {
+    for (p, prefix) in i.prefixes.iter().zip(&shown) {
+        writeln!(out, "{prefix:<width$}  {:>10}  {:>14}", p.count, p.bytes)?;
+    }
+    if let (Some(o), Some(label)) = (i.other, other) {
+        writeln!(out, "{label:<width$}  {:>10}  {:>14}", o.count, o.bytes)?;
+    }
+    if i.approximate {
         writeln!(
             out,
-            "{:<width$}  {:>10}  {:>14}",
-            p.prefix, p.count, p.bytes
+            "(keys are out of order: a prefix above may also be counted in the other \
+             prefixes; the totals are exact)"
         )?;
     }
     Ok(())

@@ -97,9 +97,38 @@ pub fn dispatch(cli: Cli) -> Exit {
             }),
     };
     result.unwrap_or_else(|e| {
+        if stdout_closed(&e) {
+            return Exit::OutputClosed;
+        }
         error!("{e:#}");
         Exit::for_error(&e)
     })
+}
+
+/// True when `error` is a write to stdout that failed because its reader went away (the
+/// `head` of `| head -1` exited): a broken pipe in the chain, and stdout is a pipe or socket
+/// whose other end is closed. A broken pipe to Vault or a storage is not that: stdout is
+/// still open then, and the error is reported as usual.
+///
+/// SIGPIPE stays ignored (Rust's default), so such a write is an error and not a death:
+/// killing the process on it would also kill it for a socket write in `run`, or for a
+/// stderr that journald closed.
+fn stdout_closed(error: &anyhow::Error) -> bool {
+    let broken_pipe = error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if !broken_pipe {
+        return false;
+    }
+    let mut fd = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout; poll only reads and writes it.
+    let ready = unsafe { libc::poll(&raw mut fd, 1, 0) };
+    ready == 1 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 /// Reads and validates the config file; nothing else on disk is touched (each command's

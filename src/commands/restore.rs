@@ -46,7 +46,7 @@ pub fn with_addr(mut config: Config, addr: Option<&str>) -> Result<Config> {
 /// Where a stored snapshot is staged: `temp_dir`, or the system's `/tmp` when `temp_dir`
 /// cannot be used on this machine (a restore often runs far from the node the config was
 /// written for).
-fn staging_dir(config: &Config) -> PathBuf {
+pub(super) fn staging_dir(config: &Config) -> PathBuf {
     match probe::staging(config) {
         Ok(()) => config.temp_dir.clone(),
         Err(e) => {

@@ -1,31 +1,53 @@
 //! `verify FILE...`: check snapshot files with the verifier the cycle uses.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
 use crate::archive::verify;
 use crate::exit::Exit;
+use crate::text::escape;
 
+/// `verify FILE...`: one line per file, OK or BAD with why; `-` is stdin.
+///
+/// # Errors
+/// Output errors only: a file that cannot be read or fails is a BAD line and exit 1.
 pub fn verify(files: &[PathBuf]) -> Result<Exit> {
     let mut bad = 0;
+    let mut out = std::io::stdout().lock();
     for path in files {
-        let result = File::open(path)
-            .with_context(|| format!("cannot open {}", path.display()))
-            .and_then(|f| verify::verify(BufReader::new(f)));
+        let stdin = path.as_os_str() == "-";
+        let shown = if stdin {
+            "(stdin)".to_string()
+        } else {
+            path.display().to_string()
+        };
+        let result = if stdin {
+            verify::verify(std::io::stdin().lock())
+        } else {
+            File::open(path)
+                .with_context(|| format!("cannot open {shown}"))
+                .and_then(|f| verify::verify(BufReader::new(f)))
+        };
         match result {
-            Ok(s) => println!(
+            Ok(s) => writeln!(
+                out,
                 "{}: OK, Raft index {}, term {}, {} bytes of state",
-                path.display(),
+                escape(&shown),
                 s.index,
                 s.term,
                 s.state_size
-            ),
+            )?,
             Err(e) => {
                 bad += 1;
-                println!("{}: BAD, {e:#}", path.display());
+                writeln!(
+                    out,
+                    "{}: BAD, {}",
+                    escape(&shown),
+                    escape(&format!("{e:#}"))
+                )?;
             }
         }
     }

@@ -1,0 +1,87 @@
+//! Strings from outside (a snapshot's keys and servers, a server's answers, a bucket's names)
+//! made safe to print for a human: every control character is escaped, so such a string can
+//! neither move the cursor, clear the screen, recolour the terminal nor forge a line of its
+//! own in what an operator reads before `--yes`.
+//!
+//! Escaped: C0 controls (U+0000..U+001F) and DEL as `\n`, `\r`, `\t` or `\xNN`; C1 controls
+//! (U+0080..U+009F), the Unicode line and paragraph separators and the bidirectional
+//! controls (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069), which reorder what
+//! follows them on screen, as `\u{NNNN}`; and `\` itself as `\\`, so an escaped string is
+//! never mistaken for a literal one. JSON output is not passed through this: serde escapes
+//! what JSON needs, and the value stays exact.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// True for a character [`escape`] rewrites.
+#[must_use]
+pub fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\\'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `text` with every control character escaped (see the module); borrowed when there is
+/// none.
+#[must_use]
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x80 && needs_escape(c) => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_borrowed_unchanged() {
+        let text = "logical/1c4b-uuid/ünïcode 127.0.0.1:8201";
+        assert!(matches!(escape(text), Cow::Borrowed(t) if t == text));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_nothing_raw_remains() {
+        assert_eq!(escape("a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(escape("line\nforged\r\t"), "line\\nforged\\r\\t");
+        assert_eq!(escape("\x00\x7f"), "\\x00\\x7f");
+        assert_eq!(escape("\u{9b}31m"), "\\u{009b}31m");
+        assert_eq!(escape("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(escape("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
+        assert_eq!(escape("a\\x1b"), "a\\\\x1b");
+        for c in (0..0x110000).filter_map(char::from_u32) {
+            let escaped = escape(c.encode_utf8(&mut [0; 4])).into_owned();
+            assert!(
+                !escaped
+                    .chars()
+                    .any(|e| e.is_control() || needs_escape(e) && e != '\\'),
+                "{c:?} -> {escaped:?}"
+            );
+        }
+    }
+}
