@@ -115,6 +115,27 @@ fn stderr_is_journal(journal_stream: &str) -> bool {
     dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino())
 }
 
+/// A text log line's message with control characters escaped (see [`crate::text`]): an
+/// error text from Vault, a storage or a bucket can neither forge a log line nor drive the
+/// terminal. Backslashes stay as they are (a log line is never read back).
+#[must_use]
+pub fn printable(message: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c != '\\' && crate::text::needs_escape(c);
+    if !message.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    let mut utf8 = [0u8; 4];
+    for c in message.chars() {
+        if unsafe_char(c) {
+            out.push_str(&crate::text::escape(c.encode_utf8(&mut utf8)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// One log record as a JSON object: `time` (RFC 3339, UTC, milliseconds), `level`
 /// (lower case), `message`, then the record's key-values (`snapshot`, `storage`).
 #[must_use]
@@ -154,16 +175,16 @@ pub fn init() {
         builder
     };
     let mut text = builder();
-    if journal {
-        text.format(|buf, record| {
-            writeln!(
-                buf,
-                "<{}>{}",
-                journal_priority(record.level()),
-                record.args()
-            )
-        });
-    }
+    text.format(move |buf, record| {
+        let message = printable(&record.args().to_string()).into_owned();
+        if journal {
+            writeln!(buf, "<{}>{message}", journal_priority(record.level()))
+        } else {
+            // env_logger's own layout: `[2026-12-04T19:25:54Z WARN ] message`.
+            let level = record.level();
+            writeln!(buf, "[{} {level:<5}] {message}", buf.timestamp())
+        }
+    });
     let mut json = builder();
     json.format(move |buf, record| {
         let line = json_line(&buf.timestamp_millis().to_string(), record);
@@ -183,6 +204,17 @@ pub fn init() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_log_messages_cannot_forge_lines_or_drive_the_terminal() {
+        assert_eq!(
+            printable("Vault answered 500: boom\n[2026-01-01T00:00:00Z INFO ] all good\x1b[2J"),
+            "Vault answered 500: boom\\n[2026-01-01T00:00:00Z INFO ] all good\\x1b[2J"
+        );
+        assert_eq!(printable(r#"key "a\b" \u{202e}"#), r#"key "a\b" \u{202e}"#);
+        assert_eq!(printable("rtl \u{202e}x"), "rtl \\u{202e}x");
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn a_json_line_carries_time_level_message_and_fields() {

@@ -425,3 +425,27 @@ fn fetch_writes_into_a_directory_or_verified_to_stdout_and_verify_reads_stdin() 
     assert_code(&bad, 1);
     assert_contains!(bad.stdout, "(stdin): BAD");
 }
+
+#[test]
+fn a_servers_error_text_cannot_forge_a_log_line_or_drive_the_terminal() {
+    // A "Vault" whose every answer is a 500 with a hostile error text.
+    let hostile =
+        "boom\n[2026-01-01T00:00:00Z INFO ] Successfully created local snapshot\u{1b}[2J\u{202e}";
+    let vault = crate::http_stub::HttpStub::start(move |_| {
+        crate::http_stub::Response::json(500, &serde_json::json!({"errors": [hostile]}))
+    });
+    let env = TestEnv::new();
+    env.write_config_json(&serde_json::json!({
+        "addr": vault.url(), "role_id": "r", "secret_id": "s",
+        "local_storage": {"path": env.snaps}, "temp_dir": env.tmp,
+    }));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 1);
+    assert_contains!(outcome.stderr, "\\x1b[2J\\u{202e}");
+    assert!(
+        outcome.stderr.lines().all(|l| l.starts_with('[')),
+        "a line was forged:\n{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains('\u{1b}'), "{}", outcome.stderr);
+}
