@@ -28,6 +28,7 @@ pub mod metrics;
 mod properties;
 pub mod prune;
 pub mod retention;
+pub mod retry;
 pub mod secret;
 pub mod session;
 pub mod shutdown;
