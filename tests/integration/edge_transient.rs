@@ -142,3 +142,34 @@ fn a_part_that_fails_every_time_fails_that_storage_after_the_bound() {
     assert!(s3.storage().list().unwrap().is_empty());
     assert!(s3.no_unfinished_uploads());
 }
+
+/// With `frequency: 1h`, a failed cycle is tried again after `retry_interval` (1s), then 2s,
+/// then 4s, instead of an hour later; the first cycle that succeeds stores the snapshot.
+#[test]
+fn run_retries_a_failed_cycle_soon_and_backs_off() {
+    use crate::env::LiveRun;
+    use crate::vault_stand_in::SnapshotFault;
+    let vault = VaultStandIn::start(valid_archive(1000));
+    vault.state().fault = SnapshotFault::ServerError;
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"frequency": "1h", "retry_interval": "1s"}));
+    let limit = Duration::from_secs(20);
+    let run = LiveRun::start(env.command(&["run"]));
+    let mut at = 0;
+    for (wait, nth) in [("1s", 1), ("2s", 2), ("4s", 3)] {
+        at = run.wait_for(
+            at,
+            &[&format!("Trying again in {wait} (failure {nth} in a row)")],
+            limit,
+        );
+    }
+    assert_eq!(run.log().matches("stand-in failure").count(), 3);
+    vault.state().fault = SnapshotFault::None;
+    run.wait_for(at, &["Successfully created local snapshot"], limit);
+    let outcome = run.stop();
+    assert_code(&outcome, 0);
+    assert_eq!(env.files().len(), 1);
+    // After a success, the schedule is `frequency` again: no retry line after it.
+    let after = &outcome.stderr[outcome.stderr.find("Successfully created").unwrap()..];
+    assert!(!after.contains("Trying again"), "{after}");
+}
