@@ -29,6 +29,7 @@ pub mod progress;
 mod properties;
 pub mod prune;
 pub mod retention;
+pub mod retry;
 pub mod secret;
 pub mod session;
 pub mod shutdown;

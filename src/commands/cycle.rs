@@ -1,7 +1,11 @@
 //! `once` and `run`: the snapshot cycle, once or every `frequency`, in a session that holds
 //! the config's lock and stops on a signal, with the metrics after every cycle.
+//!
+//! After a failed cycle (Vault unreachable, a storage that did not store), `run` does not wait
+//! a whole `frequency`: it tries again after `retry_interval`, doubled after each further
+//! failure in a row, never waiting longer than `frequency` ([`wait_after`]).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use log::{error, info};
@@ -64,6 +68,9 @@ pub fn run(config: Config) -> Result<Exit> {
     };
     session.arm_watchdog(Exit::Ok);
     let frequency = session.config().frequency;
+    let retry_interval = session.config().retry_interval;
+    // Failed cycles in a row.
+    let mut failures: u32 = 0;
     let mut agent = session.agent()?;
     let mut sink = MetricsSink::open(&agent);
     let storages: Vec<String> = agent
@@ -92,6 +99,16 @@ pub fn run(config: Config) -> Result<Exit> {
             &cycle_of(&result, &agent, session.stop_requested()),
             started,
         );
+        let failed = match &result {
+            Ok(CycleOutcome::Taken(report)) => report.failure_summary().is_some(),
+            Ok(CycleOutcome::NotLeader) => false,
+            Err(_) => true,
+        };
+        failures = if failed {
+            failures.saturating_add(1)
+        } else {
+            0
+        };
         match result {
             Ok(CycleOutcome::Taken(report)) => {
                 if let Some(summary) = report.failure_summary() {
@@ -101,10 +118,58 @@ pub fn run(config: Config) -> Result<Exit> {
             Ok(CycleOutcome::NotLeader) => {}
             Err(e) => error!("Snapshot cycle failed: {e:#}"),
         }
-        if session.sleep(frequency.saturating_sub(started.elapsed())) {
+        let wait = match wait_after(frequency, retry_interval, failures) {
+            // On schedule: `frequency` from the start of this cycle.
+            None => frequency.saturating_sub(started.elapsed()),
+            Some(retry) => {
+                if !session.stop_requested() {
+                    info!(
+                        "Trying again in {} (failure {failures} in a row)",
+                        duration::format(retry)
+                    );
+                }
+                retry
+            }
+        };
+        if session.sleep(wait) {
             break;
         }
     }
     info!("Shutdown signal received; exiting");
     Ok(Exit::Ok)
+}
+
+/// How long `run` waits after `failures` failed cycles in a row: `None` after a cycle that did
+/// not fail (the next one is `frequency` after this one started); else `retry_interval`,
+/// doubled for each further failure, at most `frequency`.
+#[must_use]
+pub fn wait_after(
+    frequency: Duration,
+    retry_interval: Duration,
+    failures: u32,
+) -> Option<Duration> {
+    if failures == 0 {
+        return None;
+    }
+    let doubled = retry_interval.saturating_mul(1u32 << (failures - 1).min(30));
+    Some(doubled.min(frequency))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::wait_after;
+
+    #[test]
+    fn a_failed_cycle_is_retried_soon_then_less_often_up_to_frequency() {
+        let (hour, secs) = (Duration::from_secs(3600), Duration::from_secs);
+        assert_eq!(wait_after(hour, secs(30), 0), None);
+        let waits: Vec<_> = (1..=9)
+            .map(|n| wait_after(hour, secs(30), n).unwrap().as_secs())
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(wait_after(hour, secs(30), u32::MAX), Some(hour));
+        assert_eq!(wait_after(secs(10), secs(30), 1), Some(secs(10)));
+    }
 }

@@ -214,6 +214,13 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::Agent,
+        key: "retry_interval",
+        default: "30s",
+        env: "",
+        doc: "After a failed cycle, run tries again this soon instead of waiting a whole frequency; each further failure in a row doubles the wait, up to frequency (a cycle that stores everywhere starts the schedule again). At least 1s; a value over frequency is frequency.",
+    },
+    KeyDoc {
+        section: Section::Agent,
         key: "retain",
         default: "0",
         env: "",

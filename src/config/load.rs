@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::unique_keys::UniqueKeys;
 use super::validator::{Sourced, Validator, non_empty};
 use super::{
-    Config, ConfigError, DEFAULT_FREQUENCY, DEFAULT_IDLE_TIMEOUT, LeaderCheck, MAX_CONFIG_BYTES,
-    auth, retention, storage, vault,
+    Config, ConfigError, DEFAULT_FREQUENCY, DEFAULT_IDLE_TIMEOUT, DEFAULT_RETRY_INTERVAL,
+    LeaderCheck, MAX_CONFIG_BYTES, auth, retention, storage, vault,
 };
 use crate::duration;
 use crate::logging::LogFormat;
@@ -22,6 +22,7 @@ use crate::secret::Secret;
 pub(super) struct RawConfig {
     addr: Option<String>,
     frequency: Option<String>,
+    retry_interval: Option<String>,
     role_id: Option<Secret>,
     secret_id: Option<Secret>,
     approle: Option<String>,
@@ -190,6 +191,12 @@ impl Validator<'_> {
             None => DEFAULT_FREQUENCY,
             Some(text) => self.positive_duration("frequency", &text)?,
         };
+        // Never longer than `frequency`: a retry is never later than the next cycle.
+        let retry_interval = match non_empty(raw.retry_interval) {
+            None => DEFAULT_RETRY_INTERVAL,
+            Some(text) => self.positive_duration("retry_interval", &text)?,
+        }
+        .min(frequency);
         let snapshot_timeout = non_empty(raw.timeout)
             .map(|text| self.positive_duration("timeout", &text))
             .transpose()?;
@@ -254,6 +261,7 @@ impl Validator<'_> {
             auth,
             retention,
             frequency,
+            retry_interval,
             temp_dir,
             temp_dir_from,
             storages,
@@ -302,7 +310,7 @@ impl Validator<'_> {
         if parsed.is_zero() {
             return Err(self.err(key, "must be longer than 0"));
         }
-        if key == "frequency" && parsed < MIN_FREQUENCY {
+        if matches!(key, "frequency" | "retry_interval") && parsed < MIN_FREQUENCY {
             return Err(self.err(
                 key,
                 format!("{text:?} is under 1s: the agent would snapshot Vault without pause"),
@@ -482,6 +490,19 @@ mod tests {
     }
 
     #[test]
+    fn retry_interval_defaults_to_30s_and_never_exceeds_frequency() {
+        let secs = Duration::from_secs;
+        assert_eq!(accepted(MINIMAL, &[]).retry_interval, secs(30));
+        for (row, expected) in [
+            (r#""retry_interval": "5s""#, secs(5)),
+            (r#""retry_interval": "2h""#, secs(3600)),
+            (r#""frequency": "10s", "retry_interval": """#, secs(10)),
+        ] {
+            assert_eq!(accepted(row, &[]).retry_interval, expected, "{row}");
+        }
+    }
+
+    #[test]
     fn bad_top_level_values_name_their_key() {
         assert_refused(&[
             (r#""frequncy": "5m""#, "unknown field `frequncy`"),
@@ -506,6 +527,10 @@ mod tests {
                 "key \"frequency\": \"999ms\" is under 1s",
             ),
             (r#""frequency": 60"#, "key \"frequency\": invalid type"),
+            (
+                r#""retry_interval": "500ms""#,
+                "key \"retry_interval\": \"500ms\" is under 1s",
+            ),
             (r#""timeout": "soon""#, "key \"timeout\": invalid duration"),
             (
                 r#""idle_timeout": "0s""#,

@@ -72,6 +72,9 @@ pub const DEFAULT_ADDR: &str = "https://127.0.0.1:8200";
 /// The Kubernetes service account token, when `k8s_token_path` is not set.
 pub const DEFAULT_K8S_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 const DEFAULT_FREQUENCY: Duration = Duration::from_secs(3600);
+/// `retry_interval` when the file does not set it: the first retry of a failed cycle in
+/// `run`; each further failure doubles it, up to `frequency`.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 /// `idle_timeout` when the file does not set it.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -136,6 +139,9 @@ pub struct Config {
     pub retention: RetentionPolicy,
     /// How often `run` takes a snapshot.
     pub frequency: Duration,
+    /// How soon `run` tries again after a failed cycle (doubling with each failure in a row,
+    /// never beyond `frequency`).
+    pub retry_interval: Duration,
     /// Where the download is staged: `temp_dir`, else `TMPDIR`, else `/tmp`.
     pub temp_dir: PathBuf,
     /// What set `temp_dir`: `<file>: key "temp_dir"` or `environment variable TMPDIR`, for

@@ -59,8 +59,13 @@ impl AzureStorage {
     }
 
     /// A storage for `config` that gives up on a server silent for `idle` (`idle_timeout`):
-    /// each read waits that long at most, each request (one block) takes that long at most,
-    /// and retries stop once that much time has passed.
+    /// each read waits that long at most, each request (one block) takes that long at most.
+    ///
+    /// object_store retries each request (one block, never the whole upload) itself, on a
+    /// 5xx, 429 or a connection error; it is given the bounds of [`crate::retry::POLICY`]:
+    /// at most 4 retries, waits from 0.5 s doubling up to 8 s (object_store draws each wait at
+    /// random up to that), and none once the policy's budget (or `idle`, if shorter) has
+    /// passed.
     ///
     /// # Errors
     /// As [`AzureStorage::new`].
@@ -76,9 +81,15 @@ impl AzureStorage {
                 object_store::ClientConfigKey::ReadTimeout,
                 format!("{}ms", idle.as_millis()),
             );
+        let policy = crate::retry::POLICY;
         let retry = object_store::RetryConfig {
-            retry_timeout: idle,
-            ..object_store::RetryConfig::default()
+            backoff: object_store::BackoffConfig {
+                init_backoff: policy.first_delay,
+                max_backoff: policy.max_delay,
+                base: 2.0,
+            },
+            max_retries: usize::try_from(policy.attempts - 1).unwrap_or(0),
+            retry_timeout: idle.min(policy.budget),
         };
         let mut builder = MicrosoftAzureBuilder::new()
             .with_account(&config.account_name)

@@ -24,6 +24,11 @@
 //! until the new one replaces it). The temporary key is deleted in every case. A failed or
 //! unverified upload thus never removes or replaces the last good object.
 //!
+//! Each request is retried on its own when it fails in a way S3 documents as transient (503
+//! `SlowDown`, 500, a reset connection: [`crate::retry`]), one part at a time, so a failed part
+//! is sent again and the parts before it are not. rust-s3's own retry (one retry of reads and
+//! parts, after a sleep no stop request can end) is switched off, so the one policy applies.
+//!
 //! Cleanup removes only what this upload wrote: the parts of its own multipart upload, the
 //! object it completed, or its temporary key. A `PutObject` that failed left nothing, so
 //! nothing is deleted then (an object of the same name from before stays).
@@ -45,6 +50,7 @@ use super::keys::ObjectKeys;
 use super::{Storage, clean_up_on_failure, read_full};
 use crate::archive::hex;
 use crate::config::S3Config;
+use crate::retry;
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
@@ -109,6 +115,16 @@ impl S3Storage {
         format!("s3://{}/{key}", self.config.bucket)
     }
 
+    /// Runs one request under the retry policy; `what` names it in the retry warnings.
+    fn retried<T>(
+        &self,
+        what: impl std::fmt::Display,
+        stop: &StopFlag,
+        request: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
+        retry::POLICY.run(&what, stop, request)
+    }
+
     /// The two bucket handles, created at first use and refreshed when temporary
     /// credentials expire.
     fn with_buckets<T>(&self, f: impl FnOnce(&Buckets) -> Result<T>) -> Result<T> {
@@ -131,6 +147,8 @@ impl S3Storage {
 
     fn open(&self) -> Result<Buckets> {
         crate::install_crypto_provider();
+        // Our retry policy instead of rust-s3's (a process-wide setting of that crate).
+        s3::set_retries(0);
         let c = &self.config;
         let credentials = match (&c.access_key_id, &c.secret_access_key) {
             // Read now: a storage whose keys are file:// or env:// references is built again
@@ -199,10 +217,12 @@ impl S3Storage {
             file.read_to_end(&mut body)?;
             stop.check()?;
             // A failed PutObject stored nothing: no cleanup (it could delete an older object).
-            buckets
-                .with_sse
-                .put_object_with_content_type(key, &body, CONTENT_TYPE)
-                .context("PutObject failed")?;
+            self.retried(format_args!("PutObject {}", self.url(key)), stop, || {
+                buckets
+                    .with_sse
+                    .put_object_with_content_type(key, &body, CONTENT_TYPE)
+                    .context("PutObject failed")
+            })?;
             hex(&Md5::digest(&body))
         } else {
             self.put_multipart(buckets, &mut file, key, stop)?
@@ -211,10 +231,16 @@ impl S3Storage {
             self.check_landed(buckets, key, size, Some(&expected_etag)),
             self.url(key),
             || {
-                buckets
-                    .plain
-                    .delete_object(key)
-                    .context("DeleteObject failed")?;
+                self.retried(
+                    format_args!("DeleteObject {}", self.url(key)),
+                    &StopFlag::never(),
+                    || {
+                        buckets
+                            .plain
+                            .delete_object(key)
+                            .context("DeleteObject failed")
+                    },
+                )?;
                 Ok(())
             },
         )
@@ -229,10 +255,16 @@ impl S3Storage {
         key: &str,
         stop: &StopFlag,
     ) -> Result<String> {
-        let upload = buckets
-            .with_sse
-            .initiate_multipart_upload(key, CONTENT_TYPE)
-            .context("CreateMultipartUpload failed")?;
+        let upload = self.retried(
+            format_args!("CreateMultipartUpload {}", self.url(key)),
+            stop,
+            || {
+                buckets
+                    .with_sse
+                    .initiate_multipart_upload(key, CONTENT_TYPE)
+                    .context("CreateMultipartUpload failed")
+            },
+        )?;
         let id = upload.upload_id;
         let sent = (|| -> Result<String> {
             let mut parts = Vec::new();
@@ -245,10 +277,17 @@ impl S3Storage {
                 }
                 let chunk = &buffer[..filled];
                 let number = u32::try_from(parts.len() + 1)?;
-                let part = buckets
-                    .plain
-                    .put_multipart_chunk(chunk, key, number, &id, CONTENT_TYPE)
-                    .with_context(|| format!("UploadPart {number} failed"))?;
+                // Only this part is sent again on a transient failure.
+                let part = self.retried(
+                    format_args!("UploadPart {number} of {}", self.url(key)),
+                    stop,
+                    || {
+                        buckets
+                            .plain
+                            .put_multipart_chunk(chunk, key, number, &id, CONTENT_TYPE)
+                            .with_context(|| format!("UploadPart {number} failed"))
+                    },
+                )?;
                 parts.push(part);
                 if filled < buffer.len() {
                     break;
@@ -266,20 +305,32 @@ impl S3Storage {
                 })?);
             }
             stop.check()?;
-            buckets
-                .plain
-                .complete_multipart_upload(key, &id, parts)
-                .context("CompleteMultipartUpload failed")?;
+            self.retried(
+                format_args!("CompleteMultipartUpload {}", self.url(key)),
+                stop,
+                || {
+                    buckets
+                        .plain
+                        .complete_multipart_upload(key, &id, parts.clone())
+                        .context("CompleteMultipartUpload failed")
+                },
+            )?;
             Ok(format!("{}-{count}", hex(&Md5::digest(&digests))))
         })();
         clean_up_on_failure(
             sent,
             format!("the multipart upload {id} of {}", self.url(key)),
             || {
-                buckets
-                    .plain
-                    .abort_upload(key, &id)
-                    .context("AbortMultipartUpload failed")
+                self.retried(
+                    format_args!("AbortMultipartUpload {}", self.url(key)),
+                    &StopFlag::never(),
+                    || {
+                        buckets
+                            .plain
+                            .abort_upload(key, &id)
+                            .context("AbortMultipartUpload failed")
+                    },
+                )
             },
         )
     }
@@ -305,18 +356,30 @@ impl S3Storage {
         let replaced = (|| -> Result<()> {
             stop.check()?;
             // With the SSE and storage-class headers: a copy does not inherit them.
-            buckets
-                .with_sse
-                .copy_object_internal(&temp, &key)
-                .with_context(|| format!("CopyObject from {} failed", self.url(&temp)))?;
+            self.retried(
+                format_args!("CopyObject to {}", self.url(&key)),
+                stop,
+                || {
+                    buckets
+                        .with_sse
+                        .copy_object_internal(&temp, &key)
+                        .with_context(|| format!("CopyObject from {} failed", self.url(&temp)))
+                },
+            )?;
             // A copy's ETag is not the parts' one: only its size can be checked.
             self.check_landed(buckets, &key, size, None)
         })();
         debug!("deleting the temporary object {}", self.url(&temp));
-        let removed = buckets
-            .plain
-            .delete_object(&temp)
-            .context("DeleteObject failed");
+        let removed = self.retried(
+            format_args!("DeleteObject {}", self.url(&temp)),
+            &StopFlag::never(),
+            || {
+                buckets
+                    .plain
+                    .delete_object(&temp)
+                    .context("DeleteObject failed")
+            },
+        );
         if let Err(e) = removed {
             log::error!(
                 "could not remove the temporary object {}; remove it by hand: {e:#}",
@@ -334,10 +397,16 @@ impl S3Storage {
         size: u64,
         etag: Option<&str>,
     ) -> Result<()> {
-        let (head, _) = buckets
-            .plain
-            .head_object(key)
-            .context("HeadObject after the upload failed")?;
+        let (head, _) = self.retried(
+            format_args!("HeadObject {}", self.url(key)),
+            &StopFlag::never(),
+            || {
+                buckets
+                    .plain
+                    .head_object(key)
+                    .context("HeadObject after the upload failed")
+            },
+        )?;
         let landed = head.content_length.and_then(|n| u64::try_from(n).ok());
         ensure!(
             landed == Some(size),
@@ -401,10 +470,16 @@ impl Storage for S3Storage {
             let mut entries = Vec::new();
             let mut token = None;
             loop {
-                let (page, _) = buckets
-                    .plain
-                    .list_page(prefix.clone(), None, token.take(), None, self.page_size)
-                    .context("ListObjectsV2 failed")?;
+                let (page, _) = self.retried(
+                    format_args!("ListObjectsV2 {}", self.location()),
+                    &StopFlag::never(),
+                    || {
+                        buckets
+                            .plain
+                            .list_page(prefix.clone(), None, token.clone(), None, self.page_size)
+                            .context("ListObjectsV2 failed")
+                    },
+                )?;
                 for object in page.contents {
                     if let Some(name) = self.keys.parse(&object.key) {
                         entries.push(SnapshotEntry {
@@ -430,11 +505,18 @@ impl Storage for S3Storage {
     fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
         let key = self.keys.snapshot(name);
         self.with_buckets(|buckets| {
-            let mut file = File::create(to)?;
-            let status = buckets
-                .plain
-                .get_object_to_writer(&key, &mut file)
-                .context("GetObject failed")?;
+            let status = self.retried(
+                format_args!("GetObject {}", self.url(&key)),
+                &StopFlag::never(),
+                || {
+                    // A retry starts the file again.
+                    let mut file = File::create(to)?;
+                    buckets
+                        .plain
+                        .get_object_to_writer(&key, &mut file)
+                        .context("GetObject failed")
+                },
+            )?;
             ensure!(status == 200, "GetObject answered {status}");
             Ok(())
         })
@@ -444,10 +526,16 @@ impl Storage for S3Storage {
     fn delete(&self, name: &SnapshotName) -> Result<()> {
         let key = self.keys.snapshot(name);
         self.with_buckets(|buckets| {
-            buckets
-                .plain
-                .delete_object(&key)
-                .context("DeleteObject failed")?;
+            self.retried(
+                format_args!("DeleteObject {}", self.url(&key)),
+                &StopFlag::never(),
+                || {
+                    buckets
+                        .plain
+                        .delete_object(&key)
+                        .context("DeleteObject failed")
+                },
+            )?;
             Ok(())
         })
         .with_context(|| format!("deleting {}", self.url(&key)))

@@ -33,6 +33,7 @@ mod check;
 mod cli;
 mod cycle;
 mod edge_output;
+mod edge_transient;
 mod examples;
 mod fanout;
 mod fault_matrix;

@@ -7,6 +7,15 @@
 //! the last, so redirects are never followed. The final answer's `size` and `md5Hash` must
 //! match the staged file, or the upload counts as failed.
 //!
+//! Each request is retried on its own when it fails in a way Google documents as transient
+//! (408, 429, 5xx, a reset or timed-out connection: [`crate::retry`]). A chunk is retried
+//! as Google's resumable protocol says: after an error answer it is sent again; after a
+//! connection lost on the way (so what arrived is unknown) the session is first asked how
+//! many bytes it holds (`Content-Range: bytes */<size>`), and only the rest of that chunk is
+//! sent. One failed chunk
+//! thus costs that chunk again, never the whole upload; the final size and `md5Hash` are
+//! still checked.
+//!
 //! Cleanup removes only what this upload wrote. A session that failed before its last
 //! chunk created no object (a resumable upload appears whole or not at all); it is
 //! cancelled (`DELETE` on the session URL) so the uploaded bytes are dropped at once. An
@@ -38,6 +47,7 @@ use serde::Deserialize;
 use super::keys::ObjectKeys;
 use super::{Storage, clean_up_on_failure, read_full};
 use crate::config::GcsConfig;
+use crate::retry::{self, HttpStatus};
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 use auth::Authenticator;
@@ -132,6 +142,109 @@ impl GcsStorage {
         )
     }
 
+    /// Runs one request under the retry policy; `what` names it in the retry warnings.
+    fn retried<T>(
+        &self,
+        what: impl std::fmt::Display,
+        stop: &StopFlag,
+        request: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
+        retry::POLICY.run(&what, stop, request)
+    }
+
+    /// Sends one chunk, `data` from `offset`, and returns Google's answer (308 for a chunk
+    /// before the last, the object resource for the last). A retry first asks the session
+    /// how much it holds and sends only the rest, when the previous try lost its connection.
+    fn send_chunk(
+        &self,
+        session: &str,
+        offset: u64,
+        data: &[u8],
+        size: u64,
+        stop: &StopFlag,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let last = offset + data.len() as u64 == size;
+        // The previous try lost its connection: what the session holds is unknown.
+        let mut unsure = false;
+        self.retried(
+            format_args!("sending bytes from {offset} of {size} to GCS"),
+            stop,
+            || {
+                let mut skip = 0usize;
+                if std::mem::take(&mut unsure) {
+                    match self.session_holds(session, size)? {
+                        Held::Done(response) => return Ok(response),
+                        Held::Bytes(held)
+                            if held >= offset && held <= offset + data.len() as u64 =>
+                        {
+                            skip = usize::try_from(held - offset)?;
+                        }
+                        Held::Bytes(_) => {}
+                    }
+                }
+                let rest = &data[skip..];
+                let from = offset + skip as u64;
+                let range = match (rest.len(), last) {
+                    (0, _) => format!("bytes */{size}"),
+                    (n, true) => format!("bytes {from}-{}/{size}", from + n as u64 - 1),
+                    (n, false) => format!("bytes {from}-{}/*", from + n as u64 - 1),
+                };
+                let sent = self
+                    .authorize(self.agent.put(session))?
+                    .header("Content-Range", &range)
+                    .send(rest);
+                unsure = sent.is_err();
+                let mut response = sent.with_context(|| format!("sending {range} failed"))?;
+                let status = response.status().as_u16();
+                let expected = if last {
+                    matches!(status, 200 | 201)
+                } else {
+                    status == 308
+                };
+                if !expected {
+                    return Err(status_error(
+                        status,
+                        format!(
+                            "chunk {range} answered {status}: {}",
+                            body_text(&mut response)
+                        ),
+                    ));
+                }
+                Ok(response)
+            },
+        )
+    }
+
+    /// How many bytes the resumable session holds, or its final answer if it is complete.
+    fn session_holds(&self, session: &str, size: u64) -> Result<Held> {
+        let mut response = self
+            .authorize(self.agent.put(session))?
+            .header("Content-Range", format!("bytes */{size}"))
+            .send_empty()
+            .context("asking the resumable session for its progress failed")?;
+        let status = response.status().as_u16();
+        match status {
+            200 | 201 => Ok(Held::Done(response)),
+            // `Range: bytes=0-<last byte held>`, absent when it holds nothing.
+            308 => Ok(Held::Bytes(
+                response
+                    .headers()
+                    .get("range")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes=0-"))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map_or(0, |last| last + 1),
+            )),
+            _ => Err(status_error(
+                status,
+                format!(
+                    "asking the resumable session for its progress answered {status}: {}",
+                    body_text(&mut response)
+                ),
+            )),
+        }
+    }
+
     fn authorize<B>(&self, request: ureq::RequestBuilder<B>) -> Result<ureq::RequestBuilder<B>> {
         Ok(match self.auth.borrow_mut().token(&self.agent)? {
             Some(token) => request.header("Authorization", format!("Bearer {}", token.expose())),
@@ -152,19 +265,29 @@ impl GcsStorage {
             encode(object)
         );
         let body = serde_json::json!({"name": object, "contentType": "application/gzip"});
-        let mut response = self
-            .authorize(self.agent.post(&start))?
-            .header("X-Upload-Content-Type", "application/gzip")
-            .header("X-Upload-Content-Length", size.to_string())
-            .send_json(&body)
-            .context("starting the resumable upload failed")?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            bail!(
-                "starting the resumable upload answered {status}: {}",
-                body_text(&mut response)
-            );
-        }
+        let response = self.retried(
+            format_args!("starting the resumable upload of {}", self.url(object)),
+            stop,
+            || {
+                let mut response = self
+                    .authorize(self.agent.post(&start))?
+                    .header("X-Upload-Content-Type", "application/gzip")
+                    .header("X-Upload-Content-Length", size.to_string())
+                    .send_json(&body)
+                    .context("starting the resumable upload failed")?;
+                let status = response.status().as_u16();
+                if status != 200 {
+                    return Err(status_error(
+                        status,
+                        format!(
+                            "starting the resumable upload answered {status}: {}",
+                            body_text(&mut response)
+                        ),
+                    ));
+                }
+                Ok(response)
+            },
+        )?;
         let session = response
             .headers()
             .get("location")
@@ -198,35 +321,15 @@ impl GcsStorage {
             let filled = read_full(file, &mut buffer)?;
             let last = offset + filled as u64 == size;
             md5.update(&buffer[..filled]);
-            let range = match (filled, last) {
-                (0, _) => format!("bytes */{size}"),
-                (n, true) => format!("bytes {offset}-{}/{size}", offset + n as u64 - 1),
-                (n, false) => format!("bytes {offset}-{}/*", offset + n as u64 - 1),
-            };
-            let mut response = self
-                .authorize(self.agent.put(session))?
-                .header("Content-Range", &range)
-                .send(&buffer[..filled])
-                .with_context(|| format!("sending {range} failed"))?;
-            let status = response.status().as_u16();
+            let mut response = self.send_chunk(session, offset, &buffer[..filled], size, stop)?;
             offset += filled as u64;
             if last {
-                ensure!(
-                    matches!(status, 200 | 201),
-                    "the last chunk ({range}) answered {status}: {}",
-                    body_text(&mut response)
-                );
                 let landed: ObjectResource = response
                     .body_mut()
                     .read_json()
                     .context("the upload's final answer is not an object resource")?;
                 return Ok((landed, md5.finalize().to_vec()));
             }
-            ensure!(
-                status == 308,
-                "chunk {range} answered {status} instead of 308: {}",
-                body_text(&mut response)
-            );
             if filled < buffer.len() {
                 bail!("the staged snapshot ended at {offset} bytes, before its size {size}");
             }
@@ -235,18 +338,28 @@ impl GcsStorage {
 
     /// Cancels an unfinished resumable session, dropping the bytes it received.
     fn cancel_session(&self, session: &str) -> Result<()> {
-        let mut response = self
-            .authorize(self.agent.delete(session))?
-            .call()
-            .context("cancelling the resumable upload session failed")?;
-        let status = response.status().as_u16();
-        // Google answers 499 to a cancel; 404/410: the session is already gone.
-        ensure!(
-            matches!(status, 200..=299 | 404 | 410 | 499),
-            "cancelling the resumable upload session answered {status}: {}",
-            body_text(&mut response)
-        );
-        Ok(())
+        self.retried(
+            "cancelling the resumable upload session",
+            &StopFlag::never(),
+            || {
+                let mut response = self
+                    .authorize(self.agent.delete(session))?
+                    .call()
+                    .context("cancelling the resumable upload session failed")?;
+                let status = response.status().as_u16();
+                // Google answers 499 to a cancel; 404/410: the session is already gone.
+                if matches!(status, 200..=299 | 404 | 410 | 499) {
+                    return Ok(());
+                }
+                Err(status_error(
+                    status,
+                    format!(
+                        "cancelling the resumable upload session answered {status}: {}",
+                        body_text(&mut response)
+                    ),
+                ))
+            },
+        )
     }
 
     /// Deletes `object` only in the generation this upload created.
@@ -259,18 +372,38 @@ impl GcsStorage {
             self.object_url(object),
             encode(generation)
         );
-        let mut response = self
-            .authorize(self.agent.delete(&url))?
-            .call()
-            .context("DELETE failed")?;
-        let status = response.status().as_u16();
-        ensure!(
-            (200..300).contains(&status) || status == 404,
-            "DELETE answered {status}: {}",
-            body_text(&mut response)
-        );
-        Ok(())
+        self.retried(
+            format_args!("deleting {}", self.url(object)),
+            &StopFlag::never(),
+            || {
+                let mut response = self
+                    .authorize(self.agent.delete(&url))?
+                    .call()
+                    .context("DELETE failed")?;
+                let status = response.status().as_u16();
+                if (200..300).contains(&status) || status == 404 {
+                    return Ok(());
+                }
+                Err(status_error(
+                    status,
+                    format!("DELETE answered {status}: {}", body_text(&mut response)),
+                ))
+            },
+        )
     }
+}
+
+/// What a resumable session holds.
+enum Held {
+    /// The upload is complete: its final answer.
+    Done(ureq::http::Response<ureq::Body>),
+    /// This many bytes from the start.
+    Bytes(u64),
+}
+
+/// An unexpected answer, as an error the retry policy can classify by its status.
+fn status_error(status: u16, message: String) -> anyhow::Error {
+    anyhow::Error::new(HttpStatus { status, message })
 }
 
 fn check_landed(landed: &ObjectResource, size: u64, md5: &[u8]) -> Result<()> {
@@ -365,21 +498,31 @@ impl Storage for GcsStorage {
             if let Some(token) = &page_token {
                 url.push_str(&format!("&pageToken={}", encode(token)));
             }
-            let mut response = self
-                .authorize(self.agent.get(&url))?
-                .call()
-                .with_context(|| format!("listing {}", self.location()))?;
-            let status = response.status().as_u16();
-            ensure!(
-                status == 200,
-                "listing {} answered {status}: {}",
-                self.location(),
-                body_text(&mut response)
-            );
-            let page: ObjectList = response
-                .body_mut()
-                .read_json()
-                .with_context(|| format!("listing {}: not an object list", self.location()))?;
+            let page: ObjectList = self.retried(
+                format_args!("listing {}", self.location()),
+                &StopFlag::never(),
+                || {
+                    let mut response = self
+                        .authorize(self.agent.get(&url))?
+                        .call()
+                        .with_context(|| format!("listing {}", self.location()))?;
+                    let status = response.status().as_u16();
+                    if status != 200 {
+                        return Err(status_error(
+                            status,
+                            format!(
+                                "listing {} answered {status}: {}",
+                                self.location(),
+                                body_text(&mut response)
+                            ),
+                        ));
+                    }
+                    response
+                        .body_mut()
+                        .read_json()
+                        .with_context(|| format!("listing {}: not an object list", self.location()))
+                },
+            )?;
             for item in page.items {
                 if let (Some(name), Ok(size)) = (self.keys.parse(&item.name), item.size.parse()) {
                     entries.push(SnapshotEntry { name, size });
@@ -395,39 +538,58 @@ impl Storage for GcsStorage {
     fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
         let object = self.keys.snapshot(name);
         let url = format!("{}?alt=media", self.object_url(&object));
-        let mut response = self
-            .authorize(self.agent.get(&url))?
-            .call()
-            .with_context(|| format!("downloading {}", self.url(&object)))?;
-        let status = response.status().as_u16();
-        ensure!(
-            status == 200,
-            "downloading {} answered {status}: {}",
-            self.url(&object),
-            body_text(&mut response)
-        );
-        let mut file = File::create(to)?;
-        std::io::copy(&mut response.body_mut().as_reader(), &mut file)?;
-        Ok(())
+        self.retried(
+            format_args!("downloading {}", self.url(&object)),
+            &StopFlag::never(),
+            || {
+                let mut response = self
+                    .authorize(self.agent.get(&url))?
+                    .call()
+                    .with_context(|| format!("downloading {}", self.url(&object)))?;
+                let status = response.status().as_u16();
+                if status != 200 {
+                    return Err(status_error(
+                        status,
+                        format!(
+                            "downloading {} answered {status}: {}",
+                            self.url(&object),
+                            body_text(&mut response)
+                        ),
+                    ));
+                }
+                // A retry starts the file again.
+                let mut file = File::create(to)?;
+                std::io::copy(&mut response.body_mut().as_reader(), &mut file)?;
+                Ok(())
+            },
+        )
     }
 
     fn delete(&self, name: &SnapshotName) -> Result<()> {
         let object = self.keys.snapshot(name);
-        let mut response = self
-            .authorize(self.agent.delete(&self.object_url(&object)))?
-            .call()
-            .with_context(|| format!("deleting {}", self.url(&object)))?;
-        let status = response.status().as_u16();
-        // Real GCS answers 204, the emulators 200; a missing object is already gone.
-        if (200..300).contains(&status) || status == 404 {
-            Ok(())
-        } else {
-            bail!(
-                "deleting {} answered {status}: {}",
-                self.url(&object),
-                body_text(&mut response)
-            )
-        }
+        self.retried(
+            format_args!("deleting {}", self.url(&object)),
+            &StopFlag::never(),
+            || {
+                let mut response = self
+                    .authorize(self.agent.delete(&self.object_url(&object)))?
+                    .call()
+                    .with_context(|| format!("deleting {}", self.url(&object)))?;
+                let status = response.status().as_u16();
+                // Real GCS answers 204, the emulators 200; a missing object is already gone.
+                if (200..300).contains(&status) || status == 404 {
+                    return Ok(());
+                }
+                Err(status_error(
+                    status,
+                    format!(
+                        "deleting {} answered {status}: {}",
+                        self.url(&object),
+                        body_text(&mut response)
+                    ),
+                ))
+            },
+        )
     }
 }
 
