@@ -382,7 +382,7 @@ impl Storage for GcsStorage {
                 .with_context(|| format!("listing {}: not an object list", self.location()))?;
             for item in page.items {
                 if let (Some(name), Ok(size)) = (self.keys.parse(&item.name), item.size.parse()) {
-                    entries.push(SnapshotEntry { name, size });
+                    entries.push(SnapshotEntry::file(name, size));
                 }
             }
             match page.next_page_token {
