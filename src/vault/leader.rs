@@ -34,6 +34,10 @@ pub struct LeaderStatus {
     /// The active node's `api_addr`, or empty if no leader is known.
     #[serde(default)]
     pub leader_address: String,
+    /// The Raft index the cluster has committed, as this node knows it; absent when the
+    /// storage is not Raft (Vault omits a 0), or on servers that do not report it.
+    #[serde(default)]
+    pub raft_committed_index: Option<u64>,
 }
 
 /// What to do this cycle.
@@ -176,7 +180,19 @@ mod tests {
             ha_enabled: ha,
             is_self,
             leader_address: leader.into(),
+            raft_committed_index: None,
         }
+    }
+
+    #[test]
+    fn reads_the_committed_index_when_vault_reports_it() {
+        let active: LeaderStatus = serde_json::from_str(
+            r#"{"ha_enabled":true,"is_self":true,"active_time":"2024-05-01T10:00:00.123456789Z","leader_address":"https://10.0.0.1:8200","leader_cluster_address":"https://10.0.0.1:8201","performance_standby":false,"performance_standby_last_remote_wal":0,"raft_committed_index":1234,"raft_applied_index":1234}"#,
+        )
+        .unwrap();
+        assert_eq!(active.raft_committed_index, Some(1234));
+        let non_ha: LeaderStatus = serde_json::from_str(r#"{"ha_enabled":false}"#).unwrap();
+        assert_eq!(non_ha.raft_committed_index, None);
     }
 
     fn ip(text: &str) -> IpAddr {
