@@ -95,9 +95,8 @@ fn a_snapshot_dated_in_the_future_is_never_latest() {
     let fetched = env.root.path().join("fetched");
     let fetch = env.run(&["fetch", "latest", "-o", fetched.to_str().unwrap()]);
     assert_code(&fetch, 0);
-    assert_eq!(
-        fs::read(&fetched).unwrap(),
-        good,
+    assert!(
+        fs::read(&fetched).unwrap() == good,
         "fetch latest took the future-dated copy"
     );
     assert_contains!(
