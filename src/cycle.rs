@@ -385,7 +385,12 @@ fn store_in(
         }
     }
     match crate::prune::prune(storage_name, storage.as_ref(), *policy, now, false) {
-        Ok(decisions) => result.held = Some(decisions.iter().filter(|d| d.keep).count() as u64),
+        Ok(decisions) => {
+            let held = decisions
+                .iter()
+                .filter(|d| d.keep && d.not_a_snapshot().is_none());
+            result.held = Some(held.count() as u64);
+        }
         Err(e) => fail(&mut result, format!("{e:#}")),
     }
     result
@@ -417,6 +422,10 @@ mod tests {
         path: std::path::PathBuf,
     }
 
+    /// Bytes at least as long as the smallest snapshot, so retention counts them.
+    const OLD: &[u8] = b"an old snapshot, long enough to count";
+    const NEW: &[u8] = b"a new snapshot, long enough to count";
+
     fn staged(bytes: &[u8]) -> Staged {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("staged");
@@ -428,10 +437,10 @@ mod tests {
     fn every_storage_gets_the_snapshot_and_is_pruned_to_its_own_retain() {
         let (a, b) = (MemoryStorage::new("a"), MemoryStorage::new("b"));
         for n in 1..=3 {
-            a.insert(name(n), b"old");
-            b.insert(name(n), b"old");
+            a.insert(name(n), OLD);
+            b.insert(name(n), OLD);
         }
-        let file = staged(b"new snapshot");
+        let file = staged(NEW);
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let results = store_everywhere(
             &mut [configured(&a, 2), configured(&b, 0)],
@@ -442,7 +451,7 @@ mod tests {
         );
         assert!(results.iter().all(|r| r.stored && r.error.is_none()));
         assert_eq!(a.names(), [name(3), name(10)]);
-        assert_eq!(a.get(&name(10)).unwrap(), b"new snapshot");
+        assert_eq!(a.get(&name(10)).unwrap(), NEW);
         assert_eq!(b.names().len(), 4, "retain 0 keeps all");
         assert_eq!((results[0].held, results[1].held), (Some(2), Some(4)));
     }
@@ -450,10 +459,10 @@ mod tests {
     #[test]
     fn a_storage_that_refused_the_snapshot_is_not_pruned_and_the_others_go_on() {
         let (refusing, fine) = (MemoryStorage::new("refusing"), MemoryStorage::new("fine"));
-        refusing.insert(name(1), b"good");
-        refusing.insert(name(2), b"good");
+        refusing.insert(name(1), OLD);
+        refusing.insert(name(2), OLD);
         refusing.fail_uploads(true);
-        let file = staged(b"new");
+        let file = staged(NEW);
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let results = store_everywhere(
             &mut [configured(&refusing, 1), configured(&fine, 1)],
@@ -490,9 +499,9 @@ mod tests {
     #[test]
     fn a_failed_prune_is_reported_but_the_snapshot_counts_as_stored() {
         let storage = MemoryStorage::new("m");
-        storage.insert(name(1), b"old");
+        storage.insert(name(1), OLD);
         storage.fail_delete_of(name(1));
-        let file = staged(b"new");
+        let file = staged(NEW);
         let results = store_everywhere(
             &mut [configured(&storage, 1)],
             &file.path,
@@ -516,7 +525,7 @@ mod tests {
         let storage = MemoryStorage::new("m");
         let stop = StopFlag::never();
         stop.raise();
-        let file = staged(b"new");
+        let file = staged(NEW);
         let results = store_everywhere(
             &mut [configured(&storage, 0)],
             &file.path,

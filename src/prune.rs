@@ -4,10 +4,29 @@
 use std::time::SystemTime;
 
 use anyhow::{Result, bail};
-use log::{error, info};
+use log::{error, info, warn};
 
 use crate::retention::{Decision, RetentionPolicy, plan};
+use crate::snapshot_name::SnapshotEntry;
 use crate::storage::Storage;
+
+/// Warns, by name, about every listed object that cannot be a snapshot (see
+/// [`SnapshotEntry::defect`]): retention never counts it, `latest` is never it, and nothing
+/// deletes it, so an operator must look at it. `once`, `run`, `prune` and `list` all warn here.
+pub fn warn_not_snapshots(storage_name: &str, storage: &dyn Storage, entries: &[SnapshotEntry]) {
+    for entry in entries {
+        if let Some(why) = entry.defect() {
+            let name = entry.name;
+            warn!(
+                snapshot:% = name, storage = storage_name;
+                "{name} in {} {} is not a snapshot ({why}): it is never counted by retention, \
+                 never latest and never deleted; remove it by hand once you know how it got there",
+                storage.kind(),
+                storage.location()
+            );
+        }
+    }
+}
 
 /// Lists `storage` (named `storage_name` in log lines), plans, and (unless `dry_run`)
 /// deletes the snapshots the plan drops. Returns the plan, newest first.
@@ -23,6 +42,7 @@ pub fn prune(
     dry_run: bool,
 ) -> Result<Vec<Decision>> {
     let entries = storage.list()?;
+    warn_not_snapshots(storage_name, storage, &entries);
     let decisions = plan(&entries, policy, now);
     if dry_run {
         return Ok(decisions);

@@ -14,21 +14,29 @@
 //! a parameter, so it is tested on its own and `prune --dry-run` shows exactly what a real
 //! run would do, with every rule that keeps each snapshot.
 //!
-//! Two rules make it safe beyond the original agent's:
+//! Three rules make it safe beyond the original agent's, all by the one definition of
+//! [`crate::snapshot_name::SnapshotEntry::standing`] that `list`, `latest` and `check` share:
 //! - it only ever sees names we generated (see [`crate::snapshot_name`]);
-//! - a snapshot dated after `now` (a clock that was wrong, or jumped back) is kept and
-//!   counted by no rule, and "newest" means the newest that is not in the future. Otherwise a
-//!   clock set back by a day would make every new snapshot "older" than the future-dated
-//!   ones, and the snapshot just stored would be the first to go.
+//! - a snapshot dated after `now` plus
+//!   [`crate::snapshot_name::CLOCK_SKEW_ALLOWANCE`] (five minutes; a clock that was wrong, or
+//!   jumped back) is kept and counted by no rule, and "newest" means the newest that is not in
+//!   the future ([`crate::snapshot_name::newest`], which `latest` means too). Otherwise a clock
+//!   set back by a day would make every new snapshot "older" than the future-dated ones, and
+//!   the snapshot just stored would be the first to go;
+//! - an object that cannot be a snapshot (smaller than
+//!   [`crate::snapshot_name::MIN_SNAPSHOT_BYTES`], or in a local directory anything but a
+//!   regular file) is kept and counted by no rule: an empty file that arrived under a
+//!   snapshot's name never pushes a good snapshot out, and is never deleted (an operator
+//!   looks at it; the commands warn about it by name).
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::calendar::{Period, PeriodKey, period_of};
 use crate::duration;
-use crate::snapshot_name::SnapshotEntry;
 #[cfg(test)]
 use crate::snapshot_name::SnapshotName;
+use crate::snapshot_name::{NotASnapshot, SnapshotEntry, Standing};
 
 /// A retention policy: how many of each rule keeps, 0 for a rule that is off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,8 +136,10 @@ fn rule_name(period: Period) -> &'static str {
 pub enum Reason {
     /// Every rule is off: all snapshots are kept.
     NoRules,
-    /// Dated after `now`: kept, and counted by no rule.
+    /// Dated after `now` (plus the clock-skew allowance): kept, and counted by no rule.
     DatedInFuture,
+    /// Cannot be a snapshot: kept (never deleted), and counted by no rule.
+    NotASnapshot(NotASnapshot),
     /// The newest snapshot (that is not in the future), always kept.
     Newest,
     /// Among the newest `count` (`retain`); this one is number `rank`.
@@ -150,6 +160,7 @@ impl fmt::Display for Reason {
         match self {
             Reason::NoRules => f.write_str("no retention rule set"),
             Reason::DatedInFuture => f.write_str("dated in the future (check the clock)"),
+            Reason::NotASnapshot(why) => write!(f, "not a snapshot: {why}"),
             Reason::Newest => f.write_str("the newest"),
             Reason::Last { count, .. } => write!(f, "newest {count}"),
             Reason::Period(key) => {
@@ -194,20 +205,28 @@ impl Decision {
     }
 }
 
-/// Decides, for every snapshot, whether `policy` keeps it at time `now`. Returns the
-/// decisions newest first; a name listed twice is one snapshot.
+impl Decision {
+    /// True for an object that cannot be a snapshot: kept, but not a snapshot held.
+    #[must_use]
+    pub fn not_a_snapshot(&self) -> Option<NotASnapshot> {
+        self.reasons.iter().find_map(|r| match r {
+            Reason::NotASnapshot(why) => Some(*why),
+            _ => None,
+        })
+    }
+}
+
+/// Decides, for every listed object, whether `policy` keeps it at time `now`. Returns the
+/// decisions newest first; a name listed twice is one snapshot. Objects that cannot be
+/// snapshots and snapshots dated in the future are kept and counted by no rule.
 #[must_use]
 pub fn plan(entries: &[SnapshotEntry], policy: RetentionPolicy, now: SystemTime) -> Vec<Decision> {
     let mut sorted = entries.to_vec();
-    sorted.sort_by_key(|e| std::cmp::Reverse(e.name));
+    // Of two objects under one name, the one that can be a snapshot is the one planned.
+    sorted.sort_by_key(|e| (std::cmp::Reverse(e.name), e.defect().is_some()));
     sorted.dedup_by(|a, b| a.name == b.name);
-    let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let now = nanos(now);
 
-    let newest = sorted
-        .iter()
-        .map(|e| e.name.unix_nanos())
-        .find(|t| *t <= now);
+    let newest = crate::snapshot_name::newest(&sorted, now).map(|e| e.name.unix_nanos());
     let within = policy.within();
     let cutoff = match (newest, within) {
         (Some(newest), Some(d)) => Some(newest.saturating_sub(d.as_nanos())),
@@ -224,7 +243,10 @@ pub fn plan(entries: &[SnapshotEntry], policy: RetentionPolicy, now: SystemTime)
         .map(|entry| {
             let t = entry.name.unix_nanos();
             let mut reasons = Vec::new();
-            if t > now {
+            let standing = entry.standing(now);
+            if let Standing::NotASnapshot(why) = standing {
+                reasons.push(Reason::NotASnapshot(why));
+            } else if standing == Standing::DatedInFuture {
                 reasons.push(Reason::DatedInFuture);
             } else if policy.keeps_all() {
                 reasons.push(Reason::NoRules);
@@ -266,13 +288,19 @@ pub fn plan(entries: &[SnapshotEntry], policy: RetentionPolicy, now: SystemTime)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot_name::CLOCK_SKEW_ALLOWANCE;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn entry(secs: u64) -> SnapshotEntry {
-        SnapshotEntry {
-            name: SnapshotName::at(UNIX_EPOCH + Duration::from_secs(secs)),
-            size: secs,
-        }
+        SnapshotEntry::file(
+            SnapshotName::at(UNIX_EPOCH + Duration::from_secs(secs)),
+            1 << 20,
+        )
+    }
+
+    /// The seconds an entry's name carries, which the tests below use as its identity.
+    fn secs(entry: &SnapshotEntry) -> u64 {
+        u64::try_from(entry.name.unix_nanos() / 1_000_000_000).unwrap()
     }
 
     fn at(secs: u64) -> SystemTime {
@@ -283,7 +311,7 @@ mod tests {
         decisions
             .iter()
             .filter(|d| d.keep)
-            .map(|d| d.entry.size)
+            .map(|d| secs(&d.entry))
             .collect()
     }
 
@@ -291,7 +319,7 @@ mod tests {
         decisions
             .iter()
             .filter(|d| !d.keep)
-            .map(|d| d.entry.size)
+            .map(|d| secs(&d.entry))
             .collect()
     }
 
@@ -334,10 +362,10 @@ mod tests {
 
     #[test]
     fn future_dated_snapshots_are_kept_and_not_counted() {
-        // The clock went back: 900 and 800 are "in the future" at now=500.
-        let entries = [entry(900), entry(800), entry(400), entry(300), entry(200)];
+        // The clock went back: 9000 and 8000 are "in the future" at now=500.
+        let entries = [entry(9000), entry(8000), entry(400), entry(300), entry(200)];
         let decisions = plan(&entries, RetentionPolicy::keep_last(2), at(500));
-        assert_eq!(kept(&decisions), [900, 800, 400, 300]);
+        assert_eq!(kept(&decisions), [9000, 8000, 400, 300]);
         assert_eq!(deleted(&decisions), [200]);
         assert_eq!(decisions[0].reasons, [Reason::DatedInFuture]);
         assert_eq!(
@@ -346,6 +374,85 @@ mod tests {
             "newest is the newest not in the future"
         );
     }
+
+    #[test]
+    fn a_name_within_the_clock_skew_allowance_is_not_in_the_future() {
+        let skew = CLOCK_SKEW_ALLOWANCE.as_secs();
+        let entries = [entry(1000 + skew), entry(900), entry(800)];
+        let decisions = plan(&entries, RetentionPolicy::keep_last(1), at(1000));
+        assert_eq!(kept(&decisions), [1000 + skew]);
+        assert_eq!(decisions[0].reasons[0], Reason::Newest);
+    }
+
+    fn junk(secs: u64, size: u64) -> SnapshotEntry {
+        SnapshotEntry {
+            size,
+            ..entry(secs)
+        }
+    }
+
+    #[test]
+    fn objects_that_cannot_be_snapshots_never_count_and_are_never_deleted() {
+        // The reported case: retain 2, a 0-byte and a 4-byte file newer than two good ones.
+        let entries = [entry(100), entry(200), junk(300, 0), junk(400, 4)];
+        let decisions = plan(&entries, RetentionPolicy::keep_last(2), at(1000));
+        assert_eq!(kept(&decisions), [400, 300, 200, 100]);
+        assert!(deleted(&decisions).is_empty());
+        assert_eq!(decisions[0].explain(), "not a snapshot: 4 bytes");
+        assert_eq!(
+            decisions[0].not_a_snapshot(),
+            Some(NotASnapshot::TooSmall(4))
+        );
+        assert_eq!(decisions[2].reasons[0], Reason::Newest);
+        assert_eq!(decisions[2].not_a_snapshot(), None);
+
+        // Junk is never counted by any rule, nor deleted, whatever the policy.
+        let directory = SnapshotEntry {
+            kind: crate::snapshot_name::ObjectKind::Directory,
+            ..entry(350)
+        };
+        let entries = [entry(100), entry(200), entry(250), directory, junk(50, 0)];
+        let policy = RetentionPolicy {
+            last: 1,
+            within: Some(Duration::from_secs(30)),
+            daily: 1,
+            ..RetentionPolicy::default()
+        };
+        let decisions = plan(&entries, policy, at(1000));
+        assert_eq!(kept(&decisions), [350, 250, 50]);
+        assert_eq!(deleted(&decisions), [200, 100]);
+        assert_eq!(decisions[0].explain(), "not a snapshot: a directory");
+        // Keeping everything keeps junk as junk.
+        let all = plan(&entries, RetentionPolicy::default(), at(1000));
+        assert_eq!(all[0].explain(), "not a snapshot: a directory");
+        assert_eq!(all[1].reasons, [Reason::NoRules]);
+    }
+
+    #[test]
+    fn junk_and_future_names_do_not_change_what_is_deleted() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..500 {
+            let good = rng.entries();
+            let policy = rng.policy();
+            let now_secs = good.iter().map(secs).max().unwrap_or(1_700_000_000) + 60;
+            let now = at(now_secs);
+            let alone = plan(&good, policy, now);
+            let mut with = good.clone();
+            for _ in 0..rng.below(5) {
+                let t = 1_600_000_000 + rng.below(300_000_000);
+                with.push(junk(t, rng.below(MIN)));
+            }
+            for _ in 0..rng.below(3) {
+                with.push(entry(now_secs + 86_400 * (1 + rng.below(300))));
+            }
+            let deleted_alone: Vec<_> = alone.iter().filter(|d| !d.keep).collect();
+            let mixed = plan(&with, policy, now);
+            let deleted_mixed: Vec<_> = mixed.iter().filter(|d| !d.keep).collect();
+            assert_eq!(deleted_alone, deleted_mixed, "{policy:?}");
+        }
+    }
+
+    const MIN: u64 = crate::snapshot_name::MIN_SNAPSHOT_BYTES;
 
     #[test]
     fn the_plan_does_not_depend_on_now_when_nothing_is_in_the_future() {
@@ -459,7 +566,7 @@ mod tests {
         for _ in 0..3000 {
             let entries = rng.entries();
             let policy = rng.policy();
-            let now = at(entries.iter().map(|e| e.size).max().unwrap_or(0) + rng.below(3) * 86_400);
+            let now = at(entries.iter().map(secs).max().unwrap_or(0) + rng.below(3) * 86_400);
             let decisions = plan(&entries, policy, now);
 
             // The newest snapshot is always kept.

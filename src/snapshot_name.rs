@@ -56,13 +56,161 @@ impl SnapshotName {
     }
 }
 
-/// One snapshot as a storage lists it.
+/// One object named like a snapshot, as a storage lists it. Whether it can be a snapshot at
+/// all, and whether it may be `latest`, is [`SnapshotEntry::standing`]: the one definition
+/// retention, `list`, `latest` (fetch, restore) and `check` share.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotEntry {
     /// Its name, which carries the time it was taken.
     pub name: SnapshotName,
     /// Its size in bytes.
     pub size: u64,
+    /// What kind of object the storage holds under that name.
+    pub kind: ObjectKind,
+}
+
+/// What a storage holds under a snapshot's name. Object stores only hold objects; a local
+/// directory may hold anything, and only a regular file can be a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A regular file, or an object in an object store.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link (never followed: what it points at may change under us).
+    Symlink,
+    /// A named pipe: reading it would block.
+    Fifo,
+    /// A socket or a device.
+    Other,
+}
+
+/// The smallest number of bytes a snapshot that [`crate::archive::verify`] accepts can have.
+///
+/// Derived from the archive format, as a bound no valid archive can be under:
+/// - the tar inside holds four entries, each with a 512-byte header; meta.json (a JSON object
+///   with `Index` > 0), SHA256SUMS (two lines of 64 hex digits) and SHA256SUMS.sealed (not
+///   empty) each fill at least one 512-byte block (state.bin may be empty), and the
+///   end-of-archive marker is at least one more zero block: at least 8 blocks, 4096 bytes;
+/// - deflate expands at most 1032-fold (a 258-byte match costs at least 2 bits), so those
+///   4096 bytes take at least 4 compressed bytes;
+/// - gzip adds a 10-byte header and an 8-byte trailer (CRC32, ISIZE).
+///
+/// That is 22 bytes. Real snapshots are far larger (the smallest the test builder writes is
+/// several hundred bytes: the SHA-256 sums do not compress), so the bound only ever catches
+/// what cannot be a snapshot: an empty object, a few stray bytes.
+pub const MIN_SNAPSHOT_BYTES: u64 = {
+    const BLOCK: u64 = 512;
+    const TAR_BYTES: u64 = (4 + 3 + 1) * BLOCK;
+    const MAX_DEFLATE_RATIO: u64 = 1032;
+    const GZIP_HEADER: u64 = 10;
+    const GZIP_TRAILER: u64 = 8;
+    GZIP_HEADER + TAR_BYTES.div_ceil(MAX_DEFLATE_RATIO) + GZIP_TRAILER
+};
+
+/// How far in the future a snapshot's name may be dated and still count as taken now: the
+/// clocks of the node that named it and of the machine that reads the name may disagree by
+/// this much. Beyond it, a snapshot is "dated in the future": kept, counted by no retention
+/// rule, never `latest`.
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(5 * 60);
+
+/// Why an object named like a snapshot cannot be one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotASnapshot {
+    /// A file or object smaller than [`MIN_SNAPSHOT_BYTES`]; its size.
+    TooSmall(u64),
+    /// Not a regular file.
+    NotAFile(ObjectKind),
+}
+
+impl fmt::Display for NotASnapshot {
+    /// `0 bytes`, `a directory`, ...; shown after "not a snapshot: ".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotASnapshot::TooSmall(1) => f.write_str("1 byte"),
+            NotASnapshot::TooSmall(n) => write!(f, "{n} bytes"),
+            NotASnapshot::NotAFile(kind) => f.write_str(match kind {
+                ObjectKind::File => "a file",
+                ObjectKind::Directory => "a directory",
+                ObjectKind::Symlink => "a symbolic link",
+                ObjectKind::Fifo => "a named pipe",
+                ObjectKind::Other => "not a regular file",
+            }),
+        }
+    }
+}
+
+/// Where one listed object stands, by the definition every command shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// A snapshot, dated no later than now (plus [`CLOCK_SKEW_ALLOWANCE`]): it counts for
+    /// retention and may be `latest`.
+    Snapshot,
+    /// A snapshot whose name is dated beyond now plus [`CLOCK_SKEW_ALLOWANCE`] (a node with a
+    /// wrong clock, or an old snapshot copied under a later name): kept, counted by no rule,
+    /// never `latest`; it can still be fetched or restored by its name.
+    DatedInFuture,
+    /// Cannot be a snapshot: never counted, never `latest`, never deleted.
+    NotASnapshot(NotASnapshot),
+}
+
+impl SnapshotEntry {
+    /// A regular file or object of `size` bytes.
+    #[must_use]
+    pub fn file(name: SnapshotName, size: u64) -> Self {
+        Self {
+            name,
+            size,
+            kind: ObjectKind::File,
+        }
+    }
+
+    /// Why this object cannot be a snapshot, if it cannot.
+    #[must_use]
+    pub fn defect(&self) -> Option<NotASnapshot> {
+        if self.kind != ObjectKind::File {
+            Some(NotASnapshot::NotAFile(self.kind))
+        } else if self.size < MIN_SNAPSHOT_BYTES {
+            Some(NotASnapshot::TooSmall(self.size))
+        } else {
+            None
+        }
+    }
+
+    /// Where this object stands at `now`.
+    #[must_use]
+    pub fn standing(&self, now: SystemTime) -> Standing {
+        match self.defect() {
+            Some(defect) => Standing::NotASnapshot(defect),
+            None if self.name.is_future(now) => Standing::DatedInFuture,
+            None => Standing::Snapshot,
+        }
+    }
+}
+
+impl SnapshotName {
+    /// True when the name is dated beyond `now` plus [`CLOCK_SKEW_ALLOWANCE`].
+    #[must_use]
+    pub fn is_future(&self, now: SystemTime) -> bool {
+        let limit = now
+            .checked_add(CLOCK_SKEW_ALLOWANCE)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(u128::MAX, |d| d.as_nanos());
+        self.unix_nanos > limit
+    }
+}
+
+/// The newest snapshot of `entries` at `now`: the one `latest` means, and the one retention
+/// calls "the newest". Future-dated names and objects that cannot be snapshots are never it.
+#[must_use]
+pub fn newest<'a>(
+    entries: impl IntoIterator<Item = &'a SnapshotEntry>,
+    now: SystemTime,
+) -> Option<&'a SnapshotEntry> {
+    entries
+        .into_iter()
+        .filter(|e| e.standing(now) == Standing::Snapshot)
+        .max_by_key(|e| e.name)
 }
 
 impl fmt::Display for SnapshotName {
@@ -114,6 +262,94 @@ mod tests {
         ] {
             assert_eq!(SnapshotName::parse(foreign), None, "{foreign}");
         }
+    }
+
+    fn entry(secs: u64, size: u64) -> SnapshotEntry {
+        SnapshotEntry::file(
+            SnapshotName::at(UNIX_EPOCH + Duration::from_secs(secs)),
+            size,
+        )
+    }
+
+    #[test]
+    fn the_smallest_snapshot_bound_is_derived_from_the_format() {
+        assert_eq!(MIN_SNAPSHOT_BYTES, 22);
+        // The smallest archive the builder writes (empty state) is well above it, and verifies.
+        let smallest = crate::archive::build::archive_bytes(
+            &[],
+            &crate::archive::build::ArchiveOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            smallest.len() as u64 > MIN_SNAPSHOT_BYTES * 10,
+            "{}",
+            smallest.len()
+        );
+        crate::archive::verify::verify(&smallest[..]).unwrap();
+        // Every prefix shorter than the bound is refused by the verifier.
+        for len in 0..MIN_SNAPSHOT_BYTES as usize {
+            assert!(crate::archive::verify::verify(&smallest[..len]).is_err());
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_a_snapshot_says_why() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(entry(10, 500).standing(now), Standing::Snapshot);
+        assert_eq!(entry(10, 22).standing(now), Standing::Snapshot);
+        let empty = entry(10, 0);
+        assert_eq!(empty.defect(), Some(NotASnapshot::TooSmall(0)));
+        assert_eq!(empty.defect().unwrap().to_string(), "0 bytes");
+        assert_eq!(entry(10, 21).defect().unwrap().to_string(), "21 bytes");
+        for (kind, said) in [
+            (ObjectKind::Directory, "a directory"),
+            (ObjectKind::Symlink, "a symbolic link"),
+            (ObjectKind::Fifo, "a named pipe"),
+            (ObjectKind::Other, "not a regular file"),
+        ] {
+            let odd = SnapshotEntry {
+                kind,
+                ..entry(10, 4096)
+            };
+            assert_eq!(
+                odd.standing(now),
+                Standing::NotASnapshot(NotASnapshot::NotAFile(kind))
+            );
+            assert_eq!(odd.defect().unwrap().to_string(), said);
+        }
+        // A junk object dated in the future is junk first.
+        assert!(matches!(
+            entry(2_000_000, 0).standing(now),
+            Standing::NotASnapshot(_)
+        ));
+    }
+
+    #[test]
+    fn the_future_begins_after_the_clock_skew_allowance() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let skew = CLOCK_SKEW_ALLOWANCE.as_secs();
+        assert_eq!(
+            entry(1_000_000 + skew, 500).standing(now),
+            Standing::Snapshot
+        );
+        assert_eq!(
+            entry(1_000_000 + skew + 1, 500).standing(now),
+            Standing::DatedInFuture
+        );
+    }
+
+    #[test]
+    fn newest_skips_the_future_and_what_cannot_be_a_snapshot() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let entries = [
+            entry(900_000, 500),
+            entry(9_000_000, 500), // a wrong clock
+            entry(950_000, 4),     // junk
+            entry(800_000, 500),
+        ];
+        assert_eq!(newest(&entries, now), Some(&entries[0]));
+        assert_eq!(newest(&entries[1..3], now), None);
+        assert_eq!(newest(&[], now), None);
     }
 
     #[test]

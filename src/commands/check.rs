@@ -17,6 +17,7 @@ use crate::duration;
 use crate::exit::Exit;
 use crate::secret::{Secret, SecretRef};
 use crate::session::{Needs, Session};
+use crate::snapshot_name::{Standing, newest};
 use crate::text::escape;
 use crate::vault::client::VaultClient;
 use crate::vault::leader::{self, Role};
@@ -287,21 +288,57 @@ fn policy_step(client: &VaultClient, token: &Secret) -> Result<((), String)> {
     ))
 }
 
+/// Lists one storage. "newest" is what `latest` means ([`newest`]); names dated in the future
+/// and objects that cannot be snapshots are counted apart and named.
 fn list_step(s: &ConfiguredStorage) -> Result<((), String)> {
     let entries = s.storage.list()?;
-    let newest = entries.iter().map(|e| &e.name).max();
-    let said = match newest {
-        None => format!(
+    let now = std::time::SystemTime::now();
+    crate::prune::warn_not_snapshots(&s.name, s.storage.as_ref(), &entries);
+    let mut future = Vec::new();
+    let mut junk = Vec::new();
+    for e in &entries {
+        match e.standing(now) {
+            Standing::Snapshot => {}
+            Standing::DatedInFuture => future.push(format!(
+                "{} ({})",
+                e.name,
+                crate::snapshot_name::utc_timestamp(e.name.time())
+            )),
+            Standing::NotASnapshot(why) => junk.push(format!("{} ({why})", e.name)),
+        }
+    }
+    let good = entries.len() - future.len() - junk.len();
+    let mut said = match newest(&entries, now) {
+        None if entries.is_empty() => format!(
             "{} {}: listed, no snapshots yet",
             s.storage.kind(),
             s.storage.location()
         ),
-        Some(name) => format!(
-            "{} {}: listed, {} snapshot(s), newest {name}",
+        None => format!(
+            "{} {}: listed, no snapshot that can be latest",
+            s.storage.kind(),
+            s.storage.location()
+        ),
+        Some(newest) => format!(
+            "{} {}: listed, {good} snapshot(s), newest {}",
             s.storage.kind(),
             s.storage.location(),
-            entries.len()
+            newest.name
         ),
     };
+    if !future.is_empty() {
+        said.push_str(&format!(
+            "; {} dated in the future, never latest (check the clock): {}",
+            future.len(),
+            future.join(", ")
+        ));
+    }
+    if !junk.is_empty() {
+        said.push_str(&format!(
+            "; {} not a snapshot, never counted or deleted: {}",
+            junk.len(),
+            junk.join(", ")
+        ));
+    }
     Ok(((), said))
 }

@@ -1,4 +1,9 @@
 //! `list`: every snapshot in every chosen storage, newest first.
+//!
+//! Every object named like a snapshot is shown, with a note where it stands by the one
+//! definition retention and `latest` share: `latest` on the copies `latest` means, "dated in
+//! the future" for a name beyond the clock (plus the allowance), "not a snapshot: 0 bytes" for
+//! what cannot be one (also warned about by name).
 
 use std::io::Write;
 use std::time::{Duration, SystemTime};
@@ -6,11 +11,12 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use log::error;
 
-use super::stored::list_all;
+use super::stored::{Listed, list_all};
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::prune::warn_not_snapshots;
 use crate::session::{Needs, Selection, Session, StorageUse};
-use crate::snapshot_name::{SnapshotName, utc_timestamp};
+use crate::snapshot_name::{SnapshotName, Standing, newest, utc_timestamp};
 
 /// `list`: every snapshot in every chosen storage, newest first.
 ///
@@ -36,11 +42,32 @@ pub fn list(config: Config, storage: Option<&str>, json: bool) -> Result<Exit> {
     );
     let now = SystemTime::now();
     let age = |name: &SnapshotName| now.duration_since(name.time()).unwrap_or_default();
+    // What `latest` means: the same definition fetch, restore, check and retention use.
+    let latest = newest(listed.iter().map(|l| &l.entry), now).map(|e| e.name);
+    let note = |l: &Listed<'_>| match l.entry.standing(now) {
+        Standing::Snapshot if Some(l.entry.name) == latest => "latest".to_string(),
+        Standing::Snapshot => String::new(),
+        Standing::DatedInFuture => "dated in the future (check the clock): never latest".into(),
+        Standing::NotASnapshot(why) => format!("not a snapshot: {why}"),
+    };
+    for l in &listed {
+        warn_not_snapshots(
+            &l.storage.name,
+            l.storage.storage.as_ref(),
+            std::slice::from_ref(&l.entry),
+        );
+    }
     let mut out = std::io::stdout().lock();
     if json {
         let snapshots: Vec<_> = listed
             .iter()
             .map(|l| {
+                let state = match l.entry.standing(now) {
+                    Standing::Snapshot => "snapshot",
+                    Standing::DatedInFuture => "dated_in_future",
+                    Standing::NotASnapshot(_) => "not_a_snapshot",
+                };
+                let note = note(l);
                 serde_json::json!({
                     "storage": l.storage.name,
                     "kind": l.storage.storage.kind(),
@@ -49,6 +76,9 @@ pub fn list(config: Config, storage: Option<&str>, json: bool) -> Result<Exit> {
                     "time": utc_timestamp(l.entry.name.time()),
                     "age_seconds": age(&l.entry.name).as_secs(),
                     "size": l.entry.size,
+                    "state": state,
+                    "latest": note == "latest",
+                    "note": (!note.is_empty()).then_some(note),
                 })
             })
             .collect();
@@ -68,19 +98,24 @@ pub fn list(config: Config, storage: Option<&str>, json: bool) -> Result<Exit> {
             .max(7);
         writeln!(
             out,
-            "{:<width$}  {:<38}  {:<20}  {:>10}  {:>12}",
+            "{:<width$}  {:<38}  {:<20}  {:>10}  {:>12}  NOTE",
             "STORAGE", "NAME", "TIME (UTC)", "AGE", "BYTES"
         )?;
         for l in &listed {
-            writeln!(
-                out,
-                "{:<width$}  {:<38}  {:<20}  {:>10}  {:>12}",
+            let age = match l.entry.name.time().duration_since(now) {
+                Ok(ahead) if !ahead.is_zero() => format!("in {}", short_age(ahead)),
+                _ => short_age(age(&l.entry.name)),
+            };
+            let line = format!(
+                "{:<width$}  {:<38}  {:<20}  {:>10}  {:>12}  {}",
                 l.storage.name,
                 l.entry.name.to_string(),
                 utc_timestamp(l.entry.name.time()),
-                short_age(age(&l.entry.name)),
-                l.entry.size
-            )?;
+                age,
+                l.entry.size,
+                note(l)
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
         if listed.is_empty() && failed.is_empty() {
             writeln!(out, "no snapshots stored")?;
@@ -93,7 +128,7 @@ pub fn list(config: Config, storage: Option<&str>, json: bool) -> Result<Exit> {
 }
 
 /// An age as its largest units: `45s`, `12m`, `3h20m`, `4d2h`.
-fn short_age(age: Duration) -> String {
+pub(super) fn short_age(age: Duration) -> String {
     let s = age.as_secs();
     match s {
         0..60 => format!("{s}s"),

@@ -10,7 +10,7 @@ use log::error;
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::session::{Needs, Selection, Session, StorageUse};
-use crate::snapshot_name::utc_timestamp;
+use crate::snapshot_name::{Standing, utc_timestamp};
 
 /// How `prune` runs.
 pub struct PruneOptions {
@@ -63,6 +63,11 @@ pub fn prune(config: Config, options: &PruneOptions) -> Result<Exit> {
                         "time": utc_timestamp(d.entry.name.time()),
                         "size": d.entry.size,
                         "keep": d.keep,
+                        "state": match d.entry.standing(options.now) {
+                            Standing::Snapshot => "snapshot",
+                            Standing::DatedInFuture => "dated_in_future",
+                            Standing::NotASnapshot(_) => "not_a_snapshot",
+                        },
                         "reasons": d.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     })
                 })
@@ -75,15 +80,29 @@ pub fn prune(config: Config, options: &PruneOptions) -> Result<Exit> {
             }));
             continue;
         }
+        let junk = decisions
+            .iter()
+            .filter(|d| d.not_a_snapshot().is_some())
+            .count();
+        let junk = if junk == 0 {
+            String::new()
+        } else {
+            format!(" and {junk} object(s) that are not snapshots")
+        };
         writeln!(
             out,
-            "{name} ({} {}): {} snapshot(s), {policy}",
+            "{name} ({} {}): {} snapshot(s){junk}, {policy}",
             storage.kind(),
             storage.location(),
-            decisions.len(),
+            decisions.len()
+                - decisions
+                    .iter()
+                    .filter(|d| d.not_a_snapshot().is_some())
+                    .count(),
         )?;
         for d in &decisions {
             let action = match (d.keep, dry_run) {
+                (true, _) if d.not_a_snapshot().is_some() => "not counted",
                 (true, _) => "keep",
                 (false, true) => "would delete",
                 (false, false) => "deleted",

@@ -3,18 +3,21 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use log::{info, warn};
 
 use super::inspect::print_inspection;
+use super::list::short_age;
 use super::stored::{Wanted, fetch_verified, inspect_file, locate};
 use crate::archive::inspect::Inspection;
-use crate::config::{Config, ConfigError, probe, process_env};
+use crate::config::{AuthMethod, Config, ConfigError, probe, process_env};
 use crate::exit::Exit;
 use crate::secret::Secret;
 use crate::session::{Needs, Selection, Session, StorageUse};
-use crate::vault::restore;
+use crate::snapshot_name::{SnapshotName, utc_timestamp};
+use crate::vault::{leader, restore, sys};
 
 /// The config a restore of `source` uses: the file at `path`, except for a snapshot file when
 /// no config was `named` and the default is absent: then Vault's own variables
@@ -116,6 +119,7 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
     let mut session = Session::open(config, &needs)?;
     session.arm_watchdog(Exit::Failed);
     let staged;
+    let taken_name;
     let (path, inspection, what): (&Path, Inspection, String) = match &options.source {
         RestoreSource::File(file) => {
             let inspection = inspect_file(file, depth).with_context(|| {
@@ -124,6 +128,10 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
                     file.display()
                 )
             })?;
+            taken_name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(SnapshotName::parse);
             (file.as_path(), inspection, file.display().to_string())
         }
         RestoreSource::Stored(wanted) => {
@@ -133,6 +141,7 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
                 fetch_verified(&session, &copies, &temp_dir, |p| inspect_file(p, depth))
                     .context("nothing was sent to Vault")?;
             staged = file;
+            taken_name = Some(copies[0].entry.name);
             (
                 staged.path(),
                 inspection,
@@ -142,6 +151,7 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "Snapshot {what}, verified:")?;
+    writeln!(out, "Taken        {}", taken(taken_name, SystemTime::now()))?;
     print_inspection(&mut out, &inspection)?;
     writeln!(out)?;
     let endpoint = if options.force {
@@ -149,6 +159,29 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
     } else {
         crate::vault::snapshot::SNAPSHOT_PATH
     };
+    drop(out);
+    // A token given in VAULT_TOKEN wins: the agent's own credentials are then never read.
+    // With --yes the token is needed anyway (logging in if the config says so); without it,
+    // the preview only uses a token it can have without a login, which is no read-only call.
+    let token = match (options.env_token, options.yes) {
+        (Some(token), _) => Ok(token),
+        (None, true) => Ok(session.agent_token()?),
+        (None, false) if needs_login(&session.config().auth) => Err(format!(
+            "not checked: the config's auth ({}) needs a login, which the preview does not do \
+             (set VAULT_TOKEN to check that token, or run with --yes: it logs in and checks \
+             before sending)",
+            auth_name(&session.config().auth)
+        )),
+        (None, false) => session
+            .agent_token()
+            .map_err(|e| format!("not checked: no token ({e:#})")),
+    };
+    let cluster = cluster_preview(&mut session, token.as_ref(), endpoint, inspection.index);
+    let mut out = std::io::stdout().lock();
+    for line in cluster {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out)?;
     if !options.yes {
         writeln!(
             out,
@@ -160,11 +193,8 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
         return Ok(Exit::Usage);
     }
     drop(out);
-    // A token given in VAULT_TOKEN wins: the agent's own credentials are then never read.
-    let token = match options.env_token {
-        Some(token) => token,
-        None => session.agent_token()?,
-    };
+    // With --yes the token was obtained above, or its error returned.
+    let token = token.map_err(anyhow::Error::msg)?;
     let client = session.vault()?;
     let target = restore::active_node(client)?;
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -199,10 +229,119 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// When the snapshot was taken, from its name, and how long ago; a name dated in the future
+/// (see [`SnapshotName::is_future`]) says so.
+fn taken(name: Option<SnapshotName>, now: SystemTime) -> String {
+    let Some(name) = name else {
+        return "unknown (the file's name is not a snapshot name, which carries the time)".into();
+    };
+    let time = utc_timestamp(name.time());
+    match name.time().duration_since(now) {
+        Ok(ahead) if name.is_future(now) => format!(
+            "{time} (in {}: DATED IN THE FUTURE, check the clock of the node that took it; \
+             `latest` is never such a snapshot)",
+            short_age(ahead)
+        ),
+        Ok(_) => format!("{time} (just now)"),
+        Err(e) => format!("{time} ({} ago)", short_age(e.duration())),
+    }
+}
+
+fn needs_login(auth: &AuthMethod) -> bool {
+    !matches!(auth, AuthMethod::TokenFile(_) | AuthMethod::StaticToken(_))
+}
+
+fn auth_name(auth: &AuthMethod) -> &'static str {
+    match auth {
+        AuthMethod::TokenFile(_) => "token file",
+        AuthMethod::StaticToken(_) => "VAULT_TOKEN",
+        AuthMethod::AppRole { .. } => "AppRole",
+        AuthMethod::Kubernetes { .. } => "Kubernetes",
+    }
+}
+
+/// The cluster a restore would replace, from read-only calls: who leads, the Raft index it
+/// has committed (beside the snapshot's `index`), and whether `token` may POST to `endpoint`.
+/// What cannot be asked is said, never an error: the preview works offline.
+fn cluster_preview(
+    session: &mut Session,
+    token: Result<&Secret, &String>,
+    endpoint: &str,
+    index: u64,
+) -> Vec<String> {
+    let addr = session.config().vault.addr.clone();
+    let client = match session.vault() {
+        Ok(client) => client,
+        Err(e) => {
+            return vec![format!(
+                "Cluster at {addr}: not asked ({e:#}); its leader, committed index and the \
+                 token's rights are not shown"
+            )];
+        }
+    };
+    let status = match leader::fetch(client) {
+        Ok(status) => status,
+        Err(e) => {
+            return vec![format!(
+                "Cluster at {addr}: cannot be reached for the preview ({e:#}); its leader, \
+                 committed index and the token's rights are not shown"
+            )];
+        }
+    };
+    let mut lines = vec![format!("Cluster at {addr}:")];
+    let leader = match (status.ha_enabled, status.is_self) {
+        (false, _) => format!("{addr} (HA not enabled: a single node)"),
+        (true, true) => format!("{addr} (the node at addr is the active node)"),
+        (true, false) if status.leader_address.is_empty() => {
+            "none known (the node at addr is a standby and knows no active node)".into()
+        }
+        (true, false) => format!("{} (the node at addr is a standby)", status.leader_address),
+    };
+    lines.push(format!("  Leader       {leader}"));
+    let committed = match status.raft_committed_index {
+        None => "not reported by Vault".to_string(),
+        Some(committed) => {
+            let compared = match index.cmp(&committed) {
+                std::cmp::Ordering::Less => format!(
+                    "the snapshot (index {index}) is {} entries behind: restoring it rolls the \
+                     cluster back and loses what was written since",
+                    committed - index
+                ),
+                std::cmp::Ordering::Equal => "the snapshot's index is the same".to_string(),
+                std::cmp::Ordering::Greater => format!(
+                    "the snapshot (index {index}) is {} entries ahead: it comes from another \
+                     cluster, or this one was rebuilt since",
+                    index - committed
+                ),
+            };
+            format!("Raft index {committed}; {compared}")
+        }
+    };
+    lines.push(format!("  Committed    {committed}"));
+    let rights = match token {
+        Err(why) => why.clone(),
+        Ok(token) => match sys::capabilities_self(client, token, endpoint) {
+            Ok(caps) if sys::may_restore(&caps) => {
+                format!(
+                    "may restore (capabilities on {endpoint}: [{}])",
+                    caps.join(", ")
+                )
+            }
+            Ok(caps) => format!(
+                "may NOT restore: capabilities on {endpoint} are [{}]; restoring needs \
+                 [\"update\"]",
+                caps.join(", ")
+            ),
+            Err(e) => format!("not checked: {e:#}"),
+        },
+    };
+    lines.push(format!("  Token        {rights}"));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot_name::SnapshotName;
 
     #[test]
     fn restore_takes_a_path_that_exists_or_has_a_slash_as_a_file() {

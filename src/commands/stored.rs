@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use log::{error, info, warn};
@@ -19,7 +20,7 @@ use crate::archive::verify::{SnapshotSummary, verify};
 use crate::config::ConfigError;
 use crate::cycle::ConfiguredStorage;
 use crate::session::Session;
-use crate::snapshot_name::{SnapshotEntry, SnapshotName};
+use crate::snapshot_name::{SnapshotEntry, SnapshotName, Standing, newest, utc_timestamp};
 
 /// Which stored snapshot a command means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +57,8 @@ pub struct Listed<'a> {
     pub entry: SnapshotEntry,
 }
 
-/// Lists every chosen storage: the snapshots, newest first, and the storages that failed.
+/// Lists every chosen storage: the snapshots (every object named like one, whatever its
+/// [`SnapshotEntry::standing`]), highest name first, and the storages that failed.
 /// Copies of one snapshot stay in config order (the sort is stable), so the storage an
 /// operator lists first is the one fetched from first.
 pub(super) fn list_all<'a>(
@@ -79,6 +81,10 @@ pub(super) fn list_all<'a>(
 /// The stored copies of the snapshot `wanted` means, in config order (see [`list_all`]),
 /// looked for in the storages the session opened. A storage that could not be opened or
 /// listed is a warning, and the others are searched.
+///
+/// `latest` is [`newest`]: the highest name that is a snapshot and not dated in the future,
+/// the same one retention calls the newest. A copy that is not a snapshot (see
+/// [`SnapshotEntry::defect`]) is never handed out.
 pub(super) fn locate<'a>(session: &'a Session, wanted: Wanted) -> Result<Vec<Listed<'a>>> {
     let storages: Vec<&ConfiguredStorage> = session.storages().iter().collect();
     let (listed, mut failed) = list_all(&storages);
@@ -91,10 +97,14 @@ pub(super) fn locate<'a>(session: &'a Session, wanted: Wanted) -> Result<Vec<Lis
             .iter()
             .map(|u| (u.name.clone(), u.error.clone())),
     );
+    let now = SystemTime::now();
     let name = match wanted {
         Wanted::Named(name) => name,
-        Wanted::Latest => match listed.first() {
-            Some(newest) => newest.entry.name,
+        Wanted::Latest => match newest(listed.iter().map(|l| &l.entry), now) {
+            Some(newest) => {
+                skipped_for_latest(&listed, newest.name, now);
+                newest.name
+            }
             None if storages
                 .iter()
                 .all(|s| failed.iter().any(|(f, _)| *f == s.name)) =>
@@ -104,13 +114,53 @@ pub(super) fn locate<'a>(session: &'a Session, wanted: Wanted) -> Result<Vec<Lis
                     failed_names(&failed)
                 )
             }
-            None => bail!("no snapshot is stored in {}", names(&storages)),
+            None if listed.is_empty() => {
+                bail!("no snapshot is stored in {}", names(&storages))
+            }
+            None => bail!(
+                "no snapshot in {} can be \"latest\": {}; name one to fetch it anyway \
+                 (`list` shows them)",
+                names(&storages),
+                never_latest(&listed, now)
+            ),
         },
     };
-    let copies: Vec<Listed<'a>> = listed
+    let (copies, junk): (Vec<Listed<'a>>, Vec<Listed<'a>>) = listed
         .into_iter()
         .filter(|l| l.entry.name == name)
-        .collect();
+        .partition(|l| l.entry.defect().is_none());
+    for j in &junk {
+        let why = j.entry.defect().map(|d| d.to_string()).unwrap_or_default();
+        warn!(
+            "{name} in storage {} is not a snapshot ({why}); not fetched from there",
+            j.storage.name
+        );
+    }
+    if copies.is_empty() && !junk.is_empty() {
+        bail!(
+            "{name} is not a snapshot in {} ({}); no snapshot was fetched",
+            junk.iter()
+                .map(|j| j.storage.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            junk[0]
+                .entry
+                .defect()
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        );
+    }
+    if let Some(first) = copies.first() {
+        if first.entry.name.is_future(now) {
+            warn!(
+                "{name} is dated in the future ({}, the clock here says {}): it was taken on \
+                 a node with a wrong clock, or copied under a later name; it is never \
+                 \"latest\"",
+                utc_timestamp(name.time()),
+                utc_timestamp(now)
+            );
+        }
+    }
     if copies.is_empty() {
         let unlisted = if failed.is_empty() {
             String::new()
@@ -123,6 +173,53 @@ pub(super) fn locate<'a>(session: &'a Session, wanted: Wanted) -> Result<Vec<Lis
         );
     }
     Ok(copies)
+}
+
+/// Warns about the future-dated names `latest` passed over for `chosen`: they sort above it,
+/// and an operator who expected one of them should know why it was not taken.
+fn skipped_for_latest(listed: &[Listed<'_>], chosen: SnapshotName, now: SystemTime) {
+    let mut warned = Vec::new();
+    for l in listed.iter().filter(|l| l.entry.name > chosen) {
+        let name = l.entry.name;
+        if warned.contains(&name) {
+            continue;
+        }
+        warned.push(name);
+        match l.entry.standing(now) {
+            Standing::DatedInFuture => warn!(
+                "{name} in storage {} is dated in the future ({}): never \"latest\"; taking {chosen}",
+                l.storage.name,
+                utc_timestamp(name.time())
+            ),
+            Standing::NotASnapshot(why) => warn!(
+                "{name} in storage {} is not a snapshot ({why}): never \"latest\"; taking {chosen}",
+                l.storage.name
+            ),
+            Standing::Snapshot => {}
+        }
+    }
+}
+
+/// What the listed objects are, when none of them can be `latest`.
+fn never_latest(listed: &[Listed<'_>], now: SystemTime) -> String {
+    let mut parts = Vec::new();
+    for l in listed {
+        let said = match l.entry.standing(now) {
+            Standing::DatedInFuture => format!(
+                "{} in {} is dated in the future ({})",
+                l.entry.name,
+                l.storage.name,
+                utc_timestamp(l.entry.name.time())
+            ),
+            Standing::NotASnapshot(why) => format!(
+                "{} in {} is not a snapshot ({why})",
+                l.entry.name, l.storage.name
+            ),
+            Standing::Snapshot => continue,
+        };
+        parts.push(said);
+    }
+    parts.join("; ")
 }
 
 fn failed_names(failed: &[(String, String)]) -> String {

@@ -295,10 +295,7 @@ impl Storage for AzureStorage {
                 .with_context(|| format!("listing {}", self.location()))?;
             for meta in page.result.objects {
                 if let Some(name) = self.keys.parse(meta.location.as_ref()) {
-                    entries.push(SnapshotEntry {
-                        name,
-                        size: meta.size,
-                    });
+                    entries.push(SnapshotEntry::file(name, meta.size));
                 }
             }
             match page.page_token {

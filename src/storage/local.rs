@@ -8,7 +8,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
@@ -16,7 +16,7 @@ use log::debug;
 
 use super::{Storage, clean_up_on_failure};
 use crate::shutdown::StopFlag;
-use crate::snapshot_name::{SnapshotEntry, SnapshotName};
+use crate::snapshot_name::{ObjectKind, SnapshotEntry, SnapshotName};
 
 /// Snapshots in one directory.
 pub struct LocalStorage {
@@ -112,15 +112,29 @@ impl Storage for LocalStorage {
                 );
                 continue;
             };
+            // Not followed: a symbolic link is listed as one, never as what it points at.
             let meta = entry
                 .metadata()
                 .with_context(|| format!("cannot stat {}", entry.path().display()))?;
-            if meta.is_file() {
-                snapshots.push(SnapshotEntry {
-                    name,
-                    size: meta.len(),
-                });
-            }
+            let file_type = meta.file_type();
+            let kind = if file_type.is_file() {
+                ObjectKind::File
+            } else if file_type.is_dir() {
+                ObjectKind::Directory
+            } else if file_type.is_symlink() {
+                ObjectKind::Symlink
+            } else if file_type.is_fifo() {
+                ObjectKind::Fifo
+            } else {
+                ObjectKind::Other
+            };
+            // Whatever it is, it is listed: what cannot be a snapshot is then never counted,
+            // never deleted, and named in a warning (see `SnapshotEntry::standing`).
+            snapshots.push(SnapshotEntry {
+                name,
+                size: meta.len(),
+                kind,
+            });
         }
         Ok(snapshots)
     }
@@ -172,13 +186,7 @@ mod tests {
                 .display()
                 .to_string()
         );
-        assert_eq!(
-            storage.list().unwrap(),
-            [SnapshotEntry {
-                name: name(5),
-                size: 14
-            }]
-        );
+        assert_eq!(storage.list().unwrap(), [SnapshotEntry::file(name(5), 14)]);
         let mode = fs::metadata(&landed).unwrap().permissions().mode();
         assert_eq!(
             mode & 0o077,
@@ -248,15 +256,49 @@ mod tests {
         ] {
             fs::write(target.path().join(foreign), b"x").unwrap();
         }
-        fs::create_dir(target.path().join("raft_snapshot-7.snap")).unwrap();
         fs::write(target.path().join("raft_snapshot-8.snap"), b"ours").unwrap();
         let storage = LocalStorage::new(target.path().to_path_buf());
         assert_eq!(
             storage.list().unwrap(),
             [SnapshotEntry {
                 name: name(8),
-                size: 4
+                size: 4,
+                kind: ObjectKind::File,
             }]
+        );
+    }
+
+    #[test]
+    fn list_reports_what_is_not_a_regular_file_under_a_snapshot_name() {
+        let target = tempfile::tempdir().unwrap();
+        let dir = target.path();
+        fs::create_dir(dir.join("raft_snapshot-7.snap")).unwrap();
+        fs::write(dir.join("elsewhere"), vec![1u8; 4096]).unwrap();
+        std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("raft_snapshot-6.snap"))
+            .unwrap();
+        let fifo = std::ffi::CString::new(
+            dir.join("raft_snapshot-5.snap")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let storage = LocalStorage::new(dir.to_path_buf());
+        let mut listed: Vec<(SnapshotName, ObjectKind)> = storage
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.kind))
+            .collect();
+        listed.sort_by_key(|(n, _)| *n);
+        assert_eq!(
+            listed,
+            [
+                (name(5), ObjectKind::Fifo),
+                (name(6), ObjectKind::Symlink),
+                (name(7), ObjectKind::Directory),
+            ]
         );
     }
 

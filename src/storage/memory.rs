@@ -160,10 +160,10 @@ impl Storage for MemoryStorage {
             .objects
             .iter()
             .filter_map(|(key, bytes)| {
-                Some(SnapshotEntry {
-                    name: self.keys.parse(key)?,
-                    size: bytes.len() as u64,
-                })
+                Some(SnapshotEntry::file(
+                    self.keys.parse(key)?,
+                    bytes.len() as u64,
+                ))
             })
             .collect())
     }

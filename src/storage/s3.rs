@@ -482,10 +482,7 @@ impl Storage for S3Storage {
                 )?;
                 for object in page.contents {
                     if let Some(name) = self.keys.parse(&object.key) {
-                        entries.push(SnapshotEntry {
-                            name,
-                            size: object.size,
-                        });
+                        entries.push(SnapshotEntry::file(name, object.size));
                     }
                 }
                 if !page.is_truncated {

@@ -34,6 +34,10 @@ pub struct LeaderStatus {
     /// The active node's `api_addr`, or empty if no leader is known.
     #[serde(default)]
     pub leader_address: String,
+    /// The Raft index the cluster has committed, as this node knows it; absent when the
+    /// storage is not Raft (Vault omits a 0), or on servers that do not report it.
+    #[serde(default)]
+    pub raft_committed_index: Option<u64>,
 }
 
 /// What to do this cycle.
@@ -176,7 +180,19 @@ mod tests {
             ha_enabled: ha,
             is_self,
             leader_address: leader.into(),
+            raft_committed_index: None,
         }
+    }
+
+    #[test]
+    fn reads_the_committed_index_when_vault_reports_it() {
+        let active: LeaderStatus = serde_json::from_str(
+            r#"{"ha_enabled":true,"is_self":true,"active_time":"2024-05-01T10:00:00.123456789Z","leader_address":"https://10.0.0.1:8200","leader_cluster_address":"https://10.0.0.1:8201","performance_standby":false,"performance_standby_last_remote_wal":0,"raft_committed_index":1234,"raft_applied_index":1234}"#,
+        )
+        .unwrap();
+        assert_eq!(active.raft_committed_index, Some(1234));
+        let non_ha: LeaderStatus = serde_json::from_str(r#"{"ha_enabled":false}"#).unwrap();
+        assert_eq!(non_ha.raft_committed_index, None);
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -307,7 +323,13 @@ mod tests {
     fn parses_vault_and_openbao_shapes() {
         let vault = r#"{"ha_enabled":true,"is_self":true,"active_time":"2024-05-01T10:00:00Z","leader_address":"https://10.0.0.1:8200","leader_cluster_address":"https://10.0.0.1:8201","performance_standby":false,"performance_standby_last_remote_wal":0,"raft_committed_index":1234,"raft_applied_index":1234}"#;
         let parsed: LeaderStatus = serde_json::from_str(vault).unwrap();
-        assert_eq!(parsed, status(true, true, "https://10.0.0.1:8200"));
+        assert_eq!(
+            parsed,
+            LeaderStatus {
+                raft_committed_index: Some(1234),
+                ..status(true, true, "https://10.0.0.1:8200")
+            }
+        );
         let openbao = r#"{"ha_enabled":false}"#;
         let parsed: LeaderStatus = serde_json::from_str(openbao).unwrap();
         assert_eq!(parsed, status(false, false, ""));

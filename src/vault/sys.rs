@@ -55,6 +55,16 @@ pub fn capabilities_self(client: &VaultClient, token: &Secret, path: &str) -> Re
     })
 }
 
+/// Whether `capabilities` (from [`capabilities_self`]) let a token restore a snapshot:
+/// Vault needs `update` on the restore path (`root` allows everything; `deny` wins).
+#[must_use]
+pub fn may_restore(capabilities: &[String]) -> bool {
+    !capabilities.iter().any(|c| c == "deny")
+        && capabilities
+            .iter()
+            .any(|c| matches!(c.as_str(), "update" | "root"))
+}
+
 /// The first of `answer[path]`, `answer["capabilities"]`, `answer["data"][path]` that is a
 /// list of strings.
 fn pick_capabilities(answer: &Map<String, Value>, path: &str) -> Option<Vec<String>> {
@@ -99,6 +109,19 @@ mod tests {
         assert_eq!(pick(r#"{"data":{"other/path":["read"]}}"#), None);
         assert_eq!(pick(r#"{"capabilities":"read"}"#), None);
         assert_eq!(pick("{}"), None);
+    }
+
+    #[test]
+    fn restoring_needs_update_or_root() {
+        let caps = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert!(may_restore(&caps(&["update"])));
+        assert!(may_restore(&caps(&["read", "update", "sudo"])));
+        assert!(may_restore(&caps(&["root"])));
+        assert!(!may_restore(&caps(&["read"])));
+        assert!(!may_restore(&caps(&["sudo", "create"])));
+        assert!(!may_restore(&caps(&["deny"])));
+        assert!(!may_restore(&caps(&["deny", "update"])));
+        assert!(!may_restore(&[]));
     }
 
     #[test]

@@ -55,7 +55,11 @@ fn old_snapshots(fixture: &dyn Fixture) {
     let work = tempfile::tempdir().unwrap();
     let staged = work.path().join("old");
     for hours in [2, 3] {
-        fs::write(staged.with_extension(hours.to_string()), b"old").unwrap();
+        fs::write(
+            staged.with_extension(hours.to_string()),
+            b"old snapshot (stand-in bytes)",
+        )
+        .unwrap();
         let name = SnapshotName::at(SystemTime::now() - Duration::from_secs(hours * 3600));
         fixture
             .storage()
@@ -126,7 +130,7 @@ fn a_failing_storage_does_not_stop_the_others_and_is_not_pruned() {
     }
     for hours in [2, 3] {
         let name = SnapshotName::at(SystemTime::now() - Duration::from_secs(hours * 3600));
-        env.put(&name.to_string(), b"old");
+        env.put(&name.to_string(), b"old snapshot (stand-in bytes)");
     }
     // S3 refuses the upload (moto rejects the storage class) but can still be listed.
     let mut config = merged(storages(&clouds), json!({"retain": 1}));
@@ -416,9 +420,12 @@ fn prune_plans_the_same_for_the_same_names_in_every_storage() {
         .map(|i| SnapshotName::at(start + Duration::from_secs(i * 29 * 3600)))
         .collect();
     for name in &names {
-        env.put(&name.to_string(), b"snapshot");
+        env.put(&name.to_string(), b"snapshot (stand-in bytes)");
         for fixture in [&clouds.s3 as &dyn Fixture, &clouds.gcs, &clouds.azure] {
-            fixture.put_raw(&format!("{}/{name}", fixture.prefix()), b"snapshot");
+            fixture.put_raw(
+                &format!("{}/{name}", fixture.prefix()),
+                b"snapshot (stand-in bytes)",
+            );
         }
     }
     let mut config = storages(&clouds);

@@ -24,7 +24,7 @@ fn populate(env: &TestEnv) -> Vec<String> {
         .map(|hours| SnapshotName::at(now - Duration::from_secs(hours * 3600)).to_string())
         .collect();
     for name in &names {
-        env.put(name, b"old snapshot");
+        env.put(name, b"old snapshot (stand-in bytes)");
     }
     for foreign in FOREIGN {
         env.put(foreign, b"someone else's");

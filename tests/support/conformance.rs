@@ -697,7 +697,11 @@ pub fn foreign_objects_are_never_listed_or_deleted(f: &dyn Fixture) {
     let storage = f.storage();
     for n in 1..=3 {
         storage
-            .upload(&staged(work.path(), b"ours"), &name(n), &StopFlag::never())
+            .upload(
+                &staged(work.path(), b"ours, long enough for retention to count"),
+                &name(n),
+                &StopFlag::never(),
+            )
             .unwrap();
     }
     let listed: Vec<SnapshotName> = storage.list().unwrap().iter().map(|e| e.name).collect();

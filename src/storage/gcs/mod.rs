@@ -525,7 +525,7 @@ impl Storage for GcsStorage {
             )?;
             for item in page.items {
                 if let (Some(name), Ok(size)) = (self.keys.parse(&item.name), item.size.parse()) {
-                    entries.push(SnapshotEntry { name, size });
+                    entries.push(SnapshotEntry::file(name, size));
                 }
             }
             match page.next_page_token {
