@@ -122,4 +122,49 @@ pub(crate) fn announce(config: &Config) {
              anyone on the network path can impersonate Vault and read the snapshot"
         );
     }
+    if cleartext_to_another_host(&config.vault.addr) {
+        warn!(
+            "addr {} is plain http:// to a host that is not this one: the token, secret_id and \
+             snapshot travel unencrypted; use https://",
+            config.vault.addr
+        );
+    }
+}
+
+/// True for an `http://` address whose host is not loopback (`localhost`, 127.0.0.0/8, ::1).
+fn cleartext_to_another_host(addr: &str) -> bool {
+    let Ok(uri) = addr.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    if uri.scheme_str() != Some("http") {
+        return false;
+    }
+    let host = uri.host().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cleartext_to_another_host;
+
+    #[test]
+    fn only_plain_http_to_another_host_is_cleartext() {
+        for (addr, cleartext) in [
+            ("http://vault.internal:8200", true),
+            ("http://10.0.0.5:8200", true),
+            ("http://127.0.0.1:8200", false),
+            ("http://127.8.0.1:8200", false),
+            ("http://localhost:8200", false),
+            ("http://[::1]:8200", false),
+            ("https://vault.internal:8200", false),
+        ] {
+            assert_eq!(cleartext_to_another_host(addr), cleartext, "{addr}");
+        }
+    }
 }
