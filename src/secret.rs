@@ -100,7 +100,10 @@ impl SecretRef {
             }
             Source::Env(name.to_string())
         } else if let Some(scheme) = scheme_of(text) {
-            let hint = if ["file", "env"].iter().any(|s| scheme.eq_ignore_ascii_case(s)) {
+            let hint = if ["file", "env"]
+                .iter()
+                .any(|s| scheme.eq_ignore_ascii_case(s))
+            {
                 "write the scheme in lowercase: file:///path or env://NAME"
             } else {
                 "the schemes understood are file:///path and env://NAME"
@@ -357,7 +360,11 @@ mod tests {
         }
         // A secret with "://" later on, or not after a scheme, is a secret.
         for text in ["a b://c", "://x", "s3cr3t", "1abc://x"] {
-            assert!(!SecretRef::parse("k", Secret::new(text)).unwrap().is_reference());
+            assert!(
+                !SecretRef::parse("k", Secret::new(text))
+                    .unwrap()
+                    .is_reference()
+            );
         }
     }
 

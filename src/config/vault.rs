@@ -196,7 +196,10 @@ pub(super) fn vault_addr(value: &str, from: &str) -> Result<String, ConfigError>
 #[must_use]
 pub(crate) fn has_userinfo(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.split(['/', '?', '#']).next().unwrap_or("").contains('@')
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .contains('@')
 }
 
 #[cfg(test)]

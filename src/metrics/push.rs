@@ -35,10 +35,14 @@ pub fn push_url(base: &str, instance: &str) -> String {
 #[must_use]
 pub fn loggable_url(url: &str) -> String {
     let url = url.split('#').next().unwrap_or("");
-    let (url, query) = url.split_once('?').map_or((url, None), |(u, q)| (u, Some(q)));
+    let (url, query) = url
+        .split_once('?')
+        .map_or((url, None), |(u, q)| (u, Some(q)));
     let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
     let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let mut out = if scheme.is_empty() {
         format!("{host}{path}")
     } else {
@@ -241,7 +245,10 @@ mod tests {
     #[test]
     fn a_logged_url_carries_no_credentials_and_no_query_values() {
         for (url, logged) in [
-            ("http://pg:9091/a?token=s3cr3t&x", "http://pg:9091/a?token=<redacted>&x"),
+            (
+                "http://pg:9091/a?token=s3cr3t&x",
+                "http://pg:9091/a?token=<redacted>&x",
+            ),
             ("https://u:pw@pg:9091/p#frag", "https://pg:9091/p"),
             ("http://pg:9091", "http://pg:9091"),
         ] {

@@ -32,6 +32,7 @@ mod auth;
 mod check;
 mod cli;
 mod cycle;
+mod edge_security;
 mod examples;
 mod fanout;
 mod fault_matrix;
