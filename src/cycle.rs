@@ -281,11 +281,19 @@ impl Agent {
             return first;
         }
         info!("Vault refused the token (403); authenticating again and retrying once");
-        self.auth.invalidate();
+        self.auth.invalidate(&self.client);
         let token = self.auth.token(&self.client)?;
         file.set_len(0)?;
         std::io::Seek::rewind(file)?;
         snapshot::download(&self.client, &token, leader_address, file, stop)
+    }
+}
+
+/// The token the agent logged in for ends with it: at the end of `once` (also after a failed
+/// cycle or a signal) and when `run` exits. A token it was given is not touched.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.auth.revoke(&self.client);
     }
 }
 

@@ -2,11 +2,37 @@
 //! revoke, cleartext addresses, secret references that are mistyped, and the messages an
 //! operator reads when something failed or was stopped.
 
-use serde_json::json;
+use std::time::Duration;
 
-use crate::env::{TestEnv, assert_code, valid_archive};
+use serde_json::{Value, json};
+
+use crate::env::{LiveRun, TestEnv, assert_code, finish, valid_archive};
 use crate::http_stub::{HttpStub, Response};
+use crate::openbao::Cluster;
 use crate::vault_stand_in::VaultStandIn;
+
+/// An agent of the OpenBao node `addr` with `auth` keys, storing into its own directory.
+fn openbao_agent(addr: &str, auth: &Value) -> TestEnv {
+    let env = TestEnv::new();
+    let mut config = json!({
+        "addr": addr,
+        "local_storage": {"path": env.snaps},
+        "temp_dir": env.tmp,
+        "frequency": "1h",
+        "retain": 1000,
+    });
+    for (k, v) in auth.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    env.write_config_json(&config);
+    env
+}
+
+/// How many tokens the cluster holds (their accessors, listed with the root token).
+fn live_tokens(cluster: &Cluster) -> usize {
+    let listed = cluster.root("GET", "auth/token/accessors?list=true", None);
+    listed["data"]["keys"].as_array().map_or(0, Vec::len)
+}
 
 #[test]
 fn credentials_in_the_vault_address_are_refused_and_never_printed() {
@@ -113,4 +139,69 @@ fn a_relative_file_reference_or_an_unknown_scheme_is_a_config_error() {
         vault.requests_to("/v1/").is_empty(),
         "a refused run reached Vault"
     );
+}
+
+#[test]
+fn tokens_the_agent_logged_in_for_are_revoked_and_given_ones_are_not() {
+    let Some(cluster) = Cluster::start(1) else {
+        return;
+    };
+    let addr = cluster.nodes[0].addr();
+    let (role_id, secret_id) = cluster.approle("agent", &["snapshot"], "1h", "32d");
+    let agent = openbao_agent(&addr, &json!({"role_id": role_id, "secret_id": secret_id}));
+    let before = live_tokens(&cluster);
+    for _ in 0..3 {
+        let outcome = agent.run(&["once"]);
+        assert_code(&outcome, 0);
+    }
+    for _ in 0..2 {
+        let checked = agent.run(&["check", "--connect"]);
+        assert_code(&checked, 0);
+    }
+    assert_eq!(agent.files().len(), 3);
+    assert_eq!(live_tokens(&cluster), before, "once and check left tokens");
+
+    // A failed cycle: the role may not read snapshots; the 403 makes the agent log in again
+    // (the first token is revoked then) and the second is revoked at the end.
+    let (role_id, secret_id) = cluster.approle("weak", &["default"], "1h", "32d");
+    let weak = openbao_agent(&addr, &json!({"role_id": role_id, "secret_id": secret_id}));
+    let failed = weak.run(&["once"]);
+    assert_code(&failed, 1);
+    assert_contains!(failed.stderr, "403");
+    assert_not_contains!(failed.stderr, "could not revoke");
+    assert_eq!(live_tokens(&cluster), before, "a failed cycle left tokens");
+
+    // `run`, ended by a signal after its first cycle, revokes at exit.
+    let live = LiveRun::start(agent.command(&["run"]));
+    live.wait_for(0, &["Verified snapshot"], Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(live_tokens(&cluster), before + 1, "run holds one token");
+    let stopped = live.stop();
+    assert_code(&stopped, 0);
+    assert_not_contains!(stopped.stderr, "could not revoke");
+    assert_eq!(live_tokens(&cluster), before, "run left its token at exit");
+
+    // A token the agent was given (token_path, VAULT_TOKEN) belongs to someone else: it is
+    // used and stays valid.
+    let given = cluster.token(&["snapshot"], Some("1h"));
+    let token_file = agent.root.path().join("token");
+    std::fs::write(&token_file, format!("{given}\n")).unwrap();
+    let with_file = openbao_agent(&addr, &json!({"token_path": token_file}));
+    assert_code(&with_file.run(&["once"]), 0);
+    assert_code(&with_file.run(&["check", "--connect"]), 0);
+    let from_env = openbao_agent(&addr, &json!({}));
+    let mut command = from_env.command(&["once"]);
+    command.env("VAULT_TOKEN", &given);
+    assert_code(
+        &finish(command.spawn().unwrap(), Duration::from_secs(60)),
+        0,
+    );
+    let (status, _) = cluster.call_with(
+        cluster.leader(),
+        Some(&given),
+        "GET",
+        "auth/token/lookup-self",
+        None,
+    );
+    assert_eq!(status, 200, "a given token was revoked");
 }
