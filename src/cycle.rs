@@ -181,9 +181,11 @@ impl Agent {
         let name = SnapshotName::at(SystemTime::now());
         let mut staged = self.stage_file()?;
         let staged_path = staged.path().to_path_buf();
+        // The error leads with its cause (a refused login, a missing secret file, Vault's
+        // 500); the staging file is named only when writing it failed (a full disk).
         let summary = self
             .download(&status.leader_address, staged.as_file_mut(), stop)
-            .with_context(|| format!("staging the snapshot in {}", staged_path.display()))?;
+            .map_err(|e| name_the_staging_file(e, &staged_path))?;
         // From here the staged snapshot is read-only: its only write handle is closed (the
         // path is still removed on drop), so a storage may link it instead of copying it.
         let staged = staged.into_temp_path();
@@ -286,6 +288,19 @@ impl Agent {
         file.set_len(0)?;
         std::io::Seek::rewind(file)?;
         snapshot::download(&self.client, &token, leader_address, file, stop)
+    }
+}
+
+/// A download error as it is reported: when the temporary file could not be written (the
+/// staging directory full, read-only or gone), the file's path follows the cause.
+fn name_the_staging_file(error: anyhow::Error, staged: &Path) -> anyhow::Error {
+    let local = error
+        .chain()
+        .any(|e| e.to_string().contains("the temporary file failed"));
+    if local {
+        anyhow::anyhow!("{error:#} (the temporary file {})", staged.display())
+    } else {
+        error
     }
 }
 

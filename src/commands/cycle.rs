@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use log::{error, info};
+use log::{error, info, warn};
 
 use crate::config::Config;
 use crate::cycle::CycleOutcome;
@@ -99,6 +99,9 @@ pub fn run(config: Config) -> Result<Exit> {
                 }
             }
             Ok(CycleOutcome::NotLeader) => {}
+            Err(e) if super::stopped_by_signal(&e) => {
+                warn!("Snapshot cycle {}: {e:#}", super::STOPPED.to_lowercase());
+            }
             Err(e) => error!("Snapshot cycle failed: {e:#}"),
         }
         if session.sleep(frequency.saturating_sub(started.elapsed())) {

@@ -97,9 +97,26 @@ pub fn dispatch(cli: Cli) -> Exit {
             }),
     };
     result.unwrap_or_else(|e| {
-        error!("{e:#}");
+        if stopped_by_signal(&e) {
+            // An operator's stop (systemctl stop) is not a failure to alert on; the status
+            // stays 1, as documented for a signal, for whoever waits on the command.
+            warn!("{STOPPED}: {e:#}");
+        } else {
+            error!("{e:#}");
+        }
         Exit::for_error(&e)
     })
+}
+
+/// How a command or cycle ended by SIGTERM, SIGINT or SIGHUP is logged (WARN, not ERROR).
+pub const STOPPED: &str = "Stopped by a shutdown signal";
+
+/// True when `error` is a shutdown signal's stop ([`crate::shutdown::INTERRUPTED`] anywhere
+/// in its chain), not a failure.
+pub(crate) fn stopped_by_signal(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|e| e.to_string().contains(crate::shutdown::INTERRUPTED))
 }
 
 /// Reads and validates the config file; nothing else on disk is touched (each command's

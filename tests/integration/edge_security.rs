@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::env::{LiveRun, TestEnv, assert_code, finish, valid_archive};
+use crate::env::{LiveRun, Outcome, TestEnv, assert_code, finish, list, valid_archive, wait_for};
 use crate::http_stub::{HttpStub, Response};
 use crate::openbao::Cluster;
-use crate::vault_stand_in::VaultStandIn;
+use crate::vault_stand_in::{SnapshotFault, VaultStandIn};
 
 /// An agent of the OpenBao node `addr` with `auth` keys, storing into its own directory.
 fn openbao_agent(addr: &str, auth: &Value) -> TestEnv {
@@ -204,4 +204,133 @@ fn tokens_the_agent_logged_in_for_are_revoked_and_given_ones_are_not() {
         None,
     );
     assert_eq!(status, 200, "a given token was revoked");
+}
+
+/// Starts `args` against a Vault that streams 400 KB slowly, sends SIGTERM once the download
+/// is under way, and returns how the command ended.
+fn stopped_during_a_download(args: &[&str]) -> (TestEnv, Outcome) {
+    let vault = VaultStandIn::start(valid_archive(400_000));
+    {
+        let mut state = vault.state();
+        state.chunk_size = 4096;
+        state.chunk_delay = Duration::from_millis(50);
+    }
+    let env = TestEnv::new();
+    env.write_config(&vault, json!({"frequency": "1h"}));
+    let child = env.command(args).spawn().unwrap();
+    wait_for("the download to start", Duration::from_secs(20), || {
+        !list(&env.tmp).is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let outcome = finish(child, Duration::from_secs(10));
+    (env, outcome)
+}
+
+#[test]
+fn a_stop_during_a_download_is_logged_as_a_stop_not_an_error() {
+    let (env, once) = stopped_during_a_download(&["once"]);
+    // `once` still says it did not take the snapshot (1), as documented for a signal.
+    assert_code(&once, 1);
+    assert_contains!(once.stderr, "WARN");
+    assert_contains!(once.stderr, "Stopped by a shutdown signal");
+    assert_not_contains!(once.stderr, "ERROR");
+    assert!(env.staging_is_empty() && env.files().is_empty());
+
+    let (_env, run) = stopped_during_a_download(&["run"]);
+    assert_code(&run, 0);
+    assert_contains!(run.stderr, "Snapshot cycle stopped by a shutdown signal");
+    assert_not_contains!(run.stderr, "ERROR");
+}
+
+/// The line of `stderr` that holds `part`.
+fn line_with<'a>(stderr: &'a str, part: &str) -> &'a str {
+    stderr
+        .lines()
+        .find(|l| l.contains(part))
+        .unwrap_or_else(|| panic!("no line with {part:?} in:\n{stderr}"))
+}
+
+#[test]
+fn a_failed_cycle_says_what_failed_first_not_where_it_was_staging() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    let tmp = env.tmp.display().to_string();
+
+    env.write_config(&vault, json!({"secret_id": "wrong"}));
+    let refused = env.run(&["once"]);
+    assert_code(&refused, 1);
+    let line = line_with(&refused.stderr, "invalid role or secret ID");
+    assert_contains!(line, "ERROR] AppRole login at");
+    assert_not_contains!(line, &tmp);
+    assert_not_contains!(line, "staging");
+
+    env.write_config(&vault, json!({}));
+    vault.state().fault = SnapshotFault::ServerError;
+    let failed = env.run(&["once"]);
+    assert_code(&failed, 1);
+    let line = line_with(&failed.stderr, "500");
+    assert_contains!(line, "ERROR] Vault answered 500 to GET");
+    assert_not_contains!(line, &tmp);
+
+    // A secret file that is gone by the second cycle of `run`.
+    vault.state().fault = SnapshotFault::None;
+    let secret_file = env.root.path().join("secret-id");
+    std::fs::write(&secret_file, "test-secret-id\n").unwrap();
+    env.write_config(
+        &vault,
+        json!({"frequency": "1s", "secret_id": format!("file://{}", secret_file.display())}),
+    );
+    // Each cycle logs in anew once the token is gone.
+    vault.state().token_ttl = 1;
+    vault.state().renewable = false;
+    let live = LiveRun::start(env.command(&["run"]));
+    live.wait_for(0, &["Verified snapshot"], Duration::from_secs(30));
+    std::fs::remove_file(&secret_file).unwrap();
+    live.wait_for(0, &["cannot read"], Duration::from_secs(30));
+    let log = live.stop().stderr;
+    let line = line_with(&log, "cannot read");
+    assert_contains!(line, "Snapshot cycle failed: key \"secret_id\": file://");
+    assert_not_contains!(line, &tmp);
+}
+
+/// A tmpfs of `size` mounted at `dir` (we are root in the test container), unmounted on drop;
+/// `None` where mounting is not allowed.
+struct SmallFilesystem(std::path::PathBuf);
+
+impl SmallFilesystem {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Self> {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .ok()?;
+        if !status.success() {
+            eprintln!("cannot mount a tmpfs here; skipping");
+            return None;
+        }
+        Some(Self(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallFilesystem {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_staging_directory_is_named_after_the_cause() {
+    let vault = VaultStandIn::start(valid_archive(3 << 20));
+    let env = TestEnv::new();
+    let Some(_full) = SmallFilesystem::mount(&env.tmp, "1m") else {
+        return;
+    };
+    env.write_config(&vault, json!({}));
+    let outcome = env.run(&["once"]);
+    assert_code(&outcome, 1);
+    let line = line_with(&outcome.stderr, "No space left on device");
+    assert_contains!(line, "ERROR] downloading the snapshot from");
+    assert_contains!(line, format!("(the temporary file {}/", env.tmp.display()));
+    assert!(env.staging_is_empty() && env.files().is_empty());
 }
