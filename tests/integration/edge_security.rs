@@ -334,3 +334,72 @@ fn a_full_staging_directory_is_named_after_the_cause() {
     assert_contains!(line, format!("(the temporary file {}/", env.tmp.display()));
     assert!(env.staging_is_empty() && env.files().is_empty());
 }
+
+#[test]
+fn restore_with_an_invalid_token_says_the_token_is_invalid_not_that_a_policy_is_missing() {
+    let Some(cluster) = Cluster::start(1) else {
+        return;
+    };
+    let addr = cluster.nodes[0].addr();
+    let (role_id, secret_id) = cluster.approle("agent", &["snapshot"], "1h", "1h");
+    let agent = openbao_agent(&addr, &json!({"role_id": role_id, "secret_id": secret_id}));
+    assert_code(&agent.run(&["once"]), 0);
+    let revoked = cluster.token(&["default"], None);
+    cluster.root(
+        "PUT",
+        "auth/token/revoke",
+        Some(json!({ "token": revoked })),
+    );
+    for token in ["s.not-a-token-at-all", revoked.as_str()] {
+        let mut command = agent.command(&["restore", "latest", "--yes"]);
+        command.env("VAULT_TOKEN", token);
+        let outcome = finish(command.spawn().unwrap(), Duration::from_secs(120));
+        assert_code(&outcome, 1);
+        assert_contains!(outcome.stderr, "403");
+        assert_contains!(outcome.stderr, "does not accept the token at all");
+        assert_not_contains!(outcome.stderr, "may not restore");
+        assert_not_contains!(outcome.stderr, token);
+    }
+    // A valid token without the policy still hears about the policy.
+    let weak = cluster.token(&["default"], None);
+    let mut command = agent.command(&["restore", "latest", "--yes"]);
+    command.env("VAULT_TOKEN", &weak);
+    let outcome = finish(command.spawn().unwrap(), Duration::from_secs(120));
+    assert_code(&outcome, 1);
+    assert_contains!(outcome.stderr, "may not restore");
+    assert_not_contains!(outcome.stderr, "does not accept the token");
+}
+
+#[test]
+fn fetch_onto_a_full_filesystem_says_so_and_tries_no_other_copy() {
+    let vault = VaultStandIn::start(valid_archive(3 << 20));
+    let env = TestEnv::new();
+    let second = env.root.path().join("second");
+    std::fs::create_dir(&second).unwrap();
+    env.write_config(
+        &vault,
+        json!({"local_storage": [{"path": env.snaps}, {"path": second}]}),
+    );
+    assert_code(&env.run(&["once"]), 0);
+    let out = env.root.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let Some(_full) = SmallFilesystem::mount(&out, "2m") else {
+        return;
+    };
+    let target = out.join("fetched.snap");
+    let outcome = env.run(&["fetch", "latest", "--output", target.to_str().unwrap()]);
+    assert_code(&outcome, 1);
+    assert_contains!(
+        outcome.stderr,
+        format!("no space left on the filesystem of {}", out.display())
+    );
+    assert_contains!(outcome.stderr, "other copies were not tried");
+    assert_not_contains!(outcome.stderr, "no good copy");
+    assert_eq!(
+        outcome.stderr.matches("Fetching ").count(),
+        1,
+        "{}",
+        outcome.stderr
+    );
+    assert!(list(&out).is_empty(), "{:?}", list(&out));
+}
