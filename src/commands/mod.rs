@@ -51,7 +51,9 @@ pub fn dispatch(cli: Cli) -> Exit {
         }),
         Command::Check { connect, config } => load(cli.config_path(config))
             .and_then(|c| check::check(c, *connect, &mut std::io::stdout().lock())),
-        Command::Status(config) => load(cli.config_path(config)).and_then(|c| status::status(&c)),
+        Command::Status { max_age, config } => {
+            load(cli.config_path(config)).and_then(|c| status::status(&c, *max_age))
+        }
         Command::List {
             storage,
             json,

@@ -403,3 +403,40 @@ fn fetch_onto_a_full_filesystem_says_so_and_tries_no_other_copy() {
     );
     assert!(list(&out).is_empty(), "{:?}", list(&out));
 }
+
+#[test]
+fn status_fails_when_the_last_success_is_older_than_the_bound() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    let metrics = env.root.path().join("metrics.prom");
+    env.write_config(&vault, json!({"metrics_file": metrics, "frequency": "1h"}));
+    assert_code(&env.run(&["once"]), 0);
+    let fresh = env.run(&["status"]);
+    assert_code(&fresh, 0);
+    assert_not_contains!(fresh.stdout, "STALE");
+
+    // The same success, 30 days ago: a timer that stopped running.
+    let month_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 30 * 86_400;
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let aged: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("vault_raft_snapshot_last_success_timestamp_seconds ") {
+                format!("vault_raft_snapshot_last_success_timestamp_seconds {month_ago}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&metrics, aged.join("\n") + "\n").unwrap();
+    let stale = env.run(&["status"]);
+    assert_code(&stale, 1);
+    assert_contains!(stale.stdout, "STALE: no success within 2h");
+    // A wider bound given on the command line accepts it.
+    assert_code(&env.run(&["status", "--max-age", "744h"]), 0);
+    assert_code(&env.run(&["status", "--max-age", "696h"]), 1);
+}
