@@ -197,8 +197,15 @@ pub enum Command {
     },
     /// Show the last cycle's results from the metrics file (`metrics_file`).
     ///
-    /// Exits 1 when the last cycle failed, so it can serve as a check.
-    Status(ConfigArg),
+    /// Exits 1 when the last cycle failed or the last success is older than `--max-age`
+    /// (default: twice `frequency`), so it can serve as a check.
+    Status {
+        /// The oldest last success that is still fine, e.g. 26h (default: twice `frequency`).
+        #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+        max_age: Option<std::time::Duration>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Write the man page or shell completions to stdout (for packagers).
     #[command(hide = true)]
     Generate {

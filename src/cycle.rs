@@ -181,6 +181,8 @@ impl Agent {
         let name = SnapshotName::at(SystemTime::now());
         let mut staged = self.stage_file()?;
         let staged_path = staged.path().to_path_buf();
+        // The error leads with its cause (a refused login, a missing secret file, Vault's
+        // 500); the staging file is named only when writing it failed (a full disk).
         let summary = self
             .download(
                 &status.leader_address,
@@ -188,7 +190,7 @@ impl Agent {
                 &staged_path,
                 stop,
             )
-            .with_context(|| format!("staging the snapshot in {}", staged_path.display()))?;
+            .map_err(|e| name_the_staging_file(e, &staged_path))?;
         // From here the staged snapshot is read-only: its only write handle is closed (the
         // path is still removed on drop), so a storage may link it instead of copying it.
         let staged = staged.into_temp_path();
@@ -293,11 +295,32 @@ impl Agent {
             return first;
         }
         info!("Vault refused the token (403); authenticating again and retrying once");
-        self.auth.invalidate();
+        self.auth.invalidate(&self.client);
         let token = self.auth.token(&self.client)?;
         file.set_len(0)?;
         std::io::Seek::rewind(file)?;
         snapshot::download(&self.client, &token, leader_address, (file, staged), stop)
+    }
+}
+
+/// A download error as it is reported: when the temporary file could not be written (the
+/// staging directory full, read-only or gone), the file's path follows the cause.
+fn name_the_staging_file(error: anyhow::Error, staged: &Path) -> anyhow::Error {
+    let local = error
+        .chain()
+        .any(|e| e.to_string().contains("the temporary file failed"));
+    if local {
+        anyhow::anyhow!("{error:#} (the temporary file {})", staged.display())
+    } else {
+        error
+    }
+}
+
+/// The token the agent logged in for ends with it: at the end of `once` (also after a failed
+/// cycle or a signal) and when `run` exits. A token it was given is not touched.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.auth.revoke(&self.client);
     }
 }
 

@@ -75,12 +75,21 @@ impl SecretRef {
     /// else is the secret itself.
     ///
     /// # Errors
-    /// A reference with nothing after the scheme.
+    /// A reference with nothing after the scheme, a `file://` path that is not absolute
+    /// (under systemd the working directory is `/`), and a value that starts like a URL with
+    /// another scheme (`FILE://`, `vault://`): a mistyped reference, not a secret. No message
+    /// shows the value.
     pub fn parse(key: impl Into<String>, value: Secret) -> Result<Self, String> {
         let text = value.expose();
         let source = if let Some(path) = text.strip_prefix("file://") {
             if path.is_empty() {
                 return Err("\"file://\" names no file (write file:///path/to/file)".into());
+            }
+            if !path.starts_with('/') {
+                return Err(format!(
+                    "\"file://{path}\" is not an absolute path (write file:///path/to/file; \
+                     a relative path would depend on the working directory, / under systemd)"
+                ));
             }
             Source::File(PathBuf::from(path))
         } else if let Some(name) = text.strip_prefix("env://") {
@@ -90,6 +99,19 @@ impl SecretRef {
                 ));
             }
             Source::Env(name.to_string())
+        } else if let Some(scheme) = scheme_of(text) {
+            let hint = if ["file", "env"]
+                .iter()
+                .any(|s| scheme.eq_ignore_ascii_case(s))
+            {
+                "write the scheme in lowercase: file:///path or env://NAME"
+            } else {
+                "the schemes understood are file:///path and env://NAME"
+            };
+            return Err(format!(
+                "the value looks like a reference with an unknown scheme ({hint}); \
+                 the value is not shown"
+            ));
         } else {
             Source::Value(value)
         };
@@ -146,6 +168,15 @@ impl SecretRef {
         self.read_with(&|name| std::env::var(name).ok())
             .map_err(|e| anyhow::anyhow!("key \"{}\": {e}", self.key))
     }
+}
+
+/// The scheme of a value that starts like a URL (`letters://`), if it does.
+fn scheme_of(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let mut chars = scheme.chars();
+    let starts = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    (starts && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .then_some(scheme)
 }
 
 /// The file's contents without the trailing newline (`\n` or `\r\n`) that `echo` and
@@ -307,6 +338,33 @@ mod tests {
         for text in ["file://", "env://", "env://A=B"] {
             let error = SecretRef::parse("k", Secret::new(text)).unwrap_err();
             assert!(error.contains("names no"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_relative_file_or_an_unknown_scheme_is_refused_without_the_value() {
+        for (text, expected) in [
+            ("file://run/secrets/id", "not an absolute path"),
+            ("file://./id", "not an absolute path"),
+            ("FILE:///run/secrets/id", "write the scheme in lowercase"),
+            ("File://x", "write the scheme in lowercase"),
+            ("Env://NAME", "write the scheme in lowercase"),
+            ("vault://secret/data/x", "unknown scheme"),
+        ] {
+            let error = SecretRef::parse("k", Secret::new(text)).unwrap_err();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+        for text in ["vault://hunter2", "File://hunter2"] {
+            let error = SecretRef::parse("k", Secret::new(text)).unwrap_err();
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+        // A secret with "://" later on, or not after a scheme, is a secret.
+        for text in ["a b://c", "://x", "s3cr3t", "1abc://x"] {
+            assert!(
+                !SecretRef::parse("k", Secret::new(text))
+                    .unwrap()
+                    .is_reference()
+            );
         }
     }
 

@@ -420,6 +420,17 @@ impl Session {
     }
 }
 
+/// A token the session logged in for (`check --connect`, `restore`, `fetch` with Vault) is
+/// revoked when the command ends; one the agent took over left with it (see
+/// [`Session::agent`]), and a token the agent was given is not touched.
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let (Some(auth), Some(client)) = (self.auth.as_mut(), self.vault.as_ref()) {
+            auth.revoke(client);
+        }
+    }
+}
+
 /// An exclusive advisory lock on the config file, so two agents started at once with one
 /// config (a timer and a manual run, a doubled cron line) do not take the same snapshot
 /// twice. The lock is on the file itself: nothing is left behind. `None` when another

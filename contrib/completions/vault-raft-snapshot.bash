@@ -700,12 +700,16 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__status)
-            opts="-c -h --config --help"
+            opts="-c -h --max-age --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -69,6 +69,7 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand check" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand check" -l connect -d 'Also reach Vault and every storage'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -l max-age -d 'The oldest last success that is still fine, e.g. 26h (default: twice `frequency`)' -r
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand generate; and not __fish_seen_subcommand_from man completions readme help" -s h -l help -d 'Print help'

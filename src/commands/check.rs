@@ -144,7 +144,15 @@ fn settings(config: &Config) -> Vec<(&'static str, String)> {
                     .map(|p| p.display().to_string()),
             ),
         ),
-        ("metrics_push_url", or_none(config.metrics_push_url.clone())),
+        (
+            "metrics_push_url",
+            or_none(
+                config
+                    .metrics_push_url
+                    .as_deref()
+                    .map(crate::metrics::loggable_url),
+            ),
+        ),
         ("log_format", config.log_format.as_str().to_string()),
         ("retention", config.retention.to_string()),
     ]

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use log::{error, info};
+use log::{error, info, warn};
 
 use crate::config::Config;
 use crate::cycle::CycleOutcome;
@@ -116,6 +116,9 @@ pub fn run(config: Config) -> Result<Exit> {
                 }
             }
             Ok(CycleOutcome::NotLeader) => {}
+            Err(e) if super::stopped_by_signal(&e) => {
+                warn!("Snapshot cycle {}: {e:#}", super::STOPPED.to_lowercase());
+            }
             Err(e) => error!("Snapshot cycle failed: {e:#}"),
         }
         let wait = match wait_after(frequency, retry_interval, failures) {

@@ -61,7 +61,10 @@ impl MetricsSink {
         if let Some(url) = &self.push_url {
             let host = gethostname::gethostname();
             match self.metrics.push(url, &host.to_string_lossy()) {
-                Ok(()) => log::debug!("pushed the metrics to {url}"),
+                Ok(()) => log::debug!(
+                    "pushed the metrics to {}",
+                    crate::metrics::loggable_url(url)
+                ),
                 Err(e) => warn!("{e:#}; the cycle's result stands"),
             }
         }

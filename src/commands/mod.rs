@@ -51,7 +51,9 @@ pub fn dispatch(cli: Cli) -> Exit {
         }),
         Command::Check { connect, config } => load(cli.config_path(config))
             .and_then(|c| check::check(c, *connect, &mut std::io::stdout().lock())),
-        Command::Status(config) => load(cli.config_path(config)).and_then(|c| status::status(&c)),
+        Command::Status { max_age, config } => {
+            load(cli.config_path(config)).and_then(|c| status::status(&c, *max_age))
+        }
         Command::List {
             storage,
             json,
@@ -100,7 +102,13 @@ pub fn dispatch(cli: Cli) -> Exit {
         if stdout_closed(&e) {
             return Exit::OutputClosed;
         }
-        error!("{e:#}");
+        if stopped_by_signal(&e) {
+            // An operator's stop (systemctl stop) is not a failure to alert on; the status
+            // stays 1, as documented for a signal, for whoever waits on the command.
+            warn!("{STOPPED}: {e:#}");
+        } else {
+            error!("{e:#}");
+        }
         Exit::for_error(&e)
     })
 }
@@ -131,6 +139,17 @@ fn stdout_closed(error: &anyhow::Error) -> bool {
     ready == 1 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
+/// How a command or cycle ended by SIGTERM, SIGINT or SIGHUP is logged (WARN, not ERROR).
+pub const STOPPED: &str = "Stopped by a shutdown signal";
+
+/// True when `error` is a shutdown signal's stop ([`crate::shutdown::INTERRUPTED`] anywhere
+/// in its chain), not a failure.
+pub(crate) fn stopped_by_signal(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|e| e.to_string().contains(crate::shutdown::INTERRUPTED))
+}
+
 /// Reads and validates the config file; nothing else on disk is touched (each command's
 /// session probes what it uses).
 pub(crate) fn load(path: PathBuf) -> Result<Config> {
@@ -150,5 +169,50 @@ pub(crate) fn announce(config: &Config) {
             "TLS certificate verification is OFF (tls_skip_verify / VAULT_SKIP_VERIFY): \
              anyone on the network path can impersonate Vault and read the snapshot"
         );
+    }
+    if cleartext_to_another_host(&config.vault.addr) {
+        warn!(
+            "addr {} is plain http:// to a host that is not this one: the token, secret_id and \
+             snapshot travel unencrypted; use https://",
+            config.vault.addr
+        );
+    }
+}
+
+/// True for an `http://` address whose host is not loopback (`localhost`, 127.0.0.0/8, ::1).
+fn cleartext_to_another_host(addr: &str) -> bool {
+    let Ok(uri) = addr.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    if uri.scheme_str() != Some("http") {
+        return false;
+    }
+    let host = uri.host().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cleartext_to_another_host;
+
+    #[test]
+    fn only_plain_http_to_another_host_is_cleartext() {
+        for (addr, cleartext) in [
+            ("http://vault.internal:8200", true),
+            ("http://10.0.0.5:8200", true),
+            ("http://127.0.0.1:8200", false),
+            ("http://127.8.0.1:8200", false),
+            ("http://localhost:8200", false),
+            ("http://[::1]:8200", false),
+            ("https://vault.internal:8200", false),
+        ] {
+            assert_eq!(cleartext_to_another_host(addr), cleartext, "{addr}");
+        }
     }
 }

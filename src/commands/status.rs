@@ -12,7 +12,10 @@ use crate::exit::Exit;
 use crate::metrics::{Metrics, StorageId};
 use crate::snapshot_name::utc_timestamp;
 
-pub fn status(config: &Config) -> Result<Exit> {
+/// `status`: exits 1 when the last cycle failed or the last success is older than `max_age`
+/// (default: twice `frequency`; a timer or CronJob that stopped running shows here).
+pub fn status(config: &Config, max_age: Option<Duration>) -> Result<Exit> {
+    let max_age = max_age.unwrap_or(config.frequency * 2);
     let path = config.metrics_file.as_deref().ok_or_else(|| {
         ConfigError(format!(
             "{}: key \"metrics_file\" is not set; status reads the metrics file the agent writes",
@@ -93,6 +96,20 @@ pub fn status(config: &Config) -> Result<Exit> {
             s.snapshots, s.snapshot_bytes
         )?;
     }
-    let failed = a.consecutive_failures > 0 || metrics.storages.iter().any(|s| s.last_error);
+    let success_age = Duration::try_from_secs_f64(a.last_success_timestamp)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .and_then(|d| UNIX_EPOCH.checked_add(d))
+        .map(|time| now.duration_since(time).unwrap_or_default());
+    let stale = success_age.is_none_or(|age| age > max_age);
+    if stale {
+        writeln!(
+            out,
+            "STALE: no success within {} (--max-age; default twice frequency)",
+            duration::format(max_age)
+        )?;
+    }
+    let failed =
+        stale || a.consecutive_failures > 0 || metrics.storages.iter().any(|s| s.last_error);
     Ok(Exit::failed_if(failed))
 }

@@ -271,6 +271,14 @@ pub(super) fn fetch_verified<T>(
         match attempt {
             Ok(checked) => return Ok((staged, checked, from)),
             Err(e) if session.stop_requested() => return Err(e),
+            // Not the copy's fault: every other copy would meet the same full disk.
+            Err(e) if local_filesystem_full(&e) => {
+                return Err(e.context(format!(
+                    "no space left on the filesystem of {} while fetching {name} from {from} \
+                     (other copies were not tried)",
+                    dir.display()
+                )));
+            }
             Err(e) => {
                 error!("{e:#}");
                 errors.push(copy.storage.name.clone());
@@ -282,6 +290,20 @@ pub(super) fn fetch_verified<T>(
         copies[0].entry.name,
         errors.join(", ")
     )
+}
+
+/// True when `error` is a local filesystem out of space or quota (ENOSPC, EDQUOT), found as
+/// an I/O error in the chain or, where a storage kept only the text, its OS error number.
+fn local_filesystem_full(error: &anyhow::Error) -> bool {
+    let full = [libc::ENOSPC, libc::EDQUOT];
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|code| full.contains(&code))
+            || full
+                .iter()
+                .any(|code| e.to_string().contains(&format!("(os error {code})")))
+    })
 }
 
 pub(super) fn verify_file(path: &Path) -> Result<SnapshotSummary> {

@@ -275,10 +275,7 @@ impl Validator<'_> {
 
     fn push_url(&self, url: &str) -> Result<String, ConfigError> {
         let key = "metrics_push_url";
-        let authority = url
-            .split_once("://")
-            .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
-        if authority.contains('@') {
+        if super::vault::has_userinfo(url) {
             // The URL is logged when a push fails; a password in it would be too.
             return Err(self.err(
                 key,

@@ -167,6 +167,13 @@ impl Validator<'_> {
 /// # Errors
 /// A [`ConfigError`] starting with `from`.
 pub(super) fn vault_addr(value: &str, from: &str) -> Result<String, ConfigError> {
+    if has_userinfo(value) {
+        // Checked before anything that quotes the value: the password must not be printed.
+        return Err(ConfigError(format!(
+            "{from}: credentials in the URL are not supported (they would appear in logs); \
+             give only scheme, host and port, and the credentials through the auth keys"
+        )));
+    }
     let trimmed = value.trim_end_matches('/');
     let uri: ureq::http::Uri = trimmed
         .parse()
@@ -183,6 +190,16 @@ pub(super) fn vault_addr(value: &str, from: &str) -> Result<String, ConfigError>
         )));
     }
     Ok(trimmed.to_string())
+}
+
+/// True when `url` has a `user[:password]@` part before its host (with or without a scheme).
+#[must_use]
+pub(crate) fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .contains('@')
 }
 
 #[cfg(test)]
@@ -316,6 +333,14 @@ mod tests {
             (r#""addr": "https://vault:8200/ui""#, "without a path"),
             (r#""addr": "https://vault:8200?x=1""#, "without a path"),
             (
+                r#""addr": "http://user:hunter2@vault:8200""#,
+                "key \"addr\": credentials in the URL are not supported",
+            ),
+            (
+                r#""addr": "user:hunter2@vault:8200""#,
+                "key \"addr\": credentials in the URL are not supported",
+            ),
+            (
                 r#""client_cert": "/nonexistent/c.pem""#,
                 "both client_cert and client_key",
             ),
@@ -356,6 +381,11 @@ mod tests {
                 "VAULT_TLS_SERVER_NAME",
                 "v",
                 "environment variable VAULT_TLS_SERVER_NAME",
+            ),
+            (
+                "VAULT_ADDR",
+                "https://u:hunter2@vault:8200",
+                "environment variable VAULT_ADDR: credentials in the URL",
             ),
             (
                 "VAULT_NAMESPACE",

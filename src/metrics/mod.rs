@@ -23,4 +23,4 @@ pub use model::{
     AgentMetrics, CycleRecord, Metrics, Outcome, StorageId, StorageMetrics, StorageRecord,
     unix_seconds,
 };
-pub use push::{PUSH_JOB, push_text, push_url};
+pub use push::{PUSH_JOB, loggable_url, push_text, push_url};

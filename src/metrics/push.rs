@@ -14,10 +14,56 @@ const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The Pushgateway URL of this agent's group: `<base>/metrics/job/vault_raft_snapshot/instance/
 /// <instance>`. An instance that is not a plain host name is sent base64-encoded, as the
-/// Pushgateway allows (`instance@base64/...`).
+/// Pushgateway allows (`instance@base64/...`). A query in `base` (a proxy's parameter) stays
+/// after the path; a fragment is dropped.
 #[must_use]
 pub fn push_url(base: &str, instance: &str) -> String {
-    let base = base.trim_end_matches('/');
+    let base = base.split('#').next().unwrap_or("");
+    let (base, query) = base
+        .split_once('?')
+        .map_or((base, ""), |(base, query)| (base, query));
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{}{query}", group_url(base.trim_end_matches('/'), instance))
+}
+
+/// `url` as it may be logged: without a `user:password@` part, with every query value
+/// replaced by `<redacted>` (a proxy's token is often passed there) and without a fragment.
+#[must_use]
+pub fn loggable_url(url: &str) -> String {
+    let url = url.split('#').next().unwrap_or("");
+    let (url, query) = url
+        .split_once('?')
+        .map_or((url, None), |(u, q)| (u, Some(q)));
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let mut out = if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
+    };
+    if let Some(query) = query {
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}=<redacted>"),
+                None => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&redacted.join("&"));
+    }
+    out
+}
+
+/// The group's URL below `base` (no query).
+fn group_url(base: &str, instance: &str) -> String {
     let plain = !instance.is_empty()
         && instance
             .bytes()
@@ -113,7 +159,7 @@ impl Metrics {
             .post(&url)
             .header("Content-Type", "text/plain; version=0.0.4")
             .send(push_text(&self.render()))
-            .with_context(|| format!("cannot push the metrics to {url}"))?;
+            .with_context(|| format!("cannot push the metrics to {}", loggable_url(&url)))?;
         let status = response.status();
         if !status.is_success() {
             let body = response
@@ -123,7 +169,8 @@ impl Metrics {
                 .read_to_string()
                 .unwrap_or_default();
             anyhow::bail!(
-                "pushing the metrics to {url} failed: {status}: {}",
+                "pushing the metrics to {} failed: {status}: {}",
+                loggable_url(&url),
                 body.trim()
             );
         }
@@ -188,5 +235,24 @@ mod tests {
             push_url("http://pg:9091", ""),
             "http://pg:9091/metrics/job/vault_raft_snapshot/instance@base64/="
         );
+        // A query (a proxy's parameter) stays after the path.
+        assert_eq!(
+            push_url("http://pg:9091/gw/?token=s3cr3t&x", "vault-0"),
+            "http://pg:9091/gw/metrics/job/vault_raft_snapshot/instance/vault-0?token=s3cr3t&x"
+        );
+    }
+
+    #[test]
+    fn a_logged_url_carries_no_credentials_and_no_query_values() {
+        for (url, logged) in [
+            (
+                "http://pg:9091/a?token=s3cr3t&x",
+                "http://pg:9091/a?token=<redacted>&x",
+            ),
+            ("https://u:pw@pg:9091/p#frag", "https://pg:9091/p"),
+            ("http://pg:9091", "http://pg:9091"),
+        ] {
+            assert_eq!(loggable_url(url), logged);
+        }
     }
 }

@@ -114,6 +114,23 @@ impl<'a> Endpoint<'a> {
         self.answer(&url, status, &text)
     }
 
+    /// Calls an endpoint that answers with no body (`204 No Content`, e.g. a revocation):
+    /// any `2xx` is a success and whatever body came is ignored.
+    ///
+    /// # Errors
+    /// When Vault cannot be reached; a [`VaultError`] for a status other than `2xx`.
+    pub fn call_without_answer(
+        &self,
+        client: &VaultClient,
+        token: Option<&Secret>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        let url = client.url(self.path);
+        let (status, text) = client.send_json(self.method, &url, token, body)?;
+        check(self.method, &url, status, Success::Any2xx, || text)?;
+        Ok(())
+    }
+
     /// What a call's answer means: the status check, Vault's error, the decoding.
     fn answer<T: DeserializeOwned>(&self, url: &str, status: u16, text: &str) -> Result<T> {
         check(self.method, url, status, Success::Ok, || text.to_string())?;

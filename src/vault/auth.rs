@@ -8,8 +8,15 @@
 //!   `LifetimeWatcher` does), and log in again when it is not renewable, renewal fails, or the
 //!   max TTL caps the renewed lease below a fifth of the original.
 //!
-//! [`Authenticator::invalidate`] drops the cached token after a 403, so the caller can log in
+//! [`Authenticator::invalidate`] revokes and drops the cached token after a 403, so the caller can log in
 //! again once and retry.
+//!
+//! A token the agent obtained by logging in is its own to end: [`Authenticator::revoke`]
+//! (called when a command ends, also after a failure or a signal) and a new login revoke it
+//! with `auth/token/revoke-self`, so runs leave no live tokens behind (an hourly timer would
+//! otherwise keep hundreds until their TTL). A token it was given (`VAULT_TOKEN`,
+//! `token_path`) belongs to someone else and is never revoked. A failed revocation is a
+//! warning: the token still expires at its TTL.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -47,9 +54,26 @@ impl Authenticator {
         }
     }
 
-    /// Forgets the cached token (after Vault refused it), so the next call logs in again.
-    pub fn invalidate(&mut self) {
-        self.cached = None;
+    /// Forgets the cached token (after Vault refused it), so the next call logs in again. A
+    /// token obtained by logging in is revoked first: a 403 may mean a missing policy, not a
+    /// dead token, and it would stay live until its TTL. That revocation failing is expected
+    /// (the token may be dead indeed) and only logged at debug level.
+    pub fn invalidate(&mut self, client: &VaultClient) {
+        if let Some(cached) = self.cached.take() {
+            if let Err(e) = token::revoke_self(&client.for_cleanup(), &cached.token) {
+                debug!("the refused token could not be revoked: {e:#}");
+            }
+        }
+    }
+
+    /// Revokes the token this authenticator obtained by logging in, if it holds one; a token
+    /// it was given is left alone. Sent even after a shutdown signal (see
+    /// [`VaultClient::for_cleanup`]). A failure is logged as a warning.
+    pub fn revoke(&mut self, client: &VaultClient) {
+        let Some(cached) = self.cached.take() else {
+            return;
+        };
+        revoke_obtained(&client.for_cleanup(), &cached.token);
     }
 
     /// A token that is valid now, logging in or renewing as needed.
@@ -107,7 +131,11 @@ impl Authenticator {
     }
 
     fn login(&mut self, client: &VaultClient) -> Result<Secret> {
-        self.cached = None;
+        // The token logged in before is replaced: end it rather than leave it live until its
+        // TTL. (One Vault refused was already handled by `invalidate`.)
+        if let Some(old) = self.cached.take() {
+            revoke_obtained(client, &old.token);
+        }
         let (what, mount, body) = match &self.method {
             AuthMethod::AppRole {
                 mount,
@@ -158,6 +186,14 @@ impl Authenticator {
             renewable: info.renewable,
         });
         Ok(token)
+    }
+}
+
+/// `revoke-self` for a token the agent logged in for; a failure is only a warning.
+fn revoke_obtained(client: &VaultClient, token: &Secret) {
+    match token::revoke_self(client, token) {
+        Ok(()) => debug!("revoked the Vault token this run logged in for"),
+        Err(e) => warn!("could not revoke the Vault token this run logged in for: {e:#}"),
     }
 }
 

@@ -18,6 +18,9 @@ use crate::shutdown::StopFlag;
 /// Limit on every JSON call (login, renew, leader). Vault's own client uses 60 s.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Limit on a call made while the command ends (the token's revocation): short, and not
+/// ended by the stop flag, which is raised by then when a signal ended the command.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An HTTP answer from Vault that is not the expected success: status, URL and Vault's
 /// `errors` list. Callers look for it with `downcast_ref` (e.g. to log in again on 403).
@@ -46,6 +49,10 @@ impl std::error::Error for VaultError {}
 /// A Vault HTTP client bound to one address.
 pub struct VaultClient {
     agent: ureq::Agent,
+    /// The same agent without the stop flag, for [`VaultClient::for_cleanup`].
+    unstoppable: ureq::Agent,
+    /// Limit on each JSON call.
+    call_timeout: Duration,
     addr: String,
     namespace: Option<String>,
     snapshot_timeout: Option<Duration>,
@@ -79,14 +86,32 @@ impl VaultClient {
             .tls_config(super::tls::client_config(&settings.tls)?)
             .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
             .build();
+        let unstoppable = crate::http::agent(config.clone(), StopFlag::never());
         let agent = crate::http::agent(config, stop);
         Ok(Self {
             agent,
+            unstoppable,
+            call_timeout: API_TIMEOUT,
             addr: settings.addr.clone(),
             namespace: settings.namespace.clone(),
             snapshot_timeout: settings.snapshot_timeout,
             idle_timeout: settings.idle_timeout,
         })
+    }
+
+    /// This client for the calls that end a command (the token's revocation): not ended by
+    /// the stop flag, and with a short limit on each call.
+    #[must_use]
+    pub fn for_cleanup(&self) -> Self {
+        Self {
+            agent: self.unstoppable.clone(),
+            unstoppable: self.unstoppable.clone(),
+            call_timeout: CLEANUP_TIMEOUT,
+            addr: self.addr.clone(),
+            namespace: self.namespace.clone(),
+            snapshot_timeout: self.snapshot_timeout,
+            idle_timeout: self.idle_timeout,
+        }
     }
 
     /// The longest wait for the next byte from Vault (`idle_timeout`).
@@ -142,7 +167,7 @@ impl VaultClient {
                     .agent
                     .get(url)
                     .config()
-                    .timeout_global(Some(API_TIMEOUT))
+                    .timeout_global(Some(self.call_timeout))
                     .build();
                 self.vault_headers(request, token)
                     .call()
@@ -155,7 +180,10 @@ impl VaultClient {
                     self.agent.post(url)
                 };
                 let request = self.vault_headers(
-                    request.config().timeout_global(Some(API_TIMEOUT)).build(),
+                    request
+                        .config()
+                        .timeout_global(Some(self.call_timeout))
+                        .build(),
                     token,
                 );
                 match body {

@@ -24,6 +24,21 @@ pub const SNAPSHOT_FORCE_PATH: &str = "sys/storage/raft/snapshot-force";
 /// unseal keys; use the snapshot-force API to bypass this check`).
 const OTHER_KEYS_HINT: &str = "different set of unseal keys";
 
+/// Whether a 403 (with Vault's `message`) means the token itself is not valid rather than
+/// lacking the policy: Vault says "invalid token", or the token cannot even look itself up
+/// (which every valid token may, through the default policy).
+fn token_is_invalid(client: &VaultClient, token: &Secret, message: &str) -> bool {
+    if message.contains("invalid token") {
+        return true;
+    }
+    match super::token::lookup_self(client, token) {
+        Ok(_) => false,
+        Err(e) => e
+            .downcast_ref::<VaultError>()
+            .is_some_and(|e| e.status == 403),
+    }
+}
+
 /// The base URL of the active node: `addr` when it is the active node (or there is no HA),
 /// else the `leader_address` that `sys/leader` reports.
 ///
@@ -91,6 +106,11 @@ pub fn restore(
              must be unsealed with the unseal keys of the cluster the snapshot came from",
             e.message
         ),
+        Some(e) if e.status == 403 && token_is_invalid(client, token, &e.message) => Err(refused
+            .context(
+                "Vault does not accept the token at all (it is invalid, expired or revoked), \
+                 so nothing was restored; set VAULT_TOKEN to a valid token that may restore",
+            )),
         Some(e) if e.status == 403 => Err(refused.context(
             "the token may not restore: it needs update on sys/storage/raft/snapshot (and on \
              sys/storage/raft/snapshot-force for --force); set VAULT_TOKEN to such a token",

@@ -1,5 +1,5 @@
-//! Typed token endpoints: logins (`auth/<mount>/login`), `auth/token/renew-self` and
-//! `auth/token/lookup-self`. Their answers carry the token, so a body that does not decode
+//! Typed token endpoints: logins (`auth/<mount>/login`), `auth/token/renew-self`,
+//! `auth/token/lookup-self` and `auth/token/revoke-self`. Their answers carry the token, so a body that does not decode
 //! is reported without serde's quoted values.
 
 use std::time::Duration;
@@ -15,6 +15,7 @@ const RENEW_SELF: Endpoint<'static> =
     Endpoint::put("auth/token/renew-self", AUTH_ANSWER).secret_answer();
 const LOOKUP_SELF: Endpoint<'static> =
     Endpoint::get("auth/token/lookup-self", "a token lookup").secret_answer();
+const REVOKE_SELF: Endpoint<'static> = Endpoint::put("auth/token/revoke-self", "no content");
 
 /// The `auth` object of a login or renewal answer, as far as the agent uses it.
 #[derive(Debug, serde::Deserialize)]
@@ -94,6 +95,14 @@ pub fn renew_self(client: &VaultClient, token: &Secret, increment: Duration) -> 
 pub fn lookup_self(client: &VaultClient, token: &Secret) -> Result<TokenLookup> {
     let envelope: DataEnvelope<TokenLookup> = LOOKUP_SELF.call(client, Some(token), None)?;
     Ok(envelope.data)
+}
+
+/// `PUT auth/token/revoke-self`: `token` (and its children) stop being valid.
+///
+/// # Errors
+/// When Vault cannot be reached or refuses (an already expired token is refused with 403).
+pub fn revoke_self(client: &VaultClient, token: &Secret) -> Result<()> {
+    REVOKE_SELF.call_without_answer(client, Some(token), None)
 }
 
 /// The `auth` section of a login or renewal answer, which must hold a token.

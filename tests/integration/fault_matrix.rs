@@ -71,7 +71,9 @@ fn status_reads_only_the_metrics_file_and_refuses_one_that_is_not_ours() {
     )
     .unwrap();
     let far = env.run(&["status"]);
-    assert_code(&far, 0);
+    // Exit 1: the file records no success at all (STALE), not a panic.
+    assert_code(&far, 1);
+    assert_contains!(far.stdout, "STALE");
     assert_contains!(far.stdout, "last cycle:");
 }
 

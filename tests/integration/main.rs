@@ -34,6 +34,7 @@ mod cli;
 mod cycle;
 mod edge_newest;
 mod edge_output;
+mod edge_security;
 mod edge_transient;
 mod examples;
 mod fanout;

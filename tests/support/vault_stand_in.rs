@@ -388,6 +388,17 @@ fn respond(
     if path == "/v1/auth/token/renew-self" && update {
         return renew(stream, state, request);
     }
+    if path == "/v1/auth/token/revoke-self" && update {
+        let token = request.header("x-vault-token").unwrap_or("").to_string();
+        if valid_token(state, request).is_none() {
+            return permission_denied(stream);
+        }
+        lock(state).tokens.remove(&token);
+        return write!(
+            stream,
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+        );
+    }
     if path == "/v1/auth/token/lookup-self" && method == "GET" {
         return match valid_token(state, request) {
             Some(ttl) => json(
