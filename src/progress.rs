@@ -6,7 +6,7 @@
 //! else is written to a stderr that is not a terminal. There is no thread: the transfer's own
 //! loop calls [`Progress::add`], which redraws or logs when it is time.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -101,6 +101,54 @@ impl Drop for Progress {
     }
 }
 
+/// A reader that counts what is read through it into a [`Progress`] (an upload reading the
+/// staged snapshot).
+pub struct Reading<R> {
+    inner: R,
+    progress: Progress,
+}
+
+impl<R> Reading<R> {
+    /// Counts what `inner` gives into `progress`.
+    pub fn new(inner: R, progress: Progress) -> Self {
+        Self { inner, progress }
+    }
+}
+
+impl<R: Read> Read for Reading<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.add(n as u64);
+        Ok(n)
+    }
+}
+
+/// A writer that counts what is written through it into a [`Progress`] (a download written
+/// to a file).
+pub struct Writing<W> {
+    inner: W,
+    progress: Progress,
+}
+
+impl<W> Writing<W> {
+    /// Counts what goes to `inner` into `progress`.
+    pub fn new(inner: W, progress: Progress) -> Self {
+        Self { inner, progress }
+    }
+}
+
+impl<W: Write> Write for Writing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.progress.add(n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 fn bar(what: &str, total: Option<u64>) -> ProgressBar {
     let bar = total.map_or_else(ProgressBar::no_length, ProgressBar::new);
     bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -182,6 +230,21 @@ mod tests {
         assert!(
             line.ends_with(": 1.0 GiB of 4.0 GiB (25%), 128.0 MiB/s"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn the_adapters_count_every_byte_and_pass_it_on() {
+        let mut reading = Reading::new(&b"0123456789"[..], progress(Some(10)));
+        let mut read = Vec::new();
+        reading.read_to_end(&mut read).unwrap();
+        assert_eq!((read.len(), reading.progress.done), (10, 10));
+        let mut writing = Writing::new(Vec::new(), progress(None));
+        writing.write_all(b"abc").unwrap();
+        writing.write_all(b"de").unwrap();
+        assert_eq!(
+            (writing.inner.as_slice(), writing.progress.done),
+            (&b"abcde"[..], 5)
         );
     }
 

@@ -29,6 +29,7 @@ use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use super::keys::ObjectKeys;
 use super::{Storage, clean_up_on_failure};
 use crate::config::AzureConfig;
+use crate::progress::{Progress, Reading, Show, Writing};
 use crate::secret::{Secret, SecretRef};
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
@@ -170,7 +171,12 @@ impl AzureStorage {
                 .block_on(self.store.put(blob, PutPayload::from(body)))
                 .map_err(|e| self.failed("Put Blob failed", e))?;
         } else {
-            self.put_blocks(&mut file, blob, stop)?;
+            let shown = Progress::start(
+                format!("{} to {}", from.display(), self.url(blob)),
+                Some(size),
+                Show::Log,
+            );
+            self.put_blocks(&mut Reading::new(file, shown), blob, stop)?;
         }
         let checked = self
             .runtime
@@ -192,7 +198,7 @@ impl AzureStorage {
     }
 
     /// Put Block for each block, then Put Block List, which makes the blob appear.
-    fn put_blocks(&self, file: &mut File, blob: &BlobPath, stop: &StopFlag) -> Result<()> {
+    fn put_blocks(&self, file: &mut impl Read, blob: &BlobPath, stop: &StopFlag) -> Result<()> {
         let upload = self
             .runtime
             .block_on(self.store.put_multipart(blob))
@@ -314,7 +320,12 @@ impl Storage for AzureStorage {
             .map_err(|e| self.failed("Get Blob Properties failed", e))
             .with_context(context)?
             .size;
-        let mut file = File::create(to)?;
+        let shown = Progress::start(
+            format!("{} to {}", self.url(&blob), to.display()),
+            Some(size),
+            Show::BarOnTerminal,
+        );
+        let mut file = Writing::new(File::create(to)?, shown);
         let mut start = 0;
         while start < size {
             let end = (start + self.block_size as u64).min(size);

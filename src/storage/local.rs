@@ -15,6 +15,7 @@ use anyhow::{Context, Result, ensure};
 use log::debug;
 
 use super::{Storage, clean_up_on_failure};
+use crate::progress::{Progress, Reading, Show};
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{ObjectKind, SnapshotEntry, SnapshotName};
 
@@ -31,7 +32,7 @@ impl LocalStorage {
     }
 
     fn write_then_rename(&self, from: &Path, temp: &Path, target: &Path) -> Result<()> {
-        let mut source = File::open(from)
+        let source = File::open(from)
             .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
         let expected = source.metadata()?.len();
         let out = match fs::hard_link(from, temp) {
@@ -53,7 +54,14 @@ impl LocalStorage {
                     .mode(0o600)
                     .open(temp)
                     .with_context(|| format!("cannot create {}", temp.display()))?;
-                io::copy(&mut source, &mut out)
+                let shown = Progress::start(
+                    format!("{} to {}", from.display(), temp.display()),
+                    Some(expected),
+                    Show::Log,
+                );
+                let mut counted =
+                    io::BufReader::with_capacity(1 << 20, Reading::new(source, shown));
+                io::copy(&mut counted, &mut out)
                     .with_context(|| format!("writing {} failed", temp.display()))?;
                 out
             }
@@ -141,7 +149,17 @@ impl Storage for LocalStorage {
 
     fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
         let source = self.dir.join(name.to_string());
-        fs::copy(&source, to)
+        let copy = || -> io::Result<u64> {
+            let from = File::open(&source)?;
+            let shown = Progress::start(
+                format!("{} to {}", source.display(), to.display()),
+                Some(from.metadata()?.len()),
+                Show::BarOnTerminal,
+            );
+            let mut counted = io::BufReader::with_capacity(1 << 20, Reading::new(from, shown));
+            io::copy(&mut counted, &mut File::create(to)?)
+        };
+        copy()
             .with_context(|| format!("copying {} to {} failed", source.display(), to.display()))?;
         Ok(())
     }

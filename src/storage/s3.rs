@@ -50,6 +50,7 @@ use super::keys::ObjectKeys;
 use super::{Storage, clean_up_on_failure, read_full};
 use crate::archive::hex;
 use crate::config::S3Config;
+use crate::progress::{Progress, Reading, Show, Writing};
 use crate::retry;
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
@@ -225,7 +226,12 @@ impl S3Storage {
             })?;
             hex(&Md5::digest(&body))
         } else {
-            self.put_multipart(buckets, &mut file, key, stop)?
+            let shown = Progress::start(
+                format!("{} to {}", from.display(), self.url(key)),
+                Some(size),
+                Show::Log,
+            );
+            self.put_multipart(buckets, &mut Reading::new(file, shown), key, stop)?
         };
         clean_up_on_failure(
             self.check_landed(buckets, key, size, Some(&expected_etag)),
@@ -251,7 +257,7 @@ impl S3Storage {
     fn put_multipart(
         &self,
         buckets: &Buckets,
-        file: &mut File,
+        file: &mut impl Read,
         key: &str,
         stop: &StopFlag,
     ) -> Result<String> {
@@ -507,7 +513,12 @@ impl Storage for S3Storage {
                 &StopFlag::never(),
                 || {
                     // A retry starts the file again.
-                    let mut file = File::create(to)?;
+                    let shown = Progress::start(
+                        format!("{} to {}", self.url(&key), to.display()),
+                        None,
+                        Show::BarOnTerminal,
+                    );
+                    let mut file = Writing::new(File::create(to)?, shown);
                     buckets
                         .plain
                         .get_object_to_writer(&key, &mut file)

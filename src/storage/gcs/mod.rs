@@ -47,6 +47,7 @@ use serde::Deserialize;
 use super::keys::ObjectKeys;
 use super::{Storage, clean_up_on_failure, read_full};
 use crate::config::GcsConfig;
+use crate::progress::{Progress, Reading, Show, Writing};
 use crate::retry::{self, HttpStatus};
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
@@ -255,7 +256,7 @@ impl GcsStorage {
     /// Sends `from` as `object` in one resumable session and checks what landed; on any
     /// failure, removes what this upload wrote and nothing else.
     fn upload_object(&self, from: &Path, object: &str, stop: &StopFlag) -> Result<()> {
-        let mut file = File::open(from)
+        let file = File::open(from)
             .with_context(|| format!("cannot open the staged snapshot {}", from.display()))?;
         let size = file.metadata()?.len();
         let start = format!(
@@ -295,7 +296,12 @@ impl GcsStorage {
             .ok_or_else(|| anyhow!("the resumable upload has no session URL"))?
             .to_string();
 
-        let sent = self.send_chunks(&session, &mut file, size, stop);
+        let shown = Progress::start(
+            format!("{} to {}", from.display(), self.url(object)),
+            Some(size),
+            Show::Log,
+        );
+        let sent = self.send_chunks(&session, &mut Reading::new(file, shown), size, stop);
         let (landed, md5) = clean_up_on_failure(sent, "the resumable upload session", || {
             self.cancel_session(&session)
         })?;
@@ -309,7 +315,7 @@ impl GcsStorage {
     fn send_chunks(
         &self,
         session: &str,
-        file: &mut File,
+        file: &mut impl std::io::Read,
         size: u64,
         stop: &StopFlag,
     ) -> Result<(ObjectResource, Vec<u8>)> {
@@ -558,7 +564,12 @@ impl Storage for GcsStorage {
                     ));
                 }
                 // A retry starts the file again.
-                let mut file = File::create(to)?;
+                let shown = Progress::start(
+                    format!("{} to {}", self.url(&object), to.display()),
+                    response.body().content_length(),
+                    Show::BarOnTerminal,
+                );
+                let mut file = Writing::new(File::create(to)?, shown);
                 std::io::copy(&mut response.body_mut().as_reader(), &mut file)?;
                 Ok(())
             },
