@@ -12,6 +12,7 @@ use ureq::Body;
 use ureq::http::Response;
 
 use crate::config::VaultSettings;
+use crate::progress::{Progress, Reading, Show};
 use crate::secret::Secret;
 use crate::shutdown::StopFlag;
 
@@ -233,9 +234,22 @@ impl VaultClient {
             .config()
             .timeout_global(self.snapshot_timeout)
             .build();
+        let size = file
+            .metadata()
+            .with_context(|| format!("cannot read the size of the snapshot for POST {url}"))?
+            .len();
+        // The bytes go through a counter for the progress bar; Content-Length is set by hand
+        // so that the body is still sent whole, not chunked.
+        let shown = Progress::start(
+            format!("the snapshot to {url}"),
+            Some(size),
+            Show::BarOnTerminal,
+        );
+        let mut body = Reading::new(file, shown);
         self.vault_headers(request, Some(token))
             .header("Content-Type", "application/octet-stream")
-            .send(file)
+            .header("Content-Length", size.to_string())
+            .send(ureq::SendBody::from_reader(&mut body))
             .with_context(|| format!("sending the snapshot to POST {url} failed"))
     }
 }
