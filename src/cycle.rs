@@ -378,8 +378,13 @@ fn store_in(
         error: None,
     };
     let storage_name = storage_name.as_str();
+    // A stop is an operator's request, not a storage's failure: a warning, not an ERROR.
     let fail = |result: &mut StorageResult, message: String| {
-        error!(snapshot:% = name, storage = storage_name; "{message}");
+        if stop.requested() && message.contains(INTERRUPTED) {
+            log::warn!(snapshot:% = name, storage = storage_name; "{message}");
+        } else {
+            error!(snapshot:% = name, storage = storage_name; "{message}");
+        }
         result.error = Some(message);
     };
     if stop.requested() {

@@ -18,6 +18,16 @@ use crate::session::{AlreadyRunning, Needs, Session};
 
 use super::metrics_sink::{MetricsSink, cycle_of};
 
+/// Logs the end of a cycle in which a storage did not store: an ERROR, or a warning when a
+/// signal stopped the uploads (an operator's stop is not a failure to alert on).
+fn log_summary(summary: &str, stopped: bool) {
+    if stopped {
+        warn!("{}: {summary}", super::STOPPED);
+    } else {
+        error!("{summary}");
+    }
+}
+
 /// The line logged when another agent holds the config's lock.
 pub const ALREADY_RUNNING: &str = "another vault-raft-snapshot is already running cycles with";
 
@@ -55,7 +65,7 @@ pub fn once(config: Config) -> Result<Exit> {
             None => Ok(Exit::Ok),
             // Each storage's error was logged as it happened; this line only sums up.
             Some(summary) => {
-                error!("{summary}");
+                log_summary(&summary, session.stop_requested());
                 Ok(Exit::Failed)
             }
         },
@@ -112,7 +122,7 @@ pub fn run(config: Config) -> Result<Exit> {
         match result {
             Ok(CycleOutcome::Taken(report)) => {
                 if let Some(summary) = report.failure_summary() {
-                    error!("{summary}");
+                    log_summary(&summary, session.stop_requested());
                 }
             }
             Ok(CycleOutcome::NotLeader) => {}

@@ -183,7 +183,10 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
 
 #[test]
 fn metrics_record_success_then_failure_and_status_reads_them() {
-    let vault = VaultStandIn::start(valid_archive(5000));
+    // The archive's tar headers carry the time it was built: measure this one, not another.
+    let archive = valid_archive(5000);
+    let archive_len = archive.len() as u64;
+    let vault = VaultStandIn::start(archive);
     let env = TestEnv::new();
     let metrics_path = env.root.path().join("vault_raft_snapshot.prom");
     env.write_config(&vault, json!({"metrics_file": metrics_path, "retain": 2}));
@@ -195,7 +198,7 @@ fn metrics_record_success_then_failure_and_status_reads_them() {
         a.leader && a.consecutive_failures == 0 && a.raft_index == 1234,
         "{a:?}"
     );
-    assert_eq!(a.snapshot_bytes, valid_archive(5000).len() as u64);
+    assert_eq!(a.snapshot_bytes, archive_len);
     let s = &after_success.storages[0];
     assert_eq!(
         s.id,
