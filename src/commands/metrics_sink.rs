@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::Result;
 use log::{error, warn};
 
-use crate::cycle::{Agent, CycleOutcome};
+use crate::cycle::{Agent, CycleOutcome, StorageResult};
 use crate::metrics::{CycleRecord, Metrics, Outcome, StorageId, StorageRecord};
 
 /// The metrics file, if configured: loaded once (so `once` carries the last success over from
@@ -74,15 +74,33 @@ impl MetricsSink {
 /// A cycle's result with what the metrics record beside it.
 pub(super) fn cycle_of(result: &Result<CycleOutcome>, agent: &Agent, stopped: bool) -> CycleRecord {
     CycleRecord {
-        outcome: outcome_of(result),
+        outcome: outcome_of(result, stopped),
         leader: agent.observed_leader(),
         stopped,
+        error: error_of(result),
     }
 }
 
-/// How the cycle ended, in the metrics' terms. An error's text is not carried: it was logged,
-/// and the metrics record only that the cycle failed.
-fn outcome_of(result: &Result<CycleOutcome>) -> Outcome {
+/// Why the cycle failed, as it was logged: its error with its causes, or the line that sums
+/// up the storages that failed (each storage's own error is in its [`StorageRecord`]).
+fn error_of(result: &Result<CycleOutcome>) -> Option<String> {
+    match result {
+        Err(e) => Some(format!("{e:#}")),
+        Ok(CycleOutcome::NotLeader) => None,
+        Ok(CycleOutcome::Taken(report)) => report.failure_summary(),
+    }
+}
+
+/// True for the error of a storage that a shutdown signal cut off.
+fn interrupted(error: &str) -> bool {
+    error.contains(crate::shutdown::INTERRUPTED)
+}
+
+/// How the cycle ended, in the metrics' terms. In a cycle a signal `stopped`, a storage the
+/// stop cut off is left out: it was not tried to the end, so its last real attempt, and that
+/// attempt's error if any, stand.
+fn outcome_of(result: &Result<CycleOutcome>, stopped: bool) -> Outcome {
+    let cut_off = |r: &&StorageResult| stopped && r.error.as_deref().is_some_and(interrupted);
     match result {
         Err(_) => Outcome::Failed,
         Ok(CycleOutcome::NotLeader) => Outcome::NotLeader,
@@ -92,11 +110,12 @@ fn outcome_of(result: &Result<CycleOutcome>) -> Outcome {
             storages: report
                 .storages
                 .iter()
+                .filter(|r| !cut_off(r))
                 .map(|r| StorageRecord {
                     id: StorageId::new(&r.name, r.kind, &r.location),
                     stored: r.stored,
                     held: r.held,
-                    failed: r.error.is_some(),
+                    error: r.error.clone(),
                 })
                 .collect(),
         },
@@ -109,16 +128,27 @@ mod tests {
 
     use super::*;
     use crate::archive::verify::SnapshotSummary;
-    use crate::cycle::{CycleReport, StorageResult};
+    use crate::cycle::CycleReport;
     use crate::snapshot_name::SnapshotName;
 
     #[test]
     fn a_cycle_result_becomes_the_record_of_its_outcome_and_storages() {
         assert_eq!(
-            outcome_of(&Err(anyhow::anyhow!("Vault is sealed"))),
+            outcome_of(&Err(anyhow::anyhow!("Vault is sealed")), false),
             Outcome::Failed
         );
-        assert_eq!(outcome_of(&Ok(CycleOutcome::NotLeader)), Outcome::NotLeader);
+        assert_eq!(
+            error_of(&Err(
+                anyhow::anyhow!("Vault is sealed").context("checking leadership")
+            )),
+            Some("checking leadership: Vault is sealed".into()),
+            "the causes are part of the reason"
+        );
+        assert_eq!(
+            outcome_of(&Ok(CycleOutcome::NotLeader), false),
+            Outcome::NotLeader
+        );
+        assert_eq!(error_of(&Ok(CycleOutcome::NotLeader)), None);
         let report = CycleReport {
             name: SnapshotName::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             summary: SnapshotSummary {
@@ -146,8 +176,14 @@ mod tests {
                 },
             ],
         };
+        let taken = Ok(CycleOutcome::Taken(report));
         assert_eq!(
-            outcome_of(&Ok(CycleOutcome::Taken(report))),
+            error_of(&taken).unwrap(),
+            "snapshot raft_snapshot-1700000000000000000.snap was not stored or pruned \
+             in 1 of 2 storage(s): aws s3://bucket/raft"
+        );
+        assert_eq!(
+            outcome_of(&taken, false),
             Outcome::Taken {
                 raft_index: 1234,
                 snapshot_bytes: 5000,
@@ -156,16 +192,34 @@ mod tests {
                         id: StorageId::new("local-0", "local", "/snaps"),
                         stored: true,
                         held: Some(4),
-                        failed: false,
+                        error: None,
                     },
                     StorageRecord {
                         id: StorageId::new("offsite", "aws", "s3://bucket/raft"),
                         stored: false,
                         held: None,
-                        failed: true,
+                        error: Some("storing the snapshot in aws s3://bucket/raft failed".into()),
                     },
                 ],
             }
         );
+        // Stopped: a storage the stop cut off is left out, one that failed on its own is not.
+        let Ok(CycleOutcome::Taken(mut report)) = taken else {
+            unreachable!()
+        };
+        report.storages[0].error = Some(format!(
+            "local /snaps: not stored, {}",
+            crate::shutdown::INTERRUPTED
+        ));
+        let stopped = Ok(CycleOutcome::Taken(report));
+        let Outcome::Taken { storages, .. } = outcome_of(&stopped, true) else {
+            panic!()
+        };
+        let names: Vec<&str> = storages.iter().map(|s| s.id.name.as_str()).collect();
+        assert_eq!(names, ["offsite"]);
+        let Outcome::Taken { storages, .. } = outcome_of(&stopped, false) else {
+            panic!()
+        };
+        assert_eq!(storages.len(), 2, "not stopped: an error like any other");
     }
 }

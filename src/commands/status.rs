@@ -1,5 +1,7 @@
 //! `status`: the last cycle as the metrics file records it, read without Vault or storages;
-//! each storage by its name, as `list` shows it, with its kind and location.
+//! each storage by its name, as `list` shows it, with its kind and location; and, while the
+//! last cycle or a storage's last attempt failed, why (`last error: <reason>`; the reason
+//! was made printable and bounded when recorded, and again when the file was read).
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -66,6 +68,9 @@ pub fn status(config: &Config, max_age: Option<Duration>) -> Result<Exit> {
         when(a.last_success_timestamp)
     )?;
     writeln!(out, "consecutive failures: {}", a.consecutive_failures)?;
+    if let Some(reason) = &a.last_error_reason {
+        writeln!(out, "last error:           {reason}")?;
+    }
     writeln!(
         out,
         "last snapshot:        Raft index {}, {} bytes",
@@ -88,6 +93,9 @@ pub fn status(config: &Config, max_age: Option<Duration>) -> Result<Exit> {
             "  last result:  {}",
             if s.last_error { "FAILED" } else { "ok" }
         )?;
+        if let Some(reason) = &s.last_error_reason {
+            writeln!(out, "  last error:   {reason}")?;
+        }
         writeln!(out, "  last success: {}", when(s.last_success_timestamp))?;
         writeln!(out, "  last attempt: {}", when(s.last_attempt_timestamp))?;
         writeln!(

@@ -19,6 +19,9 @@ pub struct AgentMetrics {
     pub snapshot_bytes: u64,
     /// Raft index in the last verified snapshot's meta.json.
     pub raft_index: u64,
+    /// Why the last cycle failed, while it is the last one (`None` after a success, a
+    /// standby's cycle, or in a file written before reasons were): see [`reason`].
+    pub last_error_reason: Option<String>,
 }
 
 /// Which storage a series is about: its labels.
@@ -62,6 +65,9 @@ pub struct StorageMetrics {
     pub last_attempt_timestamp: f64,
     /// Whether the last attempt (store or prune) failed.
     pub last_error: bool,
+    /// Why it failed, while it is the last attempt (see [`reason`]); `None` when it did not,
+    /// or the file that recorded the failure was written before reasons were.
+    pub last_error_reason: Option<String>,
     /// Size of the last snapshot stored there.
     pub snapshot_bytes: u64,
     /// Snapshots held after the last pruning.
@@ -102,6 +108,75 @@ impl Metrics {
     }
 }
 
+/// The most characters of a reason stored (and shown by `status`); a longer one is cut and
+/// ends with `…`.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// The reason recorded for a failure whose caller gave none.
+const NO_REASON: &str = "failed (no reason given)";
+
+/// An error's text made fit for the metrics file, the Pushgateway and `status`: every URL in
+/// it without userinfo and query values ([`super::loggable_url`]); control characters
+/// escaped as `\n`, `\x1b`, `\u{202e}` (so it is one line and cannot drive a terminal;
+/// backslashes stay as they are); at most [`MAX_REASON_CHARS`] characters, cut with `…`.
+/// Applying it again changes nothing, so a reason read back from the file is the one written.
+#[must_use]
+pub fn reason(text: &str) -> String {
+    let redacted = redact_urls(text.trim());
+    let printable: String = redacted
+        .chars()
+        .flat_map(|c| {
+            if c != '\\' && crate::text::needs_escape(c) {
+                crate::text::escape(c.encode_utf8(&mut [0; 4]))
+                    .chars()
+                    .collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if printable.chars().count() <= MAX_REASON_CHARS {
+        return printable;
+    }
+    let mut cut: String = printable.chars().take(MAX_REASON_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// `text` with every `scheme://...` in it as [`super::loggable_url`] gives it. A URL ends at
+/// whitespace or a quote; punctuation that ends a sentence or a clause (`:`, `,`, `;`, `.`,
+/// `)`) after it is kept after it.
+fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let len = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+            .unwrap_or(rest.len() - at);
+        let end = at + len;
+        if start == at {
+            // No scheme before it: not a URL.
+            out.push_str(&rest[..at + 3]);
+            rest = &rest[at + 3..];
+            continue;
+        }
+        let url = &rest[start..end];
+        let trimmed = url.trim_end_matches([':', ',', ';', '.', ')']);
+        out.push_str(&rest[..start]);
+        out.push_str(&super::loggable_url(trimmed));
+        out.push_str(&url[trimmed.len()..]);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One cycle, as the metrics record it: plain values the caller reads off its own result.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CycleRecord {
@@ -111,13 +186,16 @@ pub struct CycleRecord {
     pub leader: Option<bool>,
     /// Whether a shutdown signal ended it.
     pub stopped: bool,
+    /// Why it failed, when it did: the cycle's error, or the line that sums up the storages
+    /// that failed. Made fit to store by [`reason`] when recorded.
+    pub error: Option<String>,
 }
 
 /// How a cycle ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     /// With an error before the snapshot was offered to the storages (logged by the caller;
-    /// the metrics record only that it failed).
+    /// the metrics record that it failed, and why: [`CycleRecord::error`]).
     Failed,
     /// Another node is the leader; nothing was done.
     NotLeader,
@@ -141,8 +219,9 @@ pub struct StorageRecord {
     pub stored: bool,
     /// Snapshots it holds after pruning, when pruning ran.
     pub held: Option<u64>,
-    /// Whether storing or pruning failed.
-    pub failed: bool,
+    /// Why storing or pruning failed, when it did. Made fit to store by [`reason`] when
+    /// recorded.
+    pub error: Option<String>,
 }
 
 impl Metrics {
@@ -174,10 +253,11 @@ impl Metrics {
                 for r in storages {
                     let s = self.storage(&r.id);
                     s.last_attempt_timestamp = now;
-                    s.last_error = r.failed;
+                    s.last_error = r.error.is_some();
+                    s.last_error_reason = r.error.as_deref().map(reason);
                     if r.stored {
                         s.snapshot_bytes = *snapshot_bytes;
-                        if !r.failed {
+                        if r.error.is_none() {
                             s.last_success_timestamp = now;
                         }
                     }
@@ -185,14 +265,22 @@ impl Metrics {
                         s.snapshots = held;
                     }
                 }
-                storages.iter().all(|r| !r.failed)
+                storages.iter().all(|r| r.error.is_none())
             }
         };
+        if !succeeded && cycle.stopped {
+            // Stopped while storing: what each storage got is recorded above, but the stop
+            // is not a failed cycle; the count and the last reason stay.
+            return;
+        }
         if succeeded {
             self.agent.consecutive_failures = 0;
             self.agent.last_success_timestamp = now;
+            self.agent.last_error_reason = None;
         } else {
             self.agent.consecutive_failures += 1;
+            self.agent.last_error_reason =
+                Some(reason(cycle.error.as_deref().unwrap_or(NO_REASON)));
         }
     }
 }
@@ -209,6 +297,7 @@ pub(super) fn sample() -> Metrics {
             consecutive_failures: 0,
             snapshot_bytes: 12_345,
             raft_index: 1234,
+            last_error_reason: None,
         },
         storages: Vec::new(),
     };
@@ -223,6 +312,8 @@ pub(super) fn sample() -> Metrics {
     s.snapshots = 3;
     let t = m.storage(&StorageId::new("nas", "local", "/mnt/second"));
     t.last_error = true;
+    t.last_error_reason =
+        Some("storing the snapshot in local /mnt/second failed: \"disk\" \\ full".into());
     t.last_attempt_timestamp = 1_795_405_200.0;
     m
 }
@@ -236,6 +327,10 @@ mod tests {
     }
 
     fn taken(storages: Vec<StorageRecord>) -> CycleRecord {
+        let error = storages
+            .iter()
+            .any(|s| s.error.is_some())
+            .then(|| "snapshot x was not stored or pruned in 1 of 3 storage(s)".into());
         CycleRecord {
             outcome: Outcome::Taken {
                 raft_index: 99,
@@ -244,6 +339,7 @@ mod tests {
             },
             leader: Some(true),
             stopped: false,
+            error,
         }
     }
 
@@ -252,7 +348,7 @@ mod tests {
             id: StorageId::new(name, "local", location),
             stored: true,
             held: Some(2),
-            failed,
+            error: failed.then(|| format!("pruning local {location} failed: Permission denied")),
         }
     }
 
@@ -292,6 +388,15 @@ mod tests {
             (0.0, 2e9)
         );
         assert!(second.last_error && second.snapshot_bytes == 777);
+        assert_eq!(
+            second.last_error_reason.as_deref(),
+            Some("pruning local /mnt/second failed: Permission denied")
+        );
+        assert_eq!(first.last_error_reason, None);
+        assert_eq!(
+            a.last_error_reason.as_deref(),
+            Some("snapshot x was not stored or pruned in 1 of 3 storage(s)")
+        );
         assert_eq!(new.id, StorageId::new("local-2", "local", "/mnt/new"));
         assert_eq!(new.last_success_timestamp, 2e9);
 
@@ -301,6 +406,11 @@ mod tests {
         assert_eq!(metrics.agent.consecutive_failures, 0);
         assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_060.0);
         assert!(!metrics.storages[1].last_error);
+        assert_eq!(
+            metrics.storages[1].last_error_reason, None,
+            "a success clears it"
+        );
+        assert_eq!(metrics.agent.last_error_reason, None, "a success clears it");
     }
 
     #[test]
@@ -310,25 +420,49 @@ mod tests {
             outcome: Outcome::Failed,
             leader: Some(true),
             stopped: false,
+            error: Some(
+                "Vault answered 503 to GET https://vault:8200/v1/sys/leader: Vault is sealed"
+                    .into(),
+            ),
         };
         metrics.record_cycle(&failed, at(2_000_000_000), Duration::ZERO);
         assert_eq!(metrics.agent.consecutive_failures, 1);
+        let sealed = "Vault answered 503 to GET https://vault:8200/v1/sys/leader: Vault is sealed";
+        assert_eq!(metrics.agent.last_error_reason.as_deref(), Some(sealed));
         assert!(metrics.agent.leader, "the leader check had passed");
         assert_eq!(metrics.agent.last_success_timestamp, 1_795_405_200.5);
 
         let stopped = CycleRecord {
             stopped: true,
             leader: None,
+            error: Some(format!("downloading the snapshot: {}", "interrupted")),
             ..failed
         };
         metrics.record_cycle(&stopped, at(2_000_000_060), Duration::ZERO);
         assert_eq!(metrics.agent.consecutive_failures, 1);
         assert_eq!(metrics.agent.last_cycle_timestamp, 2_000_000_060.0);
+        assert_eq!(
+            metrics.agent.last_error_reason.as_deref(),
+            Some(sealed),
+            "a stop is no error: the last error stays the last error"
+        );
+
+        // Stopped while storing: the storage's own failure is recorded, the cycle's is not.
+        let stopped_storing = CycleRecord {
+            stopped: true,
+            error: Some("snapshot x was not stored or pruned in 1 of 1 storage(s)".into()),
+            ..taken(vec![stored_in("nas", "/mnt/second", true)])
+        };
+        metrics.record_cycle(&stopped_storing, at(2_000_000_090), Duration::ZERO);
+        assert_eq!(metrics.agent.consecutive_failures, 1);
+        assert_eq!(metrics.agent.last_error_reason.as_deref(), Some(sealed));
+        assert!(metrics.storages[1].last_error_reason.is_some());
 
         let standby = CycleRecord {
             outcome: Outcome::NotLeader,
             leader: Some(false),
             stopped: false,
+            error: None,
         };
         let before = metrics.storages.clone();
         metrics.record_cycle(&standby, at(2_000_000_120), Duration::ZERO);
@@ -336,5 +470,51 @@ mod tests {
         assert_eq!(metrics.agent.consecutive_failures, 0);
         assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_120.0);
         assert_eq!(metrics.storages, before, "a standby touches no storage");
+        assert_eq!(metrics.agent.last_error_reason, None);
+    }
+
+    #[test]
+    fn a_reason_is_one_bounded_line_without_secrets() {
+        // URLs lose their userinfo and query values, wherever they are in the text.
+        assert_eq!(
+            reason(
+                "POST https://u:pa55@gw:9091/p?token=s3cr3t&x failed: \
+                 see 'http://h/a?sig=abc' (or http://h/b?k=v), ftp://x:y@h:"
+            ),
+            "POST https://gw:9091/p?token=<redacted>&x failed: \
+             see 'http://h/a?sig=<redacted>' (or http://h/b?k=<redacted>), ftp://h:"
+        );
+        assert_eq!(reason("not a url: ://x a://"), "not a url: ://x a://");
+        // One line; nothing that drives a terminal; backslashes kept as they are.
+        assert_eq!(
+            reason("  line\nforged\r\x1b[2J \u{202e} C:\\dir \"q\"\n"),
+            "line\\nforged\\r\\x1b[2J \\u{202e} C:\\dir \"q\""
+        );
+        // Bounded, in characters, with an ellipsis.
+        let long = "é".repeat(500);
+        let cut = reason(&long);
+        assert_eq!(cut.chars().count(), MAX_REASON_CHARS);
+        assert!(cut.ends_with("é…"), "{cut}");
+        assert_eq!(
+            reason(&"x".repeat(MAX_REASON_CHARS)),
+            "x".repeat(MAX_REASON_CHARS)
+        );
+        // A URL cut by the bound is redacted before it is cut.
+        let near_end = format!(
+            "{} https://user:password@host/ {}",
+            "x".repeat(185),
+            "y".repeat(50)
+        );
+        assert!(!reason(&near_end).contains("user"), "{}", reason(&near_end));
+        // Idempotent: what is read back is what was written.
+        for text in [
+            "GET http://h/a?token=s3cr3t: 503\n\x07",
+            long.as_str(),
+            near_end.as_str(),
+            "a\\b \\x1b",
+        ] {
+            let once = reason(text);
+            assert_eq!(reason(&once), once, "{text:?}");
+        }
     }
 }

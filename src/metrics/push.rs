@@ -158,7 +158,7 @@ impl Metrics {
         let mut response = agent
             .post(&url)
             .header("Content-Type", "text/plain; version=0.0.4")
-            .send(push_text(&self.render()))
+            .send(push_text(&self.render_pushed()))
             .with_context(|| format!("cannot push the metrics to {}", loggable_url(&url)))?;
         let status = response.status();
         if !status.is_success() {
@@ -218,6 +218,32 @@ mod tests {
         known.storages.truncate(1);
         let full = known.render();
         assert_eq!(push_text(&full), full);
+    }
+
+    #[test]
+    fn a_success_pushes_empty_reasons_that_replace_the_earlier_ones() {
+        let mut failed = sample();
+        failed.agent.last_error_reason = Some("Vault is sealed".into());
+        let text = push_text(&failed.render_pushed());
+        assert!(
+            text.contains("vault_raft_snapshot_last_error_info{reason=\"Vault is sealed\"} 1\n"),
+            "{text}"
+        );
+        // The storage that did not fail says so, so that the family sent is whole.
+        assert!(
+            text.contains("{storage=\"local-0\",kind=\"local\",location=\"/var/backups/vault \\\"main\\\"\",reason=\"\"} 0\n"),
+            "{text}"
+        );
+        let mut ok = failed;
+        ok.agent.last_error_reason = None;
+        ok.storages[1].last_error_reason = None;
+        let text = push_text(&ok.render_pushed());
+        assert!(
+            text.contains("vault_raft_snapshot_last_error_info{reason=\"\"} 0\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("_last_error_info{").count(), 3, "{text}");
+        assert_eq!(text.matches("reason=\"\"} 0\n").count(), 3, "{text}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::model::{Metrics, StorageId};
+use super::model::{Metrics, StorageId, reason};
 use super::text::PREFIX;
 
 /// The largest value the parser accepts: far beyond any time, size or count this agent
@@ -59,6 +59,12 @@ impl Metrics {
                 Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
                 None => (series, Vec::new()),
             };
+            let label = |key: &str| {
+                labels
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or(String::new(), |(_, v)| v.clone())
+            };
             // Counts and sizes are whole numbers written from integers.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let whole = value as u64;
@@ -71,13 +77,12 @@ impl Metrics {
                 "consecutive_failures" => a.consecutive_failures = whole,
                 "snapshot_bytes" => a.snapshot_bytes = whole,
                 "raft_index" => a.raft_index = whole,
+                // Bounded and made printable again: the file may have been edited.
+                "last_error_info" if value != 0.0 => {
+                    a.last_error_reason = Some(reason(&label("reason")));
+                }
+                "last_error_info" => {}
                 storage_name => {
-                    let label = |key: &str| {
-                        labels
-                            .iter()
-                            .find(|(k, _)| k == key)
-                            .map_or(String::new(), |(_, v)| v.clone())
-                    };
                     let id = if labels.iter().any(|(k, _)| k == "kind") {
                         StorageId::new(label("storage"), label("kind"), label("location"))
                     } else {
@@ -93,6 +98,9 @@ impl Metrics {
                             s.last_attempt_timestamp = value
                         }
                         "storage_last_error" => s.last_error = value != 0.0,
+                        "storage_last_error_info" if value != 0.0 => {
+                            s.last_error_reason = Some(reason(&label("reason")));
+                        }
                         "storage_snapshot_bytes" => s.snapshot_bytes = whole,
                         "storage_snapshots" => s.snapshots = whole,
                         _ => {}
@@ -254,6 +262,67 @@ mod tests {
     fn parse_reads_back_what_render_wrote() {
         let metrics = sample();
         assert_eq!(Metrics::parse(&metrics.render()).unwrap(), metrics);
+    }
+
+    #[test]
+    fn reasons_read_back_as_written_and_a_file_without_them_still_loads() {
+        let mut metrics = sample();
+        metrics.agent.last_error_reason = Some(reason(
+            "Vault answered 503 to GET https://vault:8200/v1/sys/leader: Vault is \"sealed\" \\ \x1b",
+        ));
+        let text = metrics.render();
+        let parsed = Metrics::parse(&text).unwrap();
+        assert_eq!(parsed, metrics);
+        assert_eq!(
+            parsed.agent.last_error_reason.as_deref(),
+            Some(
+                "Vault answered 503 to GET https://vault:8200/v1/sys/leader: Vault is \"sealed\" \\ \\x1b"
+            )
+        );
+        // Written before reasons: the failures load, without a reason.
+        let older: String = text
+            .lines()
+            .filter(|l| !l.contains("last_error_info"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let parsed = Metrics::parse(&older).unwrap();
+        assert_eq!(parsed.agent.last_error_reason, None);
+        assert!(parsed.storages[1].last_error);
+        assert_eq!(parsed.storages[1].last_error_reason, None);
+    }
+
+    #[test]
+    fn a_reason_edited_into_the_file_is_bounded_and_printable_when_read() {
+        let text = format!(
+            "vault_raft_snapshot_last_cycle_timestamp_seconds 1\n\
+             vault_raft_snapshot_last_error_info{{reason=\"{}\\n\u{9b}2J\rhttp://u:pw@h/?t=x\"}} 1\n\
+             vault_raft_snapshot_storage_last_error_info{{storage=\"s\",kind=\"local\",location=\"/l\",reason=\"\x07bell\"}} 1\n\
+             vault_raft_snapshot_storage_last_error_info{{storage=\"t\",kind=\"local\",location=\"/m\",reason=\"cleared\"}} 0\n",
+            "x".repeat(10)
+        );
+        let metrics = Metrics::parse(&text).unwrap();
+        assert_eq!(
+            metrics.agent.last_error_reason.as_deref(),
+            Some("xxxxxxxxxx\\n\\u{009b}2J\\rhttp://h/?t=<redacted>")
+        );
+        assert_eq!(
+            metrics.storages[0].last_error_reason.as_deref(),
+            Some("\\x07bell")
+        );
+        assert_eq!(
+            metrics.storages[1].last_error_reason, None,
+            "value 0: no error"
+        );
+        let long = format!(
+            "vault_raft_snapshot_last_cycle_timestamp_seconds 1\n\
+             vault_raft_snapshot_last_error_info{{reason=\"{}\"}} 1\n",
+            "y".repeat(5000)
+        );
+        let metrics = Metrics::parse(&long).unwrap();
+        assert_eq!(
+            metrics.agent.last_error_reason.unwrap().chars().count(),
+            crate::metrics::MAX_REASON_CHARS
+        );
     }
 
     #[test]

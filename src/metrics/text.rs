@@ -8,10 +8,31 @@ use super::model::{Metrics, StorageMetrics};
 /// The prefix of every metric's name.
 pub(super) const PREFIX: &str = "vault_raft_snapshot";
 
+/// The agent's info-style family: the last cycle's error as the `reason` label.
+const LAST_ERROR_INFO: &str = "last_error_info";
+/// The storages' info-style family: a storage's last error as the `reason` label.
+const STORAGE_LAST_ERROR_INFO: &str = "storage_last_error_info";
+
 impl Metrics {
-    /// The Prometheus text format.
+    /// The Prometheus text format, as the metrics file holds it. The reasons of the last
+    /// errors are info-style series, `{PREFIX}_last_error_info{reason="..."} 1` and
+    /// `{PREFIX}_storage_last_error_info{storage=..,kind=..,location=..,reason="..."} 1`,
+    /// present only while the last attempt failed.
     #[must_use]
     pub fn render(&self) -> String {
+        self.render_text(false)
+    }
+
+    /// The text pushed to the Pushgateway: [`Metrics::render`]'s, with `reason=""` samples of
+    /// value 0 where there is no error. Pushed with POST, which replaces only the families
+    /// sent (and a family without a sample is not sent), the Pushgateway would otherwise keep
+    /// an earlier push's reason after a success.
+    #[must_use]
+    pub(super) fn render_pushed(&self) -> String {
+        self.render_text(true)
+    }
+
+    fn render_text(&self, cleared: bool) -> String {
         let mut out = String::new();
         let a = &self.agent;
         let agent_rows: [(&str, &str, &str, f64); 7] = [
@@ -64,6 +85,20 @@ impl Metrics {
                 "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} {kind}\n{PREFIX}_{name} {value}"
             );
         }
+        let (reason, value) = match &a.last_error_reason {
+            Some(reason) => (reason.as_str(), 1),
+            None => ("", 0),
+        };
+        if value == 1 || cleared {
+            let name = LAST_ERROR_INFO;
+            let _ = writeln!(
+                out,
+                "# HELP {PREFIX}_{name} Why the last cycle failed (label reason), while it is the last one.\n\
+                 # TYPE {PREFIX}_{name} gauge\n\
+                 {PREFIX}_{name}{{reason=\"{}\"}} {value}",
+                escape(reason)
+            );
+        }
         type Getter = fn(&StorageMetrics) -> f64;
         let storage_rows: [(&str, &str, Getter); 5] = [
             (
@@ -108,6 +143,32 @@ impl Metrics {
                 );
             }
         }
+        let errors: Vec<(&StorageMetrics, &str, u8)> = self
+            .storages
+            .iter()
+            .filter_map(|s| match &s.last_error_reason {
+                Some(reason) => Some((s, reason.as_str(), 1)),
+                None => cleared.then_some((s, "", 0)),
+            })
+            .collect();
+        if !errors.is_empty() {
+            let name = STORAGE_LAST_ERROR_INFO;
+            let _ = writeln!(
+                out,
+                "# HELP {PREFIX}_{name} Why the last store or prune in this storage failed (label reason), while it is the last one.\n\
+                 # TYPE {PREFIX}_{name} gauge"
+            );
+            for (s, reason, value) in errors {
+                let _ = writeln!(
+                    out,
+                    "{PREFIX}_{name}{{storage=\"{}\",kind=\"{}\",location=\"{}\",reason=\"{}\"}} {value}",
+                    escape(&s.id.name),
+                    escape(&s.id.kind),
+                    escape(&s.id.location),
+                    escape(reason),
+                );
+            }
+        }
         out
     }
 }
@@ -145,6 +206,51 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn the_reasons_are_escaped_label_values_present_only_while_failed() {
+        let mut metrics = sample();
+        metrics.agent.last_error_reason = Some("Vault said \"no\" \\ twice".into());
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "# TYPE vault_raft_snapshot_last_error_info gauge\n\
+                 vault_raft_snapshot_last_error_info{reason=\"Vault said \\\"no\\\" \\\\ twice\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "vault_raft_snapshot_storage_last_error_info{storage=\"nas\",kind=\"local\",location=\"/mnt/second\",\
+             reason=\"storing the snapshot in local /mnt/second failed: \\\"disk\\\" \\\\ full\"} 1\n"
+        ), "{text}");
+        // The storage that did not fail has no reason series; every line is one sample.
+        assert_eq!(
+            text.matches("storage_last_error_info{").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.matches("# TYPE").count(), 14, "{text}");
+
+        // After a success: no reason series at all in the file...
+        let mut ok = sample();
+        ok.storages.truncate(1);
+        let text = ok.render();
+        assert!(!text.contains("last_error_info"), "{text}");
+        // ... and, pushed, empty reasons of value 0 that replace the Pushgateway's earlier ones.
+        let pushed = ok.render_pushed();
+        assert!(
+            pushed.contains("\nvault_raft_snapshot_last_error_info{reason=\"\"} 0\n"),
+            "{pushed}"
+        );
+        assert!(
+            pushed.contains(
+                "\nvault_raft_snapshot_storage_last_error_info{storage=\"local-0\",kind=\"local\",\
+             location=\"/var/backups/vault \\\"main\\\"\",reason=\"\"} 0\n"
+            ),
+            "{pushed}"
+        );
+        assert_eq!(Metrics::parse(&pushed).unwrap(), ok);
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod cycle;
 mod edge_newest;
 mod edge_output;
 mod edge_security;
+mod edge_status;
 mod edge_transient;
 mod examples;
 mod fanout;
