@@ -15,8 +15,6 @@
 //! - temporary files: every one is named under the leftovers scheme
 //!   (`.vault-raft-snapshot-<pid>-<random>.tmp`, see [`crate::leftovers`]), and what a killed
 //!   agent left in a directory is removed before the session writes there;
-//! - what a killed agent's upload left unfinished in a storage (an incomplete S3 multipart
-//!   upload of our own names) is aborted when a command that writes opens it;
 //! - a storage that cannot be opened on this machine (its directory is missing) is, for the
 //!   commands that read stored snapshots, reported and skipped while the others are used.
 
@@ -26,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use log::{error, info, warn};
+use log::{error, warn};
 use tempfile::NamedTempFile;
 
 use crate::config::{Config, StorageConfig, StorageKind, probe, process_env, select_storage};
@@ -229,34 +227,7 @@ impl Session {
         for dir in dirs {
             session.writes_in(&dir);
         }
-        if needs.storages == StorageUse::Write {
-            session.abort_stale_uploads();
-        }
         Ok(session)
-    }
-
-    /// What a killed agent left unfinished in the storages (S3's incomplete multipart
-    /// uploads of our own names, older than `abort_incomplete_uploads_after`) is aborted; a
-    /// storage that cannot say or refuses is a warning, never a failed command.
-    fn abort_stale_uploads(&self) {
-        let older_than = self.config.abort_incomplete_uploads_after;
-        for s in &self.storages {
-            if self.stop.requested() {
-                return;
-            }
-            match s.storage.abort_stale_uploads(older_than, &self.stop) {
-                Ok(aborted) => {
-                    for line in aborted {
-                        info!("{line}");
-                    }
-                }
-                Err(e) => warn!(
-                    "storage {}: cannot clean up incomplete uploads (a lifecycle rule can, see \
-                     README): {e:#}",
-                    s.name
-                ),
-            }
-        }
     }
 
     /// Probes and builds the storages `needs` names.

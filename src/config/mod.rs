@@ -146,8 +146,8 @@ pub struct Config {
     /// How soon `run` tries again after a failed cycle (doubling with each failure in a row,
     /// never beyond `frequency`).
     pub retry_interval: Duration,
-    /// At start, `once`, `run` and `prune` abort the incomplete S3 multipart uploads of this
-    /// storage's own snapshot names that are older than this (a killed agent's).
+    /// After their first cycle, `once` and `run` abort the incomplete S3 multipart uploads of
+    /// the storages' own snapshot names that are older than this (a killed agent's).
     pub abort_incomplete_uploads_after: Duration,
     /// Where the download is staged: `temp_dir`, else `TMPDIR`, else `/tmp`.
     pub temp_dir: PathBuf,

@@ -79,8 +79,8 @@ pub trait Storage {
 
     /// Aborts what uploads of this storage's own snapshot names left unfinished more than
     /// `older_than` ago (an agent killed in the middle of one), and returns a line for each,
-    /// saying what it aborted. Run at the start of the commands that write; its failure is a
-    /// warning, never a failed command. Only S3 has anything to do (incomplete multipart
+    /// saying what it aborted. `once` and `run` call it after their first cycle; its failure is
+    /// a warning, never a failed cycle. Only S3 has anything to do (incomplete multipart
     /// uploads are billed forever); the default does nothing.
     ///
     /// # Errors
