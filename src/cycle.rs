@@ -179,7 +179,8 @@ impl Agent {
         stop.check()?;
 
         let name = SnapshotName::at(SystemTime::now());
-        let mut staged = self.stage_file()?;
+        // `_held` keeps the staged file locked until it is removed, after the uploads.
+        let (mut staged, _held) = self.stage_file()?;
         let staged_path = staged.path().to_path_buf();
         // The error leads with its cause (a refused login, a missing secret file, Vault's
         // 500); the staging file is named only when writing it failed (a full disk).
@@ -259,15 +260,20 @@ impl Agent {
         })
     }
 
-    fn stage_file(&self) -> Result<NamedTempFile> {
+    /// The staging file, and a handle that holds its lock for as long as it is kept (the
+    /// file's own write handle is closed before the uploads): a file of ours whose lock is
+    /// free is a killed agent's, whatever PID its name carries (see [`crate::leftovers`]).
+    fn stage_file(&self) -> Result<(NamedTempFile, crate::leftovers::Held)> {
         // Named with our PID, so the next agent can tell a leftover of a killed one.
         let prefix = crate::leftovers::staging_prefix();
         let dir = &self.config.temp_dir;
-        tempfile::Builder::new()
+        let file = tempfile::Builder::new()
             .prefix(&prefix)
             .suffix(".tmp")
             .tempfile_in(dir)
-            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        let held = crate::leftovers::hold(file.path())?;
+        Ok((file, held))
     }
 
     /// Downloads with the current token; on a 403, logs in again once and retries.

@@ -338,18 +338,21 @@ impl Session {
         dirs.push(dir.to_path_buf());
     }
 
-    /// A new temporary file in `dir`, named under the leftovers scheme; removed when dropped,
-    /// and by the watchdog or the next start if the process dies first.
+    /// A new temporary file in `dir`, named under the leftovers scheme and locked while its
+    /// handle is open (so no other agent takes it for a killed one's, even with the same PID);
+    /// removed when dropped, and by the watchdog or the next start if the process dies first.
     ///
     /// # Errors
     /// When the file cannot be created (the message names the directory).
     pub fn temp_file_in(&self, dir: &Path) -> Result<NamedTempFile> {
         self.writes_in(dir);
-        tempfile::Builder::new()
+        let file = tempfile::Builder::new()
             .prefix(&crate::leftovers::staging_prefix())
             .suffix(".tmp")
             .tempfile_in(dir)
-            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        crate::leftovers::lock_new(file.as_file(), file.path());
+        Ok(file)
     }
 
     /// The storages opened, in config order.

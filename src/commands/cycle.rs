@@ -4,6 +4,10 @@
 //! After a failed cycle (Vault unreachable, a storage that did not store), `run` does not wait
 //! a whole `frequency`: it tries again after `retry_interval`, doubled after each further
 //! failure in a row, never waiting longer than `frequency` ([`wait_after`]).
+//!
+//! After its first cycle, each aborts what a killed agent's uploads left unfinished in the
+//! storages ([`abort_stale_uploads`]): after, so that a storage that does not answer never
+//! delays the snapshot, and with the watchdog armed, so a signal still ends a stalled request.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +15,7 @@ use anyhow::Result;
 use log::{error, info, warn};
 
 use crate::config::Config;
-use crate::cycle::CycleOutcome;
+use crate::cycle::{Agent, CycleOutcome};
 use crate::duration;
 use crate::exit::Exit;
 use crate::session::{AlreadyRunning, Needs, Session};
@@ -59,6 +63,7 @@ pub fn once(config: Config) -> Result<Exit> {
         &cycle_of(&result, &agent, session.stop_requested()),
         started,
     );
+    abort_stale_uploads(&agent, &session, &result);
     match result? {
         CycleOutcome::NotLeader => Ok(Exit::Ok),
         CycleOutcome::Taken(report) => match report.failure_summary() {
@@ -102,6 +107,7 @@ pub fn run(config: Config) -> Result<Exit> {
         storages.join(", ")
     );
     info!("Leader check: {}", agent.config().leader_check.describe());
+    let mut first = true;
     loop {
         let started = Instant::now();
         let result = agent.cycle(session.stop());
@@ -109,6 +115,9 @@ pub fn run(config: Config) -> Result<Exit> {
             &cycle_of(&result, &agent, session.stop_requested()),
             started,
         );
+        if std::mem::take(&mut first) {
+            abort_stale_uploads(&agent, &session, &result);
+        }
         let failed = match &result {
             Ok(CycleOutcome::Taken(report)) => report.failure_summary().is_some(),
             Ok(CycleOutcome::NotLeader) => false,
@@ -150,6 +159,44 @@ pub fn run(config: Config) -> Result<Exit> {
     }
     info!("Shutdown signal received; exiting");
     Ok(Exit::Ok)
+}
+
+/// Aborts what a killed agent left unfinished in the storages: S3's incomplete multipart
+/// uploads of our own names older than `abort_incomplete_uploads_after`. A storage that
+/// cannot list or abort them is a warning, never a failed cycle; one that just failed to
+/// store the cycle's snapshot is not asked again (its error was logged); a stop request skips
+/// it all.
+fn abort_stale_uploads(agent: &Agent, session: &Session, cycle: &Result<CycleOutcome>) {
+    let older_than = agent.config().abort_incomplete_uploads_after;
+    let failed: Vec<&str> = match cycle {
+        Ok(CycleOutcome::Taken(report)) => report
+            .storages
+            .iter()
+            .filter(|s| !s.stored)
+            .map(|s| s.name.as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for s in agent.storages() {
+        if session.stop_requested() {
+            return;
+        }
+        if failed.contains(&s.name.as_str()) {
+            continue;
+        }
+        match s.storage.abort_stale_uploads(older_than, session.stop()) {
+            Ok(aborted) => {
+                for line in aborted {
+                    info!("{line}");
+                }
+            }
+            Err(e) => warn!(
+                "storage {}: cannot clean up incomplete uploads (a lifecycle rule can, see \
+                 README): {e:#}",
+                s.name
+            ),
+        }
+    }
 }
 
 /// How long `run` waits after `failures` failed cycles in a row: `None` after a cycle that did

@@ -221,6 +221,13 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::Agent,
+        key: "abort_incomplete_uploads_after",
+        default: "24h",
+        env: "",
+        doc: "After its first cycle, once and run abort the incomplete S3 multipart uploads of their own snapshot names (under s3_key_prefix) started longer ago than this: what an agent killed during an upload left, billed until aborted. Never another name's. The default is far longer than any upload, so an upload in progress (also another node's agent writing under the same prefix) is never aborted; 0 aborts all of ours, for a single agent. GCS and Azure clean up after themselves (see README).",
+    },
+    KeyDoc {
+        section: Section::Agent,
         key: "retain",
         default: "0",
         env: "",

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use super::unique_keys::UniqueKeys;
 use super::validator::{Sourced, Validator, non_empty};
 use super::{
-    Config, ConfigError, DEFAULT_FREQUENCY, DEFAULT_IDLE_TIMEOUT, DEFAULT_RETRY_INTERVAL,
-    LeaderCheck, MAX_CONFIG_BYTES, auth, retention, storage, vault,
+    Config, ConfigError, DEFAULT_ABORT_INCOMPLETE_UPLOADS_AFTER, DEFAULT_FREQUENCY,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_RETRY_INTERVAL, LeaderCheck, MAX_CONFIG_BYTES, auth, retention,
+    storage, vault,
 };
 use crate::duration;
 use crate::logging::LogFormat;
@@ -23,6 +24,7 @@ pub(super) struct RawConfig {
     addr: Option<String>,
     frequency: Option<String>,
     retry_interval: Option<String>,
+    abort_incomplete_uploads_after: Option<String>,
     role_id: Option<Secret>,
     secret_id: Option<Secret>,
     approle: Option<String>,
@@ -197,6 +199,16 @@ impl Validator<'_> {
             Some(text) => self.positive_duration("retry_interval", &text)?,
         }
         .min(frequency);
+        // 0 is allowed: every incomplete upload of ours is aborted at start (one agent only).
+        let abort_incomplete_uploads_after = match non_empty(raw.abort_incomplete_uploads_after) {
+            None => DEFAULT_ABORT_INCOMPLETE_UPLOADS_AFTER,
+            Some(text) => duration::parse(&text).map_err(|e| {
+                self.err(
+                    "abort_incomplete_uploads_after",
+                    format!("invalid duration {text:?}: {e} (examples: 0s, 12h, 48h)"),
+                )
+            })?,
+        };
         let snapshot_timeout = non_empty(raw.timeout)
             .map(|text| self.positive_duration("timeout", &text))
             .transpose()?;
@@ -262,6 +274,7 @@ impl Validator<'_> {
             retention,
             frequency,
             retry_interval,
+            abort_incomplete_uploads_after,
             temp_dir,
             temp_dir_from,
             storages,
@@ -497,6 +510,31 @@ mod tests {
         ] {
             assert_eq!(accepted(row, &[]).retry_interval, expected, "{row}");
         }
+    }
+
+    #[test]
+    fn incomplete_uploads_are_aborted_after_a_day_unless_told_otherwise() {
+        let secs = Duration::from_secs;
+        assert_eq!(
+            accepted(MINIMAL, &[]).abort_incomplete_uploads_after,
+            secs(86_400)
+        );
+        for (row, expected) in [
+            (r#""abort_incomplete_uploads_after": "0s""#, secs(0)),
+            (r#""abort_incomplete_uploads_after": "0""#, secs(0)),
+            (r#""abort_incomplete_uploads_after": "48h""#, secs(172_800)),
+            (r#""abort_incomplete_uploads_after": """#, secs(86_400)),
+        ] {
+            assert_eq!(
+                accepted(row, &[]).abort_incomplete_uploads_after,
+                expected,
+                "{row}"
+            );
+        }
+        assert_refused(&[(
+            r#""abort_incomplete_uploads_after": "a day""#,
+            "key \"abort_incomplete_uploads_after\": invalid duration \"a day\"",
+        )]);
     }
 
     #[test]

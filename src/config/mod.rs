@@ -75,6 +75,10 @@ const DEFAULT_FREQUENCY: Duration = Duration::from_secs(3600);
 /// `retry_interval` when the file does not set it: the first retry of a failed cycle in
 /// `run`; each further failure doubles it, up to `frequency`.
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
+/// `abort_incomplete_uploads_after` when the file does not set it: a day. No snapshot upload
+/// runs that long, so an upload this old is a killed agent's, never one in progress (of this
+/// agent or of another node's agent writing under the same prefix).
+pub const DEFAULT_ABORT_INCOMPLETE_UPLOADS_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// `idle_timeout` when the file does not set it.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -142,6 +146,9 @@ pub struct Config {
     /// How soon `run` tries again after a failed cycle (doubling with each failure in a row,
     /// never beyond `frequency`).
     pub retry_interval: Duration,
+    /// After their first cycle, `once` and `run` abort the incomplete S3 multipart uploads of
+    /// the storages' own snapshot names that are older than this (a killed agent's).
+    pub abort_incomplete_uploads_after: Duration,
     /// Where the download is staged: `temp_dir`, else `TMPDIR`, else `/tmp`.
     pub temp_dir: PathBuf,
     /// What set `temp_dir`: `<file>: key "temp_dir"` or `environment variable TMPDIR`, for

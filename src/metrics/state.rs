@@ -180,6 +180,8 @@ impl Metrics {
             .prefix(&crate::leftovers::metrics_prefix())
             .tempfile_in(dir)
             .with_context(|| format!("cannot write the metrics file in {}", dir.display()))?;
+        // Locked until renamed, so no agent starting meanwhile takes it for a killed one's.
+        crate::leftovers::lock_new(temp.as_file(), temp.path());
         temp.write_all(self.render().as_bytes())?;
         temp.as_file().sync_all()?;
         {

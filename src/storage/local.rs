@@ -40,7 +40,12 @@ impl LocalStorage {
                 // A link shares the staged file's mode (0400 from the cycle): make it 0600.
                 fs::set_permissions(temp, fs::Permissions::from_mode(0o600))
                     .with_context(|| format!("cannot make {} private", temp.display()))?;
-                File::open(temp).with_context(|| format!("cannot open {}", temp.display()))?
+                let out =
+                    File::open(temp).with_context(|| format!("cannot open {}", temp.display()))?;
+                // The link shares the staged file's lock when the cycle holds it; else this
+                // handle holds it until the rename.
+                crate::leftovers::lock_new(&out, temp);
+                out
             }
             Err(e) => {
                 debug!(
@@ -54,6 +59,8 @@ impl LocalStorage {
                     .mode(0o600)
                     .open(temp)
                     .with_context(|| format!("cannot create {}", temp.display()))?;
+                // Held until renamed: a live copy, whatever PID its name carries.
+                crate::leftovers::lock_new(&out, temp);
                 let shown = Progress::start(
                     format!("{} to {}", from.display(), temp.display()),
                     Some(expected),

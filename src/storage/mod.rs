@@ -22,6 +22,7 @@ use std::fmt::Display;
 #[cfg(any(feature = "s3", feature = "gcs"))]
 use std::io::{self, Read};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Result;
 use log::error;
@@ -75,6 +76,19 @@ pub trait Storage {
     /// # Errors
     /// When the storage refuses the deletion.
     fn delete(&self, name: &SnapshotName) -> Result<()>;
+
+    /// Aborts what uploads of this storage's own snapshot names left unfinished more than
+    /// `older_than` ago (an agent killed in the middle of one), and returns a line for each,
+    /// saying what it aborted. `once` and `run` call it after their first cycle; its failure is
+    /// a warning, never a failed cycle. Only S3 has anything to do (incomplete multipart
+    /// uploads are billed forever); the default does nothing.
+    ///
+    /// # Errors
+    /// When the unfinished uploads cannot be listed or aborted.
+    fn abort_stale_uploads(&self, older_than: Duration, stop: &StopFlag) -> Result<Vec<String>> {
+        let _ = (older_than, stop);
+        Ok(Vec::new())
+    }
 }
 
 /// Builds the storage a config section describes, giving up on a server silent for `idle`

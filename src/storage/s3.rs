@@ -433,6 +433,74 @@ impl S3Storage {
     }
 }
 
+/// An incomplete multipart upload, as `ListMultipartUploads` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Incomplete {
+    key: String,
+    id: String,
+    /// `Initiated`, as the server wrote it (ISO 8601, UTC).
+    initiated: String,
+}
+
+/// The uploads to abort: those whose key `ours` claims, started at least `older_than` before
+/// `now`. One whose start cannot be read is kept (its age is unknown); one that started "in
+/// the future" (a clock ahead of ours) is taken as started now. Returns each with its age.
+fn stale_uploads(
+    uploads: &[Incomplete],
+    ours: impl Fn(&str) -> bool,
+    older_than: std::time::Duration,
+    now: std::time::SystemTime,
+) -> Vec<(&Incomplete, std::time::Duration)> {
+    uploads
+        .iter()
+        .filter(|u| ours(&u.key))
+        .filter_map(|u| {
+            let started = parse_utc(&u.initiated)?;
+            let age = now.duration_since(started).unwrap_or_default();
+            (age >= older_than).then_some((u, age))
+        })
+        .collect()
+}
+
+/// A UTC time as S3 writes it: `2024-05-01T12:34:56.000Z` (fraction and `Z` or `+00:00`).
+fn parse_utc(text: &str) -> Option<std::time::SystemTime> {
+    let (date, time) = text.split_once('T')?;
+    let time = time
+        .strip_suffix('Z')
+        .or_else(|| time.strip_suffix("+00:00"))?;
+    let number = |s: &str| -> Option<u32> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let mut ymd = date.splitn(3, '-');
+    let (year, month, day) = (
+        number(ymd.next()?)?,
+        number(ymd.next()?)?,
+        number(ymd.next()?)?,
+    );
+    let (time, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut hms = time.splitn(3, ':');
+    let (hour, minute, second) = (
+        number(hms.next()?)?,
+        number(hms.next()?)?,
+        number(hms.next()?)?,
+    );
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 61
+        && (fraction.is_empty() || number(fraction).is_some());
+    if !valid {
+        return None;
+    }
+    let days = crate::calendar::days_from_civil(i64::from(year), month, day);
+    let seconds =
+        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(seconds).ok()?))
+}
+
 /// The bytes of a 32-digit hex MD5, or `None` if `text` is not one.
 fn unhex(text: &str) -> Option<Vec<u8>> {
     if text.len() != 32 {
@@ -444,9 +512,86 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+impl S3Storage {
+    /// True for a key this storage writes: a snapshot name under the prefix, or with
+    /// `s3_static_snapshot_name` that name and its temporary keys (`.<name>.tmp-<time>`).
+    fn writes_key(&self, key: &str) -> bool {
+        match &self.config.static_snapshot_name {
+            None => self.keys.parse(key).is_some(),
+            Some(fixed) => {
+                key == self.keys.key(fixed)
+                    || key
+                        .strip_prefix(&self.keys.key(&format!(".{fixed}.tmp-")))
+                        .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            }
+        }
+    }
+
+    /// The incomplete multipart uploads under the prefix.
+    fn incomplete_uploads(&self, buckets: &Buckets, stop: &StopFlag) -> Result<Vec<Incomplete>> {
+        let prefix = self.keys.list_prefix();
+        let pages = self.retried(
+            format_args!("ListMultipartUploads {}", self.location()),
+            stop,
+            || {
+                buckets
+                    .plain
+                    .list_multiparts_uploads((!prefix.is_empty()).then_some(prefix.as_str()), None)
+                    .context("ListMultipartUploads failed")
+            },
+        )?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|page| page.uploads)
+            .map(|u| Incomplete {
+                key: u.key,
+                id: u.id,
+                initiated: u.initiated,
+            })
+            .collect())
+    }
+}
+
 impl Storage for S3Storage {
     fn kind(&self) -> &'static str {
         "aws"
+    }
+
+    /// Aborts the incomplete multipart uploads of this storage's own keys started more than
+    /// `older_than` ago: what an agent killed in the middle of an upload left (S3 bills the
+    /// parts until they are aborted). Uploads of other keys, and younger ones (an upload in
+    /// progress), are never touched. An abort that fails is logged and the others go on.
+    fn abort_stale_uploads(
+        &self,
+        older_than: std::time::Duration,
+        stop: &StopFlag,
+    ) -> Result<Vec<String>> {
+        self.with_buckets(|buckets| {
+            let uploads = self.incomplete_uploads(buckets, stop)?;
+            let now = std::time::SystemTime::now();
+            let mut aborted = Vec::new();
+            for (upload, age) in stale_uploads(&uploads, |k| self.writes_key(k), older_than, now) {
+                let url = self.url(&upload.key);
+                let done = self.retried(format_args!("AbortMultipartUpload {url}"), stop, || {
+                    buckets
+                        .plain
+                        .abort_upload(&upload.key, &upload.id)
+                        .context("AbortMultipartUpload failed")
+                });
+                match done {
+                    Ok(()) => aborted.push(format!(
+                        "Aborted the incomplete multipart upload of {url}, started {} ago by an \
+                         agent stopped in the middle of it",
+                        crate::duration::format(std::time::Duration::from_secs(age.as_secs()))
+                    )),
+                    Err(e) => {
+                        log::warn!("cannot abort the incomplete multipart upload of {url}: {e:#}")
+                    }
+                }
+            }
+            Ok(aborted)
+        })
+        .with_context(|| format!("aborting incomplete uploads in {}", self.location()))
     }
 
     fn location(&self) -> String {
@@ -552,7 +697,66 @@ impl Storage for S3Storage {
 
 #[cfg(test)]
 mod tests {
-    use super::unhex;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::{Incomplete, parse_utc, stale_uploads, unhex};
+
+    #[test]
+    fn parses_s3_times_in_utc_only() {
+        let at = |s: u64| Some(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), at(0));
+        assert_eq!(parse_utc("2024-05-01T12:34:56.789Z"), at(1_714_566_896));
+        assert_eq!(parse_utc("2024-05-01T12:34:56+00:00"), at(1_714_566_896));
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-05-01T12:34:56",
+            "2024-05-01T12:34:56+02:00",
+            "2024-13-01T00:00:00Z",
+            "2024-05-01T24:00:00Z",
+            "2024-05-01T12:34:5xZ",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_our_uploads_older_than_the_bound_are_stale() {
+        let upload = |key: &str, initiated: &str| Incomplete {
+            key: key.into(),
+            id: format!("id-{key}"),
+            initiated: initiated.into(),
+        };
+        let uploads = [
+            upload("raft/raft_snapshot-1.snap", "2024-05-01T00:00:00.000Z"),
+            upload("raft/raft_snapshot-2.snap", "2024-05-01T23:00:00.000Z"),
+            upload("raft/notes.bin", "2024-04-01T00:00:00.000Z"),
+            upload("raft/raft_snapshot-3.snap", "yesterday"),
+            upload("raft/raft_snapshot-4.snap", "2024-05-03T00:00:00.000Z"),
+        ];
+        let ours = |key: &str| key.starts_with("raft/raft_snapshot-");
+        let now = parse_utc("2024-05-02T01:00:00Z").unwrap();
+        let day = Duration::from_secs(86_400);
+        let keys = |bound| -> Vec<(&str, u64)> {
+            stale_uploads(&uploads, ours, bound, now)
+                .into_iter()
+                .map(|(u, age)| (u.key.as_str(), age.as_secs()))
+                .collect()
+        };
+        // A day: the one started 25 h ago; not the 2 h old one (in progress, maybe), not a
+        // foreign key however old, not one whose start is unreadable.
+        assert_eq!(keys(day), [("raft/raft_snapshot-1.snap", 90_000)]);
+        // 0: every one of ours whose start can be read, one "in the future" as just started.
+        assert_eq!(
+            keys(Duration::ZERO),
+            [
+                ("raft/raft_snapshot-1.snap", 90_000),
+                ("raft/raft_snapshot-2.snap", 7_200),
+                ("raft/raft_snapshot-4.snap", 0),
+            ]
+        );
+    }
 
     #[test]
     fn unhex_reads_md5s_only() {

@@ -33,6 +33,7 @@ mod check;
 mod cli;
 mod cycle;
 mod edge_helm;
+mod edge_leftovers;
 mod edge_newest;
 mod edge_output;
 mod edge_security;

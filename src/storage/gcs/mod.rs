@@ -476,6 +476,17 @@ impl Storage for GcsStorage {
         "gcp"
     }
 
+    /// Nothing to abort: an upload cut off leaves a resumable upload session, which holds no
+    /// object and which Google expires a week after it began; no object is created until
+    /// the last byte arrives.
+    fn abort_stale_uploads(
+        &self,
+        _older_than: std::time::Duration,
+        _stop: &StopFlag,
+    ) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     fn location(&self) -> String {
         self.url(&self.keys.list_prefix())
     }
