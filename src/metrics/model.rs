@@ -62,6 +62,9 @@ pub struct StorageMetrics {
     pub last_attempt_timestamp: f64,
     /// Whether the last attempt (store or prune) failed.
     pub last_error: bool,
+    /// Attempts in a row that failed here (0 after one that stored and pruned): what tells a
+    /// storage that keeps failing from one that failed once.
+    pub consecutive_failures: u64,
     /// Size of the last snapshot stored there.
     pub snapshot_bytes: u64,
     /// Snapshots held after the last pruning.
@@ -175,6 +178,11 @@ impl Metrics {
                     let s = self.storage(&r.id);
                     s.last_attempt_timestamp = now;
                     s.last_error = r.failed;
+                    s.consecutive_failures = if r.failed {
+                        s.consecutive_failures + 1
+                    } else {
+                        0
+                    };
                     if r.stored {
                         s.snapshot_bytes = *snapshot_bytes;
                         if !r.failed {
@@ -223,6 +231,7 @@ pub(super) fn sample() -> Metrics {
     s.snapshots = 3;
     let t = m.storage(&StorageId::new("nas", "local", "/mnt/second"));
     t.last_error = true;
+    t.consecutive_failures = 2;
     t.last_attempt_timestamp = 1_795_405_200.0;
     m
 }
@@ -292,6 +301,11 @@ mod tests {
             (0.0, 2e9)
         );
         assert!(second.last_error && second.snapshot_bytes == 777);
+        assert_eq!(
+            (first.consecutive_failures, second.consecutive_failures),
+            (0, 3),
+            "the storage that failed twice before has failed three times in a row"
+        );
         assert_eq!(new.id, StorageId::new("local-2", "local", "/mnt/new"));
         assert_eq!(new.last_success_timestamp, 2e9);
 
@@ -301,6 +315,7 @@ mod tests {
         assert_eq!(metrics.agent.consecutive_failures, 0);
         assert_eq!(metrics.agent.last_success_timestamp, 2_000_000_060.0);
         assert!(!metrics.storages[1].last_error);
+        assert_eq!(metrics.storages[1].consecutive_failures, 0);
     }
 
     #[test]

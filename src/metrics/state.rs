@@ -93,6 +93,7 @@ impl Metrics {
                             s.last_attempt_timestamp = value
                         }
                         "storage_last_error" => s.last_error = value != 0.0,
+                        "storage_consecutive_failures" => s.consecutive_failures = whole,
                         "storage_snapshot_bytes" => s.snapshot_bytes = whole,
                         "storage_snapshots" => s.snapshots = whole,
                         _ => {}
