@@ -5,7 +5,7 @@
 //! a whole `frequency`: it tries again after `retry_interval`, doubled after each further
 //! failure in a row, never waiting longer than `frequency` ([`wait_after`]).
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use log::{error, info, warn};
@@ -13,10 +13,11 @@ use log::{error, info, warn};
 use crate::config::Config;
 use crate::cycle::CycleOutcome;
 use crate::duration;
+use crate::endpoint;
 use crate::exit::Exit;
 use crate::session::{AlreadyRunning, Needs, Session};
 
-use super::metrics_sink::{MetricsSink, cycle_of};
+use super::metrics_sink::{MetricsSink, cycle_of, last_cycle_of};
 
 /// Logs the end of a cycle in which a storage did not store: an ERROR, or a warning when a
 /// signal stopped the uploads (an operator's stop is not a failure to alert on).
@@ -83,6 +84,7 @@ pub fn run(config: Config) -> Result<Exit> {
     let mut failures: u32 = 0;
     let mut agent = session.agent()?;
     let mut sink = MetricsSink::open(&agent);
+    let endpoint = serve_endpoint(agent.config(), &sink)?;
     let storages: Vec<String> = agent
         .storages()
         .iter()
@@ -104,11 +106,18 @@ pub fn run(config: Config) -> Result<Exit> {
     info!("Leader check: {}", agent.config().leader_check.describe());
     loop {
         let started = Instant::now();
+        let started_at = SystemTime::now();
+        if let Some(endpoint) = &endpoint {
+            endpoint.cycle_started();
+        }
         let result = agent.cycle(session.stop());
         sink.record(
             &cycle_of(&result, &agent, session.stop_requested()),
             started,
         );
+        let last = endpoint
+            .as_ref()
+            .map(|_| last_cycle_of(&result, session.stop_requested()));
         let failed = match &result {
             Ok(CycleOutcome::Taken(report)) => report.failure_summary().is_some(),
             Ok(CycleOutcome::NotLeader) => false,
@@ -144,12 +153,34 @@ pub fn run(config: Config) -> Result<Exit> {
                 retry
             }
         };
+        if let (Some(endpoint), Some(last)) = (&endpoint, last) {
+            endpoint.cycle_ended(started_at, last, sink.metrics(), wait);
+        }
         if session.sleep(wait) {
             break;
         }
     }
+    if let Some(endpoint) = &endpoint {
+        endpoint.stopping();
+    }
     info!("Shutdown signal received; exiting");
     Ok(Exit::Ok)
+}
+
+/// Binds `metrics_listen`, if set, and serves the endpoint from a thread of its own.
+fn serve_endpoint(config: &Config, sink: &MetricsSink) -> Result<Option<endpoint::Published>> {
+    let Some(listen) = &config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = endpoint::bind(listen)?;
+    let deadline = endpoint::deadline(config.frequency, config.vault.snapshot_timeout);
+    let published = endpoint::Published::new(deadline, sink.metrics().clone());
+    endpoint::serve(listener, published.clone())?;
+    info!(
+        "Serving /metrics, /healthz, /readyz and /status on http://{listen} (healthz deadline {})",
+        duration::format(deadline)
+    );
+    Ok(Some(published))
 }
 
 /// How long `run` waits after `failures` failed cycles in a row: `None` after a cycle that did

@@ -32,6 +32,7 @@ mod auth;
 mod check;
 mod cli;
 mod cycle;
+mod edge_endpoint;
 mod edge_newest;
 mod edge_output;
 mod edge_security;
