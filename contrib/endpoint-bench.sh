@@ -4,14 +4,16 @@
 # during a cycle (the download of a --size snapshot from the Vault stand-in), then between
 # cycles. Figures only, no pass/fail thresholds; compare rows, not machines.
 #
-#   contrib/endpoint-bench.sh [--size 1G] [--requests 20] [--clients "1 50 200"]
+#   contrib/endpoint-bench.sh [--size 1G] [--requests 20] [--clients "1 50 200"] [--debug]
 #
+# --debug uses debug builds (quicker to build, slower to run: for trying the script).
 # Each client opens a connection per request (as Prometheus and the kubelet do) and sends
 # --requests requests one after the other. RSS is sampled every 10 ms while the clients run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE=1G
+PROFILE=release
 REQUESTS=20
 CLIENTS="1 50 200"
 while [ $# -gt 0 ]; do
@@ -19,16 +21,19 @@ while [ $# -gt 0 ]; do
     --size) SIZE=$2; shift 2 ;;
     --requests) REQUESTS=$2; shift 2 ;;
     --clients) CLIENTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --debug) PROFILE=debug; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 # The agent as operators get it (no test-support feature), the stand-in as an example.
-cargo build --quiet --release --bin vault-raft-snapshot
-cargo build --quiet --release --example vault-stand-in
-AGENT=$PWD/target/release/vault-raft-snapshot
-STANDIN=$PWD/target/release/examples/vault-stand-in
+release=(--release)
+[ "$PROFILE" = debug ] && release=()
+cargo build --quiet "${release[@]}" --bin vault-raft-snapshot
+cargo build --quiet "${release[@]}" --example vault-stand-in
+AGENT=$PWD/target/$PROFILE/vault-raft-snapshot
+STANDIN=$PWD/target/$PROFILE/examples/vault-stand-in
 PORT=18411
 LISTEN=127.0.0.1:18412
 TOKEN=bench-token

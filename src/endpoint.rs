@@ -7,7 +7,7 @@
 //!
 //! One thread of its own serves every connection, without async and without a thread per
 //! client: connections are non-blocking and polled, at most [`MAX_CONNECTIONS`] at a time
-//! (the oldest is dropped to make room for a new one), each with [`MAX_HEAD`] bytes of
+//! (the oldest is dropped to make room for a new one once it has had [`MIN_AGE`]), each with [`MAX_HEAD`] bytes of
 //! request head and [`CONNECTION_DEADLINE`] to send it and read the answer. So neither slow
 //! nor many nor huge requests hold memory or threads without bound, and a probe is answered
 //! while they try. With no connection open the thread waits in `accept`, with no wake-ups.
@@ -24,8 +24,11 @@ use crate::config::ConfigError;
 use crate::metrics::{Metrics, unix_seconds};
 use crate::snapshot_name::utc_timestamp;
 
-/// The most connections held open at once; a new one beyond it drops the oldest.
-pub const MAX_CONNECTIONS: usize = 64;
+/// The most connections held open at once; a new one beyond it drops the oldest, once that
+/// one has had [`MIN_AGE`] (until then new ones wait in the kernel's backlog).
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a connection is kept before a new one may push it out.
+pub const MIN_AGE: Duration = Duration::from_millis(250);
 /// The largest request head (request line and headers) read; a larger one gets 431.
 pub const MAX_HEAD: usize = 8 * 1024;
 /// How long a connection may take to send its request and read the answer.
@@ -490,6 +493,9 @@ impl Server {
             }
             let mut busy = false;
             loop {
+                if self.full() {
+                    break;
+                }
                 match self.listener.accept() {
                     Ok((stream, _)) => {
                         busy = true;
@@ -515,6 +521,15 @@ impl Server {
                 std::thread::sleep(POLL);
             }
         }
+    }
+
+    /// Whether every slot holds a connection too young to be pushed out.
+    fn full(&self) -> bool {
+        self.connections.len() >= MAX_CONNECTIONS
+            && self
+                .connections
+                .first()
+                .is_some_and(|oldest| oldest.opened.elapsed() < MIN_AGE)
     }
 
     fn add(&mut self, stream: TcpStream) {
