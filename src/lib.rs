@@ -17,6 +17,7 @@ pub mod config;
 pub mod cycle;
 pub mod docs;
 pub mod duration;
+pub mod endpoint;
 pub mod exit;
 #[cfg(feature = "gcs")]
 pub mod google_credentials;

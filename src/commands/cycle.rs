@@ -9,7 +9,7 @@
 //! storages ([`abort_stale_uploads`]): after, so that a storage that does not answer never
 //! delays the snapshot, and with the watchdog armed, so a signal still ends a stalled request.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use log::{error, info, warn};
@@ -17,10 +17,11 @@ use log::{error, info, warn};
 use crate::config::Config;
 use crate::cycle::{Agent, CycleOutcome};
 use crate::duration;
+use crate::endpoint;
 use crate::exit::Exit;
 use crate::session::{AlreadyRunning, Needs, Session};
 
-use super::metrics_sink::{MetricsSink, cycle_of};
+use super::metrics_sink::{MetricsSink, cycle_of, last_cycle_of};
 
 /// Logs the end of a cycle in which a storage did not store: an ERROR, or a warning when a
 /// signal stopped the uploads (an operator's stop is not a failure to alert on).
@@ -88,6 +89,7 @@ pub fn run(config: Config) -> Result<Exit> {
     let mut failures: u32 = 0;
     let mut agent = session.agent()?;
     let mut sink = MetricsSink::open(&agent);
+    let endpoint = serve_endpoint(agent.config(), &sink)?;
     let storages: Vec<String> = agent
         .storages()
         .iter()
@@ -110,6 +112,10 @@ pub fn run(config: Config) -> Result<Exit> {
     let mut first = true;
     loop {
         let started = Instant::now();
+        let started_at = SystemTime::now();
+        if let Some(endpoint) = &endpoint {
+            endpoint.cycle_started();
+        }
         let result = agent.cycle(session.stop());
         sink.record(
             &cycle_of(&result, &agent, session.stop_requested()),
@@ -118,6 +124,9 @@ pub fn run(config: Config) -> Result<Exit> {
         if std::mem::take(&mut first) {
             abort_stale_uploads(&agent, &session, &result);
         }
+        let last = endpoint
+            .as_ref()
+            .map(|_| last_cycle_of(&result, session.stop_requested()));
         let failed = match &result {
             Ok(CycleOutcome::Taken(report)) => report.failure_summary().is_some(),
             Ok(CycleOutcome::NotLeader) => false,
@@ -153,9 +162,15 @@ pub fn run(config: Config) -> Result<Exit> {
                 retry
             }
         };
+        if let (Some(endpoint), Some(last)) = (&endpoint, last) {
+            endpoint.cycle_ended(started_at, last, sink.metrics(), wait);
+        }
         if session.sleep(wait) {
             break;
         }
+    }
+    if let Some(endpoint) = &endpoint {
+        endpoint.stopping();
     }
     info!("Shutdown signal received; exiting");
     Ok(Exit::Ok)
@@ -197,6 +212,22 @@ fn abort_stale_uploads(agent: &Agent, session: &Session, cycle: &Result<CycleOut
             ),
         }
     }
+}
+
+/// Binds `metrics_listen`, if set, and serves the endpoint from a thread of its own.
+fn serve_endpoint(config: &Config, sink: &MetricsSink) -> Result<Option<endpoint::Published>> {
+    let Some(listen) = &config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = endpoint::bind(listen)?;
+    let deadline = endpoint::deadline(config.frequency, config.vault.snapshot_timeout);
+    let published = endpoint::Published::new(deadline, sink.metrics().clone());
+    endpoint::serve(listener, published.clone())?;
+    info!(
+        "Serving /metrics, /healthz, /readyz and /status on http://{listen} (healthz deadline {})",
+        duration::format(deadline)
+    );
+    Ok(Some(published))
 }
 
 /// How long `run` waits after `failures` failed cycles in a row: `None` after a cycle that did

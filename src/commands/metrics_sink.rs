@@ -9,6 +9,7 @@ use anyhow::Result;
 use log::{error, warn};
 
 use crate::cycle::{Agent, CycleOutcome, StorageResult};
+use crate::endpoint::{CycleResult, LastCycle, StorageStatus};
 use crate::metrics::{CycleRecord, Metrics, Outcome, StorageId, StorageRecord};
 
 /// The metrics file, if configured: loaded once (so `once` carries the last success over from
@@ -50,9 +51,7 @@ impl MetricsSink {
     /// Records a cycle, writes the file and pushes. A failure is logged, not fatal: the
     /// snapshot matters more than its metrics.
     pub(super) fn record(&mut self, cycle: &CycleRecord, started: Instant) {
-        if self.path.is_none() && self.push_url.is_none() {
-            return;
-        }
+        // Recorded also when neither is configured: the endpoint serves them.
         self.metrics
             .record_cycle(cycle, SystemTime::now(), started.elapsed());
         if let Some(Err(e)) = self.path.as_ref().map(|path| self.metrics.write(path)) {
@@ -68,6 +67,55 @@ impl MetricsSink {
                 Err(e) => warn!("{e:#}; the cycle's result stands"),
             }
         }
+    }
+
+    /// The metrics after the last cycle, for the endpoint.
+    pub(super) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+/// A cycle's result as the endpoint's `/status` shows it.
+pub(super) fn last_cycle_of(result: &Result<CycleOutcome>, stopped: bool) -> LastCycle {
+    let (result, error, snapshot, storages) = match result {
+        Err(e) => (
+            if stopped {
+                CycleResult::Stopped
+            } else {
+                CycleResult::Failed
+            },
+            Some(format!("{e:#}")),
+            None,
+            Vec::new(),
+        ),
+        Ok(CycleOutcome::NotLeader) => (CycleResult::NotLeader, None, None, Vec::new()),
+        Ok(CycleOutcome::Taken(report)) => {
+            let summary = report.failure_summary();
+            let result = match (&summary, stopped) {
+                (None, _) => CycleResult::Success,
+                (Some(_), true) => CycleResult::Stopped,
+                (Some(_), false) => CycleResult::Failed,
+            };
+            let storages = report
+                .storages
+                .iter()
+                .map(|r| StorageStatus {
+                    name: r.name.clone(),
+                    kind: r.kind.to_string(),
+                    location: r.location.clone(),
+                    stored: r.stored,
+                    snapshots: r.held,
+                    error: r.error.clone(),
+                })
+                .collect();
+            (result, summary, Some(report.name.to_string()), storages)
+        }
+    };
+    LastCycle {
+        result,
+        error,
+        snapshot,
+        storages,
     }
 }
 

@@ -298,6 +298,13 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::Agent,
+        key: "metrics_listen",
+        default: "",
+        env: "",
+        doc: "host:port (e.g. 0.0.0.0:2112) where run serves HTTP: GET /metrics (the metrics file's metrics, the next cycle's time, cycles by outcome), /healthz (503 when a cycle runs, or the next one is overdue, by more than twice frequency plus timeout), /readyz (503 only before the loop starts and after a shutdown signal; never for Vault or a storage), /status (JSON of the last cycle). Off when empty; once ignores it. A port that cannot be bound is a config error (exit 2).",
+    },
+    KeyDoc {
+        section: Section::Agent,
         key: "log_format",
         default: "text",
         env: "",

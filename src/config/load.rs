@@ -49,6 +49,7 @@ pub(super) struct RawConfig {
     metrics_file: Option<String>,
     leader_check: Option<String>,
     metrics_push_url: Option<String>,
+    metrics_listen: Option<String>,
     log_format: Option<String>,
     idle_timeout: Option<String>,
 }
@@ -257,6 +258,9 @@ impl Validator<'_> {
         let metrics_push_url = non_empty(raw.metrics_push_url)
             .map(|url| self.push_url(&url))
             .transpose()?;
+        let metrics_listen = non_empty(raw.metrics_listen)
+            .map(|listen| self.listen(&listen))
+            .transpose()?;
         let log_format = match non_empty(raw.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -281,6 +285,7 @@ impl Validator<'_> {
             metrics_file,
             leader_check,
             metrics_push_url,
+            metrics_listen,
             log_format,
             warnings: self.warnings.take(),
         })
@@ -296,6 +301,24 @@ impl Validator<'_> {
             ));
         }
         self.url(key, url)
+    }
+
+    /// `metrics_listen`: `host:port` (`0.0.0.0:2112`, `127.0.0.1:2112`, `[::]:2112`). Only
+    /// its form is checked here; `run` binds it.
+    fn listen(&self, listen: &str) -> Result<String, ConfigError> {
+        let key = "metrics_listen";
+        let well_formed = listen.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !host.contains(['/', ' '])
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+        });
+        if !well_formed {
+            return Err(self.err(
+                key,
+                format!("{listen:?} is not host:port (e.g. 0.0.0.0:2112 or 127.0.0.1:2112)"),
+            ));
+        }
+        Ok(listen.to_string())
     }
 
     fn leader_check(&self, value: Option<String>) -> Result<LeaderCheck, ConfigError> {
@@ -362,6 +385,7 @@ mod tests {
         );
         assert_eq!(config.metrics_file, None);
         assert_eq!(config.metrics_push_url, None);
+        assert_eq!(config.metrics_listen, None);
         assert_eq!(config.leader_check, LeaderCheck::Auto);
         assert!(matches!(config.log_format, LogFormat::Text));
         assert_eq!(
@@ -454,9 +478,10 @@ mod tests {
         }
         let config = accepted(
             r#""log_format": "json", "metrics_push_url": "http://push:9091/",
-                "metrics_file": "/nonexistent/dir/vault.prom""#,
+                "metrics_file": "/nonexistent/dir/vault.prom", "metrics_listen": "[::]:2112""#,
             &[],
         );
+        assert_eq!(config.metrics_listen.as_deref(), Some("[::]:2112"));
         assert!(matches!(config.log_format, LogFormat::Json));
         assert_eq!(config.metrics_push_url.as_deref(), Some("http://push:9091"));
         assert_eq!(
@@ -582,6 +607,14 @@ mod tests {
             (
                 r#""metrics_push_url": "http://user:pw@push:9091""#,
                 "key \"metrics_push_url\": credentials in the URL are not supported",
+            ),
+            (
+                r#""metrics_listen": "2112""#,
+                "key \"metrics_listen\": \"2112\" is not host:port",
+            ),
+            (
+                r#""metrics_listen": "0.0.0.0:http""#,
+                "key \"metrics_listen\": \"0.0.0.0:http\" is not host:port",
             ),
             (
                 r#""metrics_push_url": "push:9091""#,

@@ -162,6 +162,8 @@ pub struct Config {
     pub leader_check: LeaderCheck,
     /// A Prometheus Pushgateway to push the metrics to after every cycle.
     pub metrics_push_url: Option<String>,
+    /// Where `run` serves `/metrics`, `/healthz`, `/readyz` and `/status` (`host:port`).
+    pub metrics_listen: Option<String>,
     /// Text or JSON log lines.
     pub log_format: LogFormat,
     /// What is legal but probably a mistake; logged as warnings at start.

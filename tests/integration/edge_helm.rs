@@ -186,13 +186,6 @@ fn render_fails(tools: &Tools, values: &Value) -> String {
     stderr
 }
 
-/// Whether this build's config knows `metrics_listen` (another row of issue 20 adds it).
-fn agent_knows_metrics_listen() -> bool {
-    vault_raft_snapshot::config::KEYS
-        .iter()
-        .any(|k| k.key == "metrics_listen")
-}
-
 /// Runs the agent's `check` on `config` as the pod would, with every path that exists only in
 /// the pod replaced by a local stand-in under the test's directory: temp_dir, local_storage
 /// paths, the service account token and the files that file:// references name; `env` (the
@@ -235,10 +228,6 @@ fn check_config_as_in_the_pod(config: &Value, container: Option<&Value>) -> Stri
     fs::create_dir_all(token.parent().unwrap()).unwrap();
     fs::write(&token, "eyJ.stand-in-jwt\n").unwrap();
     config["k8s_token_path"] = json!(token);
-    if !agent_knows_metrics_listen() {
-        // Until the endpoint's row is merged: the rest of the config is still checked.
-        config.as_object_mut().unwrap().remove("metrics_listen");
-    }
     env.write_config_json(&config);
     let mut command = env.command(&["check"]);
     for variable in container

@@ -33,6 +33,7 @@ mod check;
 mod cli;
 mod cycle;
 mod edge_alerts;
+mod edge_endpoint;
 mod edge_helm;
 mod edge_leftovers;
 mod edge_newest;
