@@ -646,6 +646,150 @@ fn the_deployment_serves_the_endpoint_with_probes_and_opt_in_monitoring() {
     assert_eq!(cron.kinds(), ["ConfigMap", "CronJob", "ServiceAccount"]);
 }
 
+/// The rules of the chart's PrometheusRule rendered with `rule_values` (and the rule enabled).
+fn rendered_rules(tools: &Tools, rule_values: Value) -> Vec<Value> {
+    let mut rule_values = rule_values;
+    rule_values["enabled"] = json!(true);
+    let rendered = render(
+        tools,
+        &json!({"mode": "deployment", "metrics": {"prometheusRule": rule_values}}),
+    );
+    let groups = rendered.one("PrometheusRule")["spec"]["groups"].clone();
+    assert_eq!(groups.as_array().unwrap().len(), 1, "{groups:#}");
+    groups[0]["rules"].as_array().unwrap().clone()
+}
+
+fn alert<'a>(rules: &'a [Value], name: &str) -> &'a Value {
+    rules
+        .iter()
+        .find(|r| r["alert"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {rules:#?}"))
+}
+
+#[test]
+fn the_prometheus_rule_is_the_rule_file_with_thresholds_from_values() {
+    let Some(tools) = tools() else {
+        return;
+    };
+    // The chart's copy is the rule file promtool tests, byte for byte.
+    let source_text = fs::read_to_string(Path::new(ROOT).join("contrib/prometheus/alerts.yaml"))
+        .expect("contrib/prometheus/alerts.yaml");
+    let copy_text = fs::read_to_string(Path::new(ROOT).join(CHART).join("files/alerts.yaml"))
+        .expect("the chart's files/alerts.yaml");
+    assert!(
+        source_text == copy_text,
+        "{CHART}/files/alerts.yaml differs from contrib/prometheus/alerts.yaml: copy it"
+    );
+    let source = yaml_documents(&tools.python, &source_text).remove(0);
+    let source_rules = source["groups"][0]["rules"].as_array().unwrap().clone();
+
+    // The default values render exactly the file's rules.
+    let defaults = rendered_rules(&tools, json!({}));
+    assert_eq!(defaults, source_rules);
+
+    // Every threshold, `for:` and the runbook base from values.
+    let changed = rendered_rules(
+        &tools,
+        json!({"staleAfter": "90m", "failingCycles": 5, "storageFailingCycles": 4,
+               "shrankRatio": 0.25,
+               "for": {"VaultRaftSnapshotStale": "20m", "VaultRaftSnapshotFailing": "1m",
+                       "VaultRaftSnapshotStorageFailing": "2m",
+                       "VaultRaftSnapshotNoLeaderAgent": "30m", "VaultRaftSnapshotShrank": "1h"},
+               "runbookBaseUrl": "https://git.example.com/vrs/blob/main/"}),
+    );
+    let names: Vec<&str> = changed
+        .iter()
+        .map(|r| r["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "VaultRaftSnapshotStale",
+            "VaultRaftSnapshotFailing",
+            "VaultRaftSnapshotStorageFailing",
+            "VaultRaftSnapshotNoLeaderAgent",
+            "VaultRaftSnapshotShrank"
+        ]
+    );
+    let text = |rule: &Value, field: &str| -> String {
+        let value = if field == "expr" || field == "for" {
+            &rule[field]
+        } else {
+            &rule["annotations"][field]
+        };
+        value
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} of {rule:#}"))
+            .to_string()
+    };
+    // Every runbook_url prefixed; the labels stay the file's.
+    for (rule, original) in changed.iter().zip(&source_rules) {
+        let name = rule["alert"].as_str().unwrap();
+        assert_eq!(
+            text(rule, "runbook_url"),
+            format!(
+                "https://git.example.com/vrs/blob/main/README.md#runbook-{}",
+                name.to_lowercase()
+            )
+        );
+        assert_eq!(rule["labels"], original["labels"], "{name}");
+    }
+    let stale = alert(&changed, "VaultRaftSnapshotStale");
+    assert_contains!(text(stale, "expr"), "> 90 * 60\n");
+    assert_not_contains!(text(stale, "expr"), "3600");
+    assert_contains!(text(stale, "description"), "twice the frequency (90m)");
+    assert_eq!(text(stale, "for"), "20m");
+    let failing = alert(&changed, "VaultRaftSnapshotFailing");
+    assert_eq!(
+        text(failing, "expr"),
+        "vault_raft_snapshot_consecutive_failures >= 5"
+    );
+    assert_eq!(text(failing, "for"), "1m");
+    let storage = alert(&changed, "VaultRaftSnapshotStorageFailing");
+    assert_contains!(
+        text(storage, "expr"),
+        "vault_raft_snapshot_storage_consecutive_failures >= 4\n"
+    );
+    assert_contains!(
+        text(storage, "expr"),
+        "(vault_raft_snapshot_storage_consecutive_failures == 0)"
+    );
+    assert_eq!(text(storage, "for"), "2m");
+    let leader = alert(&changed, "VaultRaftSnapshotNoLeaderAgent");
+    assert_eq!(
+        text(leader, "expr"),
+        "max by (job) (max_over_time(vault_raft_snapshot_leader[90m])) == 0"
+    );
+    assert_contains!(text(leader, "summary"), "on the leader for 90m");
+    assert_eq!(text(leader, "for"), "30m");
+    let shrank = alert(&changed, "VaultRaftSnapshotShrank");
+    assert_contains!(
+        text(shrank, "expr"),
+        "< 0.25 * (vault_raft_snapshot_snapshot_bytes offset 1d)"
+    );
+    assert_contains!(text(shrank, "summary"), "less than 0.25 times its size");
+    assert_contains!(text(shrank, "description"), "under 0.25 times the one");
+    assert_not_contains!(text(shrank, "summary"), "half");
+    assert_eq!(text(shrank, "for"), "1h");
+
+    // One threshold changes only its own token; a base without its slash gets one.
+    let one = rendered_rules(
+        &tools,
+        json!({"failingCycles": 10, "runbookBaseUrl": "https://git.example.com/vrs"}),
+    );
+    for (rule, original) in one.iter().zip(&source_rules) {
+        let mut expected = original.clone();
+        if rule["alert"] == "VaultRaftSnapshotFailing" {
+            expected["expr"] = json!("vault_raft_snapshot_consecutive_failures >= 10");
+        }
+        expected["annotations"]["runbook_url"] = json!(format!(
+            "https://git.example.com/vrs/{}",
+            text(original, "runbook_url")
+        ));
+        assert_eq!(*rule, expected);
+    }
+}
+
 #[test]
 fn the_sidecar_mode_prints_hardened_values_for_the_vault_chart() {
     let Some(tools) = tools() else {
@@ -778,6 +922,34 @@ fn the_schema_and_templates_refuse_what_cannot_work() {
         (
             json!({"metrics": {"pushUrl": "pushgateway:9091"}}),
             "/metrics/pushUrl",
+        ),
+        (
+            json!({"metrics": {"prometheusRule": {"staleAfter": "2h30m"}}}),
+            "/metrics/prometheusRule/staleAfter",
+        ),
+        (
+            json!({"metrics": {"prometheusRule": {"failingCycles": 0}}}),
+            "/metrics/prometheusRule/failingCycles",
+        ),
+        (
+            json!({"metrics": {"prometheusRule": {"storageFailingCycles": 1.5}}}),
+            "/metrics/prometheusRule/storageFailingCycles",
+        ),
+        (
+            json!({"metrics": {"prometheusRule": {"shrankRatio": 1}}}),
+            "/metrics/prometheusRule/shrankRatio",
+        ),
+        (
+            json!({"metrics": {"prometheusRule": {"for": {"VaultRaftSnapshotFailing": "soon"}}}}),
+            "/metrics/prometheusRule/for/VaultRaftSnapshotFailing",
+        ),
+        (
+            json!({"metrics": {"prometheusRule": {"for": {"VaultRaftSnapshotStal": "5m"}}}}),
+            "VaultRaftSnapshotStal",
+        ),
+        (
+            json!({"metrics": {"prometheusRule": {"runbookBaseUrl": "git.example.com/readme"}}}),
+            "/metrics/prometheusRule/runbookBaseUrl",
         ),
     ] {
         let stderr = render_fails(&tools, &values);
