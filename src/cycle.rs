@@ -6,7 +6,7 @@
 //! unless this cycle's snapshot landed there, so a bad snapshot can never push a good one out.
 
 use std::fs::File;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use std::path::Path;
 
@@ -91,6 +91,9 @@ pub struct StorageResult {
     pub held: Option<u64>,
     /// Why storing or pruning failed.
     pub error: Option<String>,
+    /// How long it took here: the storage's rebuild, the upload with its check, and the
+    /// pruning (as far as it got).
+    pub duration: Duration,
 }
 
 /// A storage with the retention that applies to it.
@@ -344,22 +347,38 @@ pub fn store_everywhere(
     storages
         .iter_mut()
         .map(|configured| {
-            if let Err(e) = configured.refresh() {
-                let (kind, location) = (configured.storage.kind(), configured.storage.location());
-                let message = format!("storing the snapshot in {kind} {location} failed: {e:#}");
-                error!(snapshot:% = name, storage = configured.name.as_str(); "{message}");
-                return StorageResult {
-                    name: configured.name.clone(),
-                    kind,
-                    location,
-                    stored: false,
-                    held: None,
-                    error: Some(message),
-                };
-            }
-            store_in(configured, staged, name, now, stop)
+            let started = Instant::now();
+            let mut result = store_refreshed(configured, staged, name, now, stop);
+            result.duration = started.elapsed();
+            result
         })
         .collect()
+}
+
+/// Builds the storage again if its credentials are read at every use, then
+/// [`store_in`] it.
+fn store_refreshed(
+    configured: &mut ConfiguredStorage,
+    staged: &Path,
+    name: &SnapshotName,
+    now: SystemTime,
+    stop: &StopFlag,
+) -> StorageResult {
+    if let Err(e) = configured.refresh() {
+        let (kind, location) = (configured.storage.kind(), configured.storage.location());
+        let message = format!("storing the snapshot in {kind} {location} failed: {e:#}");
+        error!(snapshot:% = name, storage = configured.name.as_str(); "{message}");
+        return StorageResult {
+            name: configured.name.clone(),
+            kind,
+            location,
+            stored: false,
+            held: None,
+            error: Some(message),
+            duration: Duration::ZERO,
+        };
+    }
+    store_in(configured, staged, name, now, stop)
 }
 
 /// Stores the snapshot in one storage and, if it landed, prunes that storage.
@@ -382,6 +401,7 @@ fn store_in(
         stored: false,
         held: None,
         error: None,
+        duration: Duration::ZERO,
     };
     let storage_name = storage_name.as_str();
     // A stop is an operator's request, not a storage's failure: a warning, not an ERROR.
@@ -552,6 +572,62 @@ mod tests {
                 .contains("could not be deleted")
         );
         assert_eq!(storage.names(), [name(1), name(10)]);
+    }
+
+    /// A memory storage whose upload and listing each take `delay`.
+    struct Slow(MemoryStorage, Duration);
+
+    impl Storage for Slow {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        fn location(&self) -> String {
+            self.0.location()
+        }
+        fn upload(&self, from: &Path, name: &SnapshotName, stop: &StopFlag) -> Result<String> {
+            std::thread::sleep(self.1);
+            self.0.upload(from, name, stop)
+        }
+        fn list(&self) -> Result<Vec<crate::snapshot_name::SnapshotEntry>> {
+            std::thread::sleep(self.1);
+            self.0.list()
+        }
+        fn download(&self, name: &SnapshotName, to: &Path) -> Result<()> {
+            self.0.download(name, to)
+        }
+        fn delete(&self, name: &SnapshotName) -> Result<()> {
+            self.0.delete(name)
+        }
+    }
+
+    #[test]
+    fn each_storage_is_timed_from_its_upload_to_the_end_of_its_pruning() {
+        let (slow, fast) = (MemoryStorage::new("slow"), MemoryStorage::new("fast"));
+        let delay = Duration::from_millis(150);
+        let mut storages = [
+            ConfiguredStorage {
+                storage: Box::new(Slow(slow.clone(), delay)),
+                ..configured(&slow, 1)
+            },
+            configured(&fast, 1),
+        ];
+        let file = staged(NEW);
+        let results = store_everywhere(
+            &mut storages,
+            &file.path,
+            &name(10),
+            SystemTime::now(),
+            &StopFlag::never(),
+        );
+        assert!(results.iter().all(|r| r.stored && r.error.is_none()));
+        // Upload and listing for the pruning: both are in it.
+        assert!(
+            results[0].duration >= 2 * delay,
+            "{:?}",
+            results[0].duration
+        );
+        assert!(results[1].duration < delay, "{:?}", results[1].duration);
+        assert!(results[1].duration > Duration::ZERO);
     }
 
     #[test]

@@ -164,6 +164,7 @@ fn outcome_of(result: &Result<CycleOutcome>, stopped: bool) -> Outcome {
                     stored: r.stored,
                     held: r.held,
                     error: r.error.clone(),
+                    duration: r.duration,
                 })
                 .collect(),
         },
@@ -213,6 +214,7 @@ mod tests {
                     stored: true,
                     held: Some(4),
                     error: None,
+                    duration: Duration::from_millis(1250),
                 },
                 StorageResult {
                     name: "offsite".into(),
@@ -221,6 +223,7 @@ mod tests {
                     stored: false,
                     held: None,
                     error: Some("storing the snapshot in aws s3://bucket/raft failed".into()),
+                    duration: Duration::from_secs(30),
                 },
             ],
         };
@@ -241,12 +244,14 @@ mod tests {
                         stored: true,
                         held: Some(4),
                         error: None,
+                        duration: Duration::from_millis(1250),
                     },
                     StorageRecord {
                         id: StorageId::new("offsite", "aws", "s3://bucket/raft"),
                         stored: false,
                         held: None,
                         error: Some("storing the snapshot in aws s3://bucket/raft failed".into()),
+                        duration: Duration::from_secs(30),
                     },
                 ],
             }

@@ -71,10 +71,13 @@ pub struct StorageMetrics {
     /// Attempts in a row that failed here (0 after one that stored and pruned): what tells a
     /// storage that keeps failing from one that failed once.
     pub consecutive_failures: u64,
-    /// Size of the last snapshot stored there.
+    /// Size of the last snapshot stored there: the bytes its last successful upload wrote.
     pub snapshot_bytes: u64,
     /// Snapshots held after the last pruning.
     pub snapshots: u64,
+    /// How long the last attempt here took (upload with its check, and pruning), in
+    /// seconds; 0 when none is known (never attempted, or a file written before it was).
+    pub last_duration_seconds: f64,
 }
 
 /// All metrics.
@@ -225,6 +228,8 @@ pub struct StorageRecord {
     /// Why storing or pruning failed, when it did. Made fit to store by [`reason`] when
     /// recorded.
     pub error: Option<String>,
+    /// How long storing and pruning took there.
+    pub duration: Duration,
 }
 
 impl Metrics {
@@ -256,6 +261,7 @@ impl Metrics {
                 for r in storages {
                     let s = self.storage(&r.id);
                     s.last_attempt_timestamp = now;
+                    s.last_duration_seconds = r.duration.as_secs_f64();
                     s.last_error = r.error.is_some();
                     s.last_error_reason = r.error.as_deref().map(reason);
                     s.consecutive_failures = if r.error.is_some() {
@@ -318,12 +324,14 @@ pub(super) fn sample() -> Metrics {
     s.last_attempt_timestamp = 1_795_405_200.0;
     s.snapshot_bytes = 12_345;
     s.snapshots = 3;
+    s.last_duration_seconds = 0.75;
     let t = m.storage(&StorageId::new("nas", "local", "/mnt/second"));
     t.last_error = true;
     t.last_error_reason =
         Some("storing the snapshot in local /mnt/second failed: \"disk\" \\ full".into());
     t.consecutive_failures = 2;
     t.last_attempt_timestamp = 1_795_405_200.0;
+    t.last_duration_seconds = 30.5;
     m
 }
 
@@ -358,6 +366,8 @@ mod tests {
             stored: true,
             held: Some(2),
             error: failed.then(|| format!("pruning local {location} failed: Permission denied")),
+            // A failing storage is often a slow one (a timeout).
+            duration: Duration::from_millis(if failed { 4000 } else { 250 }),
         }
     }
 
@@ -413,6 +423,16 @@ mod tests {
         );
         assert_eq!(new.id, StorageId::new("local-2", "local", "/mnt/new"));
         assert_eq!(new.last_success_timestamp, 2e9);
+        assert_eq!(
+            (
+                first.last_duration_seconds,
+                second.last_duration_seconds,
+                new.last_duration_seconds
+            ),
+            (0.25, 4.0, 0.25),
+            "each storage's own time, also of one that failed"
+        );
+        assert_eq!(new.snapshot_bytes, 777, "the bytes its upload wrote");
 
         // Everywhere stored: a success, the failures reset.
         let cycle = taken(vec![stored_in("nas", "/mnt/second", false)]);

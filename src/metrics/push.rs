@@ -84,14 +84,15 @@ fn group_url(base: &str, instance: &str) -> String {
 }
 
 /// The families whose 0 means "not known to this process" rather than a value: a `once` in a
-/// fresh CronJob pod that fails knows no last success, snapshot size or count.
-const KEPT_BY_THE_GATEWAY: [&str; 6] = [
+/// fresh CronJob pod that fails knows no last success, snapshot size, count or storage time.
+const KEPT_BY_THE_GATEWAY: [&str; 7] = [
     "last_success_timestamp_seconds",
     "snapshot_bytes",
     "raft_index",
     "storage_last_success_timestamp_seconds",
     "storage_snapshot_bytes",
     "storage_snapshots",
+    "storage_last_duration_seconds",
 ];
 
 /// `text` (as [`Metrics::render`] writes it) without the zero samples of the families in

@@ -104,6 +104,7 @@ impl Metrics {
                         "storage_consecutive_failures" => s.consecutive_failures = whole,
                         "storage_snapshot_bytes" => s.snapshot_bytes = whole,
                         "storage_snapshots" => s.snapshots = whole,
+                        "storage_last_duration_seconds" => s.last_duration_seconds = value,
                         _ => {}
                     }
                 }
@@ -292,6 +293,24 @@ mod tests {
         assert_eq!(parsed.agent.last_error_reason, None);
         assert!(parsed.storages[1].last_error);
         assert_eq!(parsed.storages[1].last_error_reason, None);
+    }
+
+    #[test]
+    fn a_file_without_storage_durations_loads_with_none_known() {
+        let metrics = sample();
+        let text = metrics.render();
+        assert!(text.contains("storage_last_duration_seconds{"), "{text}");
+        let older: String = text
+            .lines()
+            .filter(|l| !l.contains("storage_last_duration_seconds"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let parsed = Metrics::parse(&older).unwrap();
+        let mut expected = metrics;
+        for s in &mut expected.storages {
+            s.last_duration_seconds = 0.0;
+        }
+        assert_eq!(parsed, expected);
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl Metrics {
             );
         }
         type Getter = fn(&StorageMetrics) -> f64;
-        let storage_rows: [(&str, &str, Getter); 6] = [
+        let storage_rows: [(&str, &str, Getter); 7] = [
             (
                 "storage_last_success_timestamp_seconds",
                 "When a snapshot was last stored and checked in this storage (0: never).",
@@ -130,6 +130,11 @@ impl Metrics {
                 "storage_snapshots",
                 "Snapshots held in this storage after the last pruning.",
                 |s| s.snapshots as f64,
+            ),
+            (
+                "storage_last_duration_seconds",
+                "How long the last store in this storage took: upload, check and pruning.",
+                |s| s.last_duration_seconds,
             ),
         ];
         for (name, help, get) in storage_rows {
@@ -207,6 +212,14 @@ mod tests {
         assert!(text.contains(
             "vault_raft_snapshot_storage_consecutive_failures{storage=\"nas\",kind=\"local\",location=\"/mnt/second\"} 2\n"
         ));
+        assert!(text.contains(
+            "# TYPE vault_raft_snapshot_storage_last_duration_seconds gauge\n\
+             vault_raft_snapshot_storage_last_duration_seconds{storage=\"local-0\",kind=\"local\",location=\"/var/backups/vault \\\"main\\\"\"} 0.75\n\
+             vault_raft_snapshot_storage_last_duration_seconds{storage=\"nas\",kind=\"local\",location=\"/mnt/second\"} 30.5\n"
+        ), "{text}");
+        assert!(text.contains(
+            "vault_raft_snapshot_storage_snapshot_bytes{storage=\"local-0\",kind=\"local\",location=\"/var/backups/vault \\\"main\\\"\"} 12345\n"
+        ));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             assert!(line.starts_with("vault_raft_snapshot_"), "{line}");
             assert!(
@@ -238,7 +251,7 @@ mod tests {
             1,
             "{text}"
         );
-        assert_eq!(text.matches("# TYPE").count(), 15, "{text}");
+        assert_eq!(text.matches("# TYPE").count(), 16, "{text}");
 
         // After a success: no reason series at all in the file...
         let mut ok = sample();
@@ -272,7 +285,7 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("vault_raft_snapshot_storage_"))
             .collect();
-        assert_eq!(series.len(), 6, "{text}");
+        assert_eq!(series.len(), 7, "{text}");
         for line in series {
             let (_, labels) = line.split_once('{').unwrap();
             let (labels, _) = labels.rsplit_once("} ").unwrap();

@@ -1,10 +1,10 @@
 //! The alert rules of `contrib/prometheus/alerts.yaml`: promtool checks them and runs their unit
 //! tests (`alerts_test.yaml`), every alert says what to do and links to its README runbook, and
-//! once end to end: a real Prometheus scraping a real `run` agent's metrics file through a real
-//! node_exporter fires nothing while the agent is healthy and `VaultRaftSnapshotFailing` when
-//! Vault fails.
+//! once end to end: a real Prometheus scraping a real `run` agent's endpoint (`metrics_listen`)
+//! fires nothing while the agent is healthy, `VaultRaftSnapshotFailing` when Vault fails and
+//! `VaultRaftSnapshotStorageFailing` when one storage does.
 //!
-//! promtool, prometheus and prometheus-node-exporter are Debian packages that
+//! promtool and prometheus are Debian packages (of `prometheus`) that
 //! `contrib/test-servers.sh` installs. Where they are missing the tests say so loudly and skip,
 //! except in CI (`CI` set), where a missing tool fails them.
 
@@ -44,12 +44,11 @@ fn installed(tools: &[&str]) -> bool {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "{tool} is missing in CI: contrib/test-servers.sh installs it (Debian's prometheus \
-                 and prometheus-node-exporter packages)"
+                 package)"
             );
             eprintln!(
                 "\n*** SKIPPED: {tool} is not installed; the alert rules are NOT tested. \
-                 Run contrib/test-servers.sh start (or apt-get install prometheus \
-                 prometheus-node-exporter). ***\n"
+                 Run contrib/test-servers.sh start (or apt-get install prometheus). ***\n"
             );
             return false;
         }
@@ -255,36 +254,22 @@ fn rules_without_waiting() -> String {
 
 #[test]
 fn a_real_prometheus_fires_failing_when_vault_fails_and_nothing_while_healthy() {
-    if !installed(&["prometheus", "prometheus-node-exporter"]) {
+    if !installed(&["prometheus"]) {
         return;
     }
     let vault = VaultStandIn::start(valid_archive(2000));
     let env = TestEnv::new();
-    let textfiles = env.root.path().join("textfile");
-    fs::create_dir(&textfiles).unwrap();
-    let metrics_file = textfiles.join("vault_raft_snapshot.prom");
     let second = env.root.path().join("second");
     fs::create_dir(&second).unwrap();
+    // No metrics file: Prometheus scrapes the agent itself.
+    let agent_port = free_port();
     env.write_config(
         &vault,
         json!({
             "frequency": "1s",
-            "metrics_file": metrics_file,
+            "metrics_listen": format!("127.0.0.1:{agent_port}"),
             "local_storage": [{"path": env.snaps}, {"path": second}],
         }),
-    );
-
-    // node_exporter serves only the textfile collector.
-    let exporter_port = free_port();
-    let exporter = Server::start(
-        "prometheus-node-exporter",
-        &[
-            "--collector.disable-defaults".into(),
-            "--collector.textfile".into(),
-            format!("--collector.textfile.directory={}", textfiles.display()),
-            format!("--web.listen-address=127.0.0.1:{exporter_port}"),
-        ],
-        env.root.path().join("node-exporter.log"),
     );
 
     let rules = env.root.path().join("alerts.yaml");
@@ -295,7 +280,7 @@ fn a_real_prometheus_fires_failing_when_vault_fails_and_nothing_while_healthy() 
         format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
              rule_files:\n  - {}\n\
-             scrape_configs:\n  - job_name: vault\n    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n",
+             scrape_configs:\n  - job_name: vault\n    static_configs:\n      - targets: ['127.0.0.1:{agent_port}']\n",
             rules.display()
         ),
     )
@@ -314,19 +299,13 @@ fn a_real_prometheus_fires_failing_when_vault_fails_and_nothing_while_healthy() 
         env.root.path().join("prometheus.log"),
     );
     let base = format!("http://127.0.0.1:{prometheus_port}");
-    let logs = || {
-        format!(
-            "--- prometheus\n{}\n--- node_exporter\n{}",
-            prometheus.log(),
-            exporter.log()
-        )
-    };
+    let logs = || format!("--- prometheus\n{}", prometheus.log());
 
     let run = crate::env::LiveRun::start(env.command(&["run"]));
     let limit = Duration::from_secs(15);
     run.wait_for(0, &["Successfully created local snapshot"], limit);
 
-    // Healthy: the agent's series reach Prometheus through node_exporter, every rule is
+    // Healthy: the agent's series reach Prometheus from its endpoint, every rule is
     // evaluated without error after they did, and no alert is even pending.
     let query = format!(
         "{base}/api/v1/query?query=vault_raft_snapshot_storage_last_success_timestamp_seconds%3E0"
@@ -334,6 +313,21 @@ fn a_real_prometheus_fires_failing_when_vault_fails_and_nothing_while_healthy() 
     wait_until("the agent's series in Prometheus", limit, &logs, || {
         get(&query).is_some_and(|t| t.contains("\"storage\":\"local-0\""))
     });
+    // The endpoint's own series and each storage's time are there too.
+    let query = format!(
+        "{base}/api/v1/query?query=vault_raft_snapshot_storage_last_duration_seconds%3E0\
+         %20and%20on()%20vault_raft_snapshot_cycles_total%7Boutcome%3D%22success%22%7D%3E0"
+    );
+    wait_until(
+        "the storages' durations in Prometheus",
+        limit,
+        &logs,
+        || {
+            get(&query).is_some_and(|t| {
+                t.contains("\"storage\":\"local-0\"") && t.contains("\"storage\":\"local-1\"")
+            })
+        },
+    );
     let seen = Instant::now();
     // Every rule evaluated without error ("unknown" before its first evaluation), and three
     // evaluations (1s apart) after the data was there.
@@ -371,7 +365,7 @@ fn a_real_prometheus_fires_failing_when_vault_fails_and_nothing_while_healthy() 
     );
     assert_contains!(
         failing["annotations"]["summary"].as_str().unwrap(),
-        &format!("vault-raft-snapshot on 127.0.0.1:{exporter_port} failed")
+        &format!("vault-raft-snapshot on 127.0.0.1:{agent_port} failed")
     );
 
     // Vault back, the second storage broken (its directory replaced by a file): snapshots are

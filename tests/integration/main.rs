@@ -40,6 +40,7 @@ mod edge_newest;
 mod edge_output;
 mod edge_security;
 mod edge_status;
+mod edge_storage_metrics;
 mod edge_transient;
 mod examples;
 mod fanout;
