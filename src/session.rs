@@ -400,6 +400,12 @@ impl Session {
         auth.token(client)
     }
 
+    /// Forgets the token the agent logged in for, so that it is not revoked when the session
+    /// ends (after a restore, the cluster no longer knows it).
+    pub fn forget_agent_token(&mut self) {
+        self.auth = None;
+    }
+
     /// The cycle's runtime: the Vault client, the agent's credentials and the storages, which
     /// move into it.
     ///

@@ -203,6 +203,9 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
         inspection.size
     );
     restore::restore(client, &target, &token, &file, options.force)?;
+    // The cluster's token store is now the snapshot's: the token used for the restore is
+    // not there to revoke, and trying would only end a good restore with a warning.
+    session.forget_agent_token();
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

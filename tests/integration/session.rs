@@ -339,3 +339,24 @@ fn restore_file_needs_no_config_file() {
     let named = env.run(&["restore", file_arg, "--yes"]);
     assert_code(&named, 2);
 }
+
+#[test]
+fn a_restore_with_the_agents_own_login_does_not_revoke_a_token_the_restore_replaced() {
+    let (vault, env, file) = restore_setup();
+    env.write_config(&vault, json!({}));
+    let restored = env.run(&["restore", file.to_str().unwrap(), "--yes"]);
+    assert_code(&restored, 0);
+    let requests = vault.state().requests.clone();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path.contains("/auth/approle/login")),
+        "the agent's AppRole was not used: {:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert!(
+        !requests.iter().any(|r| r.path.contains("revoke-self")),
+        "the restored cluster was asked to revoke a token it no longer knows"
+    );
+    assert_not_contains!(restored.stderr, "could not revoke");
+}
