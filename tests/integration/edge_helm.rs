@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::env::{TestEnv, assert_code, finish};
+use crate::kubernetes::{run, yaml_documents};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const CHART: &str = "contrib/helm/vault-raft-snapshot";
@@ -55,31 +56,6 @@ fn tools() -> Option<Tools> {
         python,
         validator,
     })
-}
-
-fn run(command: &mut Command) -> (bool, String, String) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// YAML documents as JSON values, read by PyYAML from the venv.
-fn yaml_documents(python: &Path, yaml: &str) -> Vec<Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.yaml");
-    fs::write(&file, yaml).unwrap();
-    let (ok, stdout, stderr) = run(Command::new(python).args([
-        "-c",
-        "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))",
-        file.to_str().unwrap(),
-    ]));
-    assert!(ok, "{stderr}\n{yaml}");
-    serde_json::from_str(&stdout).unwrap()
 }
 
 /// Validates the objects strictly against the default (current) Kubernetes schema.

@@ -31,7 +31,8 @@ fn venv_tool(name: &str) -> Option<PathBuf> {
     None
 }
 
-fn run(command: &mut Command) -> (bool, String, String) {
+/// Runs `command`: whether it succeeded, its stdout and its stderr.
+pub(crate) fn run(command: &mut Command) -> (bool, String, String) {
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
@@ -43,7 +44,7 @@ fn run(command: &mut Command) -> (bool, String, String) {
 }
 
 /// YAML documents as JSON values, read by PyYAML from the venv.
-fn yaml_documents(python: &Path, yaml: &str) -> Vec<Value> {
+pub(crate) fn yaml_documents(python: &Path, yaml: &str) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.yaml");
     fs::write(&file, yaml).unwrap();
@@ -52,7 +53,7 @@ fn yaml_documents(python: &Path, yaml: &str) -> Vec<Value> {
         "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))",
         file.to_str().unwrap(),
     ]));
-    assert!(ok, "{stderr}");
+    assert!(ok, "{stderr}\n{yaml}");
     serde_json::from_str(&stdout).unwrap()
 }
 

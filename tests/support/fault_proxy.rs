@@ -111,8 +111,9 @@ impl Drop for FaultProxy {
     }
 }
 
-/// Reads one HTTP message head: the lines up to the empty one.
-fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> {
+/// Reads one HTTP message head: the lines up to the empty one; `None` if the peer sent none.
+/// (The HTTP stub reads its requests with it too.)
+pub fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> {
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();

@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::fault_proxy::read_head;
+
 /// A request as the stub read it.
 #[derive(Clone)]
 pub struct Request {
@@ -249,22 +251,6 @@ impl Drop for HttpStub {
             Some(payload) if !std::thread::panicking() => std::panic::resume_unwind(payload),
             _ => {}
         }
-    }
-}
-
-/// Reads the lines of a message head up to the empty one; `None` if the client sent none.
-fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<String>>> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(None);
-        }
-        let line = line.trim_end_matches(['\r', '\n']).to_string();
-        if line.is_empty() {
-            return Ok(Some(lines));
-        }
-        lines.push(line);
     }
 }
 
