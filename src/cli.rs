@@ -170,6 +170,11 @@ pub enum Command {
         /// Really restore; without it nothing is sent.
         #[arg(long)]
         yes: bool,
+        /// How long to wait, after Vault accepted the snapshot, until the node has applied
+        /// it and serves requests again (Vault answers before the restore is done), as a Go
+        /// duration. Exits 1 when it is not back in time.
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::duration::parse)]
+        wait: std::time::Duration,
         /// The Vault address to restore to, instead of the config's `addr` or VAULT_ADDR.
         /// Restoring a FILE needs no config file: VAULT_ADDR (or --addr) and VAULT_TOKEN do.
         #[arg(long, value_name = "URL")]

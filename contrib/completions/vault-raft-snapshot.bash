@@ -648,13 +648,17 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__restore)
-            opts="-c -h --storage --force --yes --addr --config --help"
+            opts="-c -h --storage --force --yes --wait --addr --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -60,6 +60,7 @@ complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand 
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand inspect" -l json -d 'Print JSON'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -l storage -d 'Only from this storage (see `list --storage`)' -r
+complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -l wait -d 'How long to wait, after Vault accepted the snapshot, until the node has applied it and serves requests again (Vault answers before the restore is done), as a Go duration. Exits 1 when it is not back in time' -r
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -l addr -d 'The Vault address to restore to, instead of the config\'s `addr` or VAULT_ADDR. Restoring a FILE needs no config file: VAULT_ADDR (or --addr) and VAULT_TOKEN do' -r
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -s c -l config -d 'The JSON configuration file [default: /etc/vault.d/snapshot.json]' -r -F
 complete -c vault-raft-snapshot -n "__fish_vault_raft_snapshot_using_subcommand restore" -l force -d 'Use snapshot-force: restore a snapshot taken on another cluster (other unseal keys). The cluster then takes the snapshot\'s data, unseal keys and tokens'

@@ -78,6 +78,7 @@ pub fn dispatch(cli: Cli) -> Exit {
             storage,
             force,
             yes,
+            wait,
             addr,
             config,
         } => restore::RestoreSource::parse(snapshot)
@@ -91,6 +92,7 @@ pub fn dispatch(cli: Cli) -> Exit {
                     storage: storage.as_deref(),
                     force: *force,
                     yes: *yes,
+                    wait: *wait,
                     env_token: process_env("VAULT_TOKEN")
                         .filter(|t| !t.trim().is_empty())
                         .map(|t| Secret::new(t.trim())),

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use log::{info, warn};
@@ -95,6 +95,8 @@ pub struct RestoreOptions<'a> {
     pub force: bool,
     /// `--yes`: really send it.
     pub yes: bool,
+    /// `--wait`: how long the node may take to apply the restore.
+    pub wait: std::time::Duration,
     /// `VAULT_TOKEN`, which wins over the config's auth for a restore.
     pub env_token: Option<Secret>,
 }
@@ -195,6 +197,7 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
     drop(out);
     // With --yes the token was obtained above, or its error returned.
     let token = token.map_err(anyhow::Error::msg)?;
+    let stop = session.stop().clone();
     let client = session.vault()?;
     let target = restore::active_node(client)?;
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -202,25 +205,51 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
         "Sending {} bytes to POST {target}/v1/{endpoint}",
         inspection.size
     );
+    let sent = Instant::now();
     restore::restore(client, &target, &token, &file, options.force)?;
+    info!("Vault accepted the snapshot; waiting until {target} has applied it");
+    let back =
+        restore::wait_until_back(client, &target, &token, options.force, options.wait, &stop);
     // The cluster's token store is now the snapshot's: the token used for the restore is
     // not there to revoke, and trying would only end a good restore with a warning.
     session.forget_agent_token();
+    let back = back.context("the restore may be incomplete")?;
+    let took = format!("{:.1} s", sent.elapsed().as_secs_f64());
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "Restored: the cluster at {target} now holds Raft index {} of the snapshot.",
-        inspection.index
-    )?;
-    writeln!(out, "Check next:")?;
-    writeln!(
-        out,
-        "  - seal status of every node (vault status / bao status); a node may need unsealing,"
-    )?;
-    writeln!(
-        out,
-        "    and the unseal keys that apply are those of the cluster the snapshot was taken on;"
-    )?;
+    match back {
+        restore::Back::Unsealed { active } => {
+            writeln!(
+                out,
+                "Restored: the cluster at {target} now holds Raft index {} of the snapshot; \
+                 {active} is active and serving again ({took} after the snapshot was sent).",
+                inspection.index
+            )?;
+            writeln!(out, "Check next:")?;
+            writeln!(
+                out,
+                "  - seal status of every node (vault status / bao status); a standby may need"
+            )?;
+            writeln!(
+                out,
+                "    unsealing, with the unseal keys of the cluster the snapshot was taken on;"
+            )?;
+        }
+        restore::Back::Sealed => {
+            writeln!(
+                out,
+                "Restored: the cluster at {target} now holds Raft index {} of the snapshot, and \
+                 sealed itself ({took} after the snapshot was sent), as it does after a restore \
+                 from another cluster: unseal it with the unseal keys (or seal) of the cluster \
+                 the snapshot was taken on.",
+                inspection.index
+            )?;
+            writeln!(out, "Check next:")?;
+            writeln!(
+                out,
+                "  - unseal every node with those keys (vault operator unseal / bao operator unseal);"
+            )?;
+        }
+    }
     writeln!(
         out,
         "  - that the data you expect is back; tokens and leases created after the snapshot are gone;"

@@ -115,6 +115,21 @@ impl VaultClient {
         }
     }
 
+    /// This client bound to another node's address (e.g. the active node a restore went
+    /// to), with `call_timeout` as the limit on each JSON call.
+    #[must_use]
+    pub fn at(&self, addr: &str, call_timeout: Duration) -> Self {
+        Self {
+            agent: self.agent.clone(),
+            unstoppable: self.unstoppable.clone(),
+            call_timeout,
+            addr: addr.trim_end_matches('/').to_string(),
+            namespace: self.namespace.clone(),
+            snapshot_timeout: self.snapshot_timeout,
+            idle_timeout: self.idle_timeout,
+        }
+    }
+
     /// The longest wait for the next byte from Vault (`idle_timeout`).
     #[must_use]
     pub fn idle_timeout(&self) -> Duration {

@@ -6,6 +6,8 @@
 //! is never sent through a redirect: a 3xx is an error naming where Vault pointed.
 
 use std::fs::File;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use log::info;
@@ -15,6 +17,7 @@ use super::client::{VaultClient, VaultError};
 use super::leader;
 use super::snapshot::SNAPSHOT_PATH;
 use crate::secret::Secret;
+use crate::shutdown::StopFlag;
 
 /// The forced restore path under `/v1/`.
 pub const SNAPSHOT_FORCE_PATH: &str = "sys/storage/raft/snapshot-force";
@@ -117,4 +120,129 @@ pub fn restore(
         )),
         _ => Err(refused),
     }
+}
+
+/// How a node stands once a restore was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Back {
+    /// Unsealed and serving requests; `active` is the node `sys/leader` names as active
+    /// (the node restored to, unless leadership moved while it restarted).
+    Unsealed {
+        /// The active node's address.
+        active: String,
+    },
+    /// Sealed, as a node is after a forced restore of another cluster's snapshot: it opens
+    /// with the unseal keys (or seal) of the cluster the snapshot came from.
+    Sealed,
+}
+
+/// The pause between two looks at a node that is not back yet.
+const POLL: Duration = Duration::from_millis(500);
+/// The longest single request while waiting: a request that Vault holds until the restore
+/// is applied is asked again after this, so the deadline is kept.
+const LONGEST_LOOK: Duration = Duration::from_secs(30);
+
+/// Waits, at most `limit`, until the node at `target` has applied the restore it just
+/// accepted, and says how it stands.
+///
+/// Vault answers the POST before the restore is done: a background task takes the node's
+/// state lock, swaps the database and restarts the subsystems (`handleStorageRaftSnapshotWrite`
+/// in Vault and OpenBao). `sys/health`, `sys/leader` and `sys/seal-status` do not take that
+/// lock and answer throughout, so none of them proves anything; every request through the
+/// request handler does take it (and Go's lock admits no new reader once the restore waits
+/// for it). So the signal is an answer, of any status, to `GET auth/token/lookup-self`: once
+/// it comes, the restore is applied (or failed, and the node sealed itself). Then the seal
+/// status and the leader say which.
+///
+/// # Errors
+/// When `limit` passes first (naming what was last seen); when the node sealed itself after
+/// a restore that was not forced (Vault seals a node whose restore failed); a stop request.
+pub fn wait_until_back(
+    client: &VaultClient,
+    target: &str,
+    token: &Secret,
+    force: bool,
+    limit: Duration,
+    stop: &StopFlag,
+) -> Result<Back> {
+    let deadline = Instant::now() + limit;
+    // Vault's task asks for the lock as it answers the POST; give it that moment.
+    thread::sleep(Duration::from_millis(100));
+    let mut last_seen = String::from("nothing yet");
+    loop {
+        stop.check()?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!(
+                "the restore was sent, but the node at {target} did not answer as a working \
+                 node within {}; last seen: {last_seen}. Check its log and seal status",
+                crate::duration::format(limit)
+            );
+        }
+        let node = client.at(target, left.min(LONGEST_LOOK));
+        match super::token::lookup_self(&node, token) {
+            Ok(_) => {}
+            Err(e) => match e.downcast_ref::<VaultError>() {
+                // The token is not in the restored data (or never may look itself up):
+                // an answer all the same.
+                Some(v) if matches!(v.status, 400 | 403 | 404) => {}
+                // 503: sealed (a failed restore seals the node) or not active; the seal
+                // status says which.
+                Some(v) if v.status == 503 => {}
+                Some(v) => {
+                    last_seen = format!("{v}");
+                    stop_or_sleep(stop, deadline)?;
+                    continue;
+                }
+                None => {
+                    last_seen = format!("no answer: {e:#}");
+                    stop_or_sleep(stop, deadline)?;
+                    continue;
+                }
+            },
+        }
+        let sealed = match super::sys::seal_status(&node) {
+            Ok(status) => status.sealed,
+            Err(e) => {
+                last_seen = format!("{e:#}");
+                stop_or_sleep(stop, deadline)?;
+                continue;
+            }
+        };
+        if sealed {
+            if force {
+                return Ok(Back::Sealed);
+            }
+            bail!(
+                "the node at {target} sealed itself after the restore: Vault seals a node \
+                 whose restore failed (its log says why). Unseal it with this cluster's keys; \
+                 its data may be the old or the restored one"
+            );
+        }
+        match leader::fetch(&node) {
+            Ok(status) if !status.ha_enabled || status.is_self => {
+                return Ok(Back::Unsealed {
+                    active: target.to_string(),
+                });
+            }
+            Ok(status) if !status.leader_address.is_empty() => {
+                return Ok(Back::Unsealed {
+                    active: status.leader_address.trim_end_matches('/').to_string(),
+                });
+            }
+            Ok(_) => last_seen = format!("{target} is unsealed but no node is active yet"),
+            Err(e) => last_seen = format!("{e:#}"),
+        }
+        stop_or_sleep(stop, deadline)?;
+    }
+}
+
+/// Sleeps [`POLL`] (less when the deadline is nearer), ending early on a stop request.
+fn stop_or_sleep(stop: &StopFlag, deadline: Instant) -> Result<()> {
+    let until = (Instant::now() + POLL).min(deadline);
+    while Instant::now() < until {
+        stop.check()?;
+        thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
+    }
+    stop.check()
 }

@@ -53,6 +53,7 @@ mod openbao_cluster;
 mod ops;
 mod progress;
 mod recover;
+mod restore_wait;
 mod retention;
 mod s3_static_name;
 mod secret_refs;

@@ -321,6 +321,32 @@ disable_mlock = true
         }
     }
 
+    /// Reads `secret/<key>` from the active node as [`Cluster::secret`] does, but fails the
+    /// test when the node takes longer than `limit` to answer (a node still applying a
+    /// restore holds reads).
+    pub fn secret_within(&self, key: &str, limit: Duration) -> Option<String> {
+        let leader = self.leader();
+        let url = format!("{}/v1/secret/{key}", self.nodes[leader].addr());
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(limit))
+            .build()
+            .new_agent();
+        let mut response = http
+            .get(&url)
+            .header("X-Vault-Token", &self.root_token)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url} did not answer within {limit:?}: {e}"));
+        let body: Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap_or_default())
+                .unwrap_or(Value::Null);
+        match response.status().as_u16() {
+            200 => body["data"]["value"].as_str().map(str::to_string),
+            404 => None,
+            other => panic!("GET secret/{key} answered {other}: {body}"),
+        }
+    }
+
     /// An AppRole `name` with `policies` and token TTLs; returns (role_id, secret_id).
     pub fn approle(
         &self,

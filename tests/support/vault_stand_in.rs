@@ -126,6 +126,11 @@ pub struct State {
     pub restore_redirect: Option<String>,
     /// What `sys/capabilities-self` says a valid token may do on the snapshot path.
     pub capabilities: Vec<String>,
+    /// After a restore POST: for how long requests through Vault's request handler are held
+    /// (as Vault holds them while it applies a restore; `sys/health`, `sys/leader` and
+    /// `sys/seal-status` answer throughout), and the mode the node is in afterwards.
+    pub after_restore: Option<(Duration, Mode)>,
+    applying: Option<(Instant, Mode)>,
 }
 
 /// A running stand-in.
@@ -182,6 +187,8 @@ impl VaultStandIn {
             forbidden_served: false,
             restore_redirect: None,
             capabilities: vec!["read".into()],
+            after_restore: None,
+            applying: None,
         }));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
@@ -293,6 +300,28 @@ fn handle<S: Read + Write>(mut stream: S, state: &Mutex<State>) -> std::io::Resu
     respond(&mut stream, state, &request)
 }
 
+/// While a restore is being applied, holds a request through the request handler until it
+/// is done, then puts the node in the mode it is in afterwards.
+fn settle_restore(state: &Mutex<State>, path: &str) {
+    let Some((until, _)) = lock(state).applying.clone() else {
+        return;
+    };
+    let lock_free = matches!(
+        path,
+        "/v1/sys/health" | "/v1/sys/leader" | "/v1/sys/seal-status"
+    );
+    if !lock_free {
+        thread::sleep(until.saturating_duration_since(Instant::now()));
+    }
+    let mut s = lock(state);
+    if let Some((until, after)) = s.applying.clone()
+        && Instant::now() >= until
+    {
+        s.mode = after;
+        s.applying = None;
+    }
+}
+
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -305,6 +334,7 @@ fn respond(
     let method = request.method.as_str();
     let path = request.path.as_str();
     let update = matches!(method, "PUT" | "POST");
+    settle_restore(state, path);
     let mode = lock(state).mode.clone();
     if path == "/v1/sys/leader" {
         if method != "GET" {
@@ -421,6 +451,12 @@ fn respond(
         )
     {
         let redirect = lock(state).restore_redirect.clone();
+        if redirect.is_none() {
+            let mut s = lock(state);
+            if let Some((hold, after)) = s.after_restore.clone() {
+                s.applying = Some((Instant::now() + hold, after));
+            }
+        }
         return match redirect {
             Some(location) => write!(
                 stream,
