@@ -119,7 +119,20 @@ struct State {
     metrics: Metrics,
     last: Option<(SystemTime, SystemTime, LastCycle)>,
     consecutive_errors: u64,
+    /// Argelbargel's agent's gauges, when `metrics_vrsa_names` asks for them.
+    vrsa: Option<Vrsa>,
     cycles: [u64; 4],
+}
+
+/// The values of Argelbargel's vault-raft-snapshot-agent's gauges (`metrics_vrsa_names`), in
+/// Unix seconds and bytes; 0 until known.
+#[derive(Clone, Copy, Debug, Default)]
+struct Vrsa {
+    last_snapshot_time: f64,
+    last_successful_snapshot_time: f64,
+    last_snapshot_success: bool,
+    next_snapshot_time: f64,
+    last_snapshot_size: u64,
 }
 
 /// The state the cycle publishes and the endpoint reads.
@@ -147,7 +160,15 @@ impl Published {
             last: None,
             consecutive_errors: 0,
             cycles: [0; 4],
+            vrsa: None,
         })))
+    }
+
+    /// Also serves Argelbargel's agent's `vrsa_*` gauges (`metrics_vrsa_names`).
+    #[must_use]
+    pub fn with_vrsa_names(self) -> Self {
+        self.lock().vrsa = Some(Vrsa::default());
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -187,6 +208,27 @@ impl Published {
             CycleResult::Failed => state.consecutive_errors += 1,
             CycleResult::Stopped => {}
             CycleResult::Success | CycleResult::NotLeader => state.consecutive_errors = 0,
+        }
+        if let Some(vrsa) = &mut state.vrsa {
+            // Theirs: a snapshot attempt at `started`; success when it was not empty. Ours:
+            // success is stored everywhere (or a standby); a stop is no attempt.
+            let at = unix_seconds(started);
+            match cycle.result {
+                CycleResult::Success | CycleResult::NotLeader => {
+                    vrsa.last_snapshot_time = at;
+                    vrsa.last_successful_snapshot_time = at;
+                    vrsa.last_snapshot_success = true;
+                    if cycle.result == CycleResult::Success {
+                        vrsa.last_snapshot_size = metrics.agent.snapshot_bytes;
+                    }
+                }
+                CycleResult::Failed => {
+                    vrsa.last_snapshot_time = at;
+                    vrsa.last_snapshot_success = false;
+                }
+                CycleResult::Stopped => {}
+            }
+            vrsa.next_snapshot_time = unix_seconds(SystemTime::now() + wait);
         }
         state.last = Some((started, SystemTime::now(), cycle));
         state.metrics = metrics.clone();
@@ -257,6 +299,45 @@ impl Published {
                 "{p}_cycles_total{{outcome=\"{}\"}} {count}",
                 result.as_str()
             );
+        }
+        if let Some(v) = state.vrsa {
+            // Argelbargel's agent's names, help texts and types (all gauges).
+            for (name, help, value) in [
+                (
+                    "vrsa_last_snapshot_time",
+                    "Unix timestamp of the last snapshot time",
+                    v.last_snapshot_time,
+                ),
+                (
+                    "vrsa_last_successful_snapshot_time",
+                    "Unix timestamp of the last successful snapshot time",
+                    v.last_successful_snapshot_time,
+                ),
+                (
+                    "vrsa_last_snapshot_success",
+                    "Returns 1 if the last snapshot was successful and 0 if not",
+                    f64::from(u8::from(v.last_snapshot_success)),
+                ),
+                (
+                    "vrsa_next_snapshot_time",
+                    "Unix timestamp of the next scheduled snapshot time",
+                    v.next_snapshot_time,
+                ),
+                (
+                    "vrsa_last_snapshot_size",
+                    "Size of the last snapshot in bytes",
+                    #[allow(clippy::cast_precision_loss)]
+                    {
+                        v.last_snapshot_size as f64
+                    },
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                    value.trunc()
+                );
+            }
         }
         out
     }

@@ -25,6 +25,7 @@ pub mod http;
 pub mod leftovers;
 pub mod logging;
 pub mod metrics;
+pub mod other_names;
 pub mod progress;
 #[cfg(test)]
 mod properties;

@@ -16,6 +16,8 @@ const SUFFIX: &str = ".snap";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SnapshotName {
     unix_nanos: u128,
+    /// Another agent's name (`other_snapshot_names`) carrying that time; `None` for ours.
+    other: Option<&'static str>,
 }
 
 impl SnapshotName {
@@ -25,20 +27,45 @@ impl SnapshotName {
         let unix_nanos = time
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos());
-        Self { unix_nanos }
+        Self {
+            unix_nanos,
+            other: None,
+        }
     }
 
-    /// Parses a file or object name. Returns `None` for anything we did not generate.
+    /// Parses one of our own names. Returns `None` for anything we did not generate.
     #[must_use]
-    pub fn parse(name: &str) -> Option<Self> {
+    pub fn parse_ours(name: &str) -> Option<Self> {
         let digits = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
         let canonical = !digits.is_empty()
             && digits.bytes().all(|b| b.is_ascii_digit())
             && (digits == "0" || !digits.starts_with('0'));
-        if !canonical {
-            return None;
+        if canonical && let Ok(unix_nanos) = digits.parse() {
+            return Some(Self {
+                unix_nanos,
+                other: None,
+            });
         }
-        digits.parse().ok().map(|unix_nanos| Self { unix_nanos })
+        None
+    }
+
+    /// Parses a file or object name: ours ([`SnapshotName::parse_ours`]), else one of the
+    /// other agents' names the config recognises ([`crate::other_names`]). `None` for
+    /// anything else.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::parse_ours(name).or_else(|| {
+            crate::other_names::recognise(name).map(|(unix_nanos, other)| Self {
+                unix_nanos,
+                other: Some(other),
+            })
+        })
+    }
+
+    /// True for another agent's name, which we never write.
+    #[must_use]
+    pub fn is_other_agents(&self) -> bool {
+        self.other.is_some()
     }
 
     /// The time the snapshot was taken, from its name.
@@ -215,7 +242,10 @@ pub fn newest<'a>(
 
 impl fmt::Display for SnapshotName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PREFIX}{}{SUFFIX}", self.unix_nanos)
+        match self.other {
+            Some(name) => f.write_str(name),
+            None => write!(f, "{PREFIX}{}{SUFFIX}", self.unix_nanos),
+        }
     }
 }
 

@@ -221,7 +221,10 @@ fn serve_endpoint(config: &Config, sink: &MetricsSink) -> Result<Option<endpoint
     };
     let listener = endpoint::bind(listen)?;
     let deadline = endpoint::deadline(config.frequency, config.vault.snapshot_timeout);
-    let published = endpoint::Published::new(deadline, sink.metrics().clone());
+    let mut published = endpoint::Published::new(deadline, sink.metrics().clone());
+    if config.metrics_vrsa_names {
+        published = published.with_vrsa_names();
+    }
     endpoint::serve(listener, published.clone())?;
     info!(
         "Serving /metrics, /healthz, /readyz and /status on http://{listen} (healthz deadline {})",

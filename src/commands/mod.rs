@@ -64,12 +64,15 @@ pub fn dispatch(cli: Cli) -> Exit {
             storage,
             output,
             config,
-        } => Wanted::parse(snapshot)
-            .map_err(anyhow::Error::from)
-            .and_then(|wanted| {
-                let c = load(cli.config_path(config))?;
+        } => match Wanted::parse(snapshot) {
+            Ok(wanted) => load(cli.config_path(config))
+                .and_then(|c| fetch::fetch(c, wanted, storage.as_deref(), output)),
+            // Another agent's name is one only once the config says so (other_snapshot_names).
+            Err(_) => load(cli.config_path(config)).and_then(|c| {
+                let wanted = Wanted::parse(snapshot)?;
                 fetch::fetch(c, wanted, storage.as_deref(), output)
             }),
+        },
         Command::Inspect { file, depth, json } => {
             inspect::inspect(file, usize::from(*depth), *json)
         }
@@ -81,11 +84,19 @@ pub fn dispatch(cli: Cli) -> Exit {
             wait,
             addr,
             config,
-        } => restore::RestoreSource::parse(snapshot)
-            .map_err(anyhow::Error::from)
-            .and_then(|source| {
-                let named = cli.config_named(config);
-                let c = restore::config_for(&source, cli.config_path(config), named)?;
+        } => {
+            let named = cli.config_named(config);
+            match restore::RestoreSource::parse(snapshot) {
+                Ok(source) => restore::config_for(&source, cli.config_path(config), named)
+                    .map(|c| (source, c)),
+                // Not a file: a stored name, maybe another agent's (other_snapshot_names),
+                // which only the config can tell.
+                Err(_) => load(cli.config_path(config)).and_then(|c| {
+                    let source = restore::RestoreSource::parse(snapshot)?;
+                    Ok((source, c))
+                }),
+            }
+            .and_then(|(source, c)| {
                 let c = restore::with_addr(c, addr.as_deref())?;
                 let options = restore::RestoreOptions {
                     source,
@@ -98,7 +109,8 @@ pub fn dispatch(cli: Cli) -> Exit {
                         .map(|t| Secret::new(t.trim())),
                 };
                 restore::restore(c, options)
-            }),
+            })
+        }
     };
     result.unwrap_or_else(|e| {
         if stdout_closed(&e) {
@@ -156,6 +168,7 @@ pub(crate) fn stopped_by_signal(error: &anyhow::Error) -> bool {
 /// session probes what it uses).
 pub(crate) fn load(path: PathBuf) -> Result<Config> {
     let config = Config::load(&path, &process_env)?;
+    crate::other_names::install(&config.other_snapshot_names);
     announce(&config);
     Ok(config)
 }

@@ -42,8 +42,8 @@ impl Wanted {
         }
         SnapshotName::parse(text).map(Wanted::Named).ok_or_else(|| {
             ConfigError(format!(
-                "{text:?} is not a snapshot name (raft_snapshot-<unix nanoseconds>.snap, as \
-                 `list` shows them) nor \"latest\""
+                "{text:?} is not a snapshot name (raft_snapshot-<unix nanoseconds>.snap, or one \
+                 of other_snapshot_names, as `list` shows them) nor \"latest\""
             ))
         })
     }

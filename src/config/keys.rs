@@ -305,6 +305,20 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         section: Section::Agent,
+        key: "metrics_vrsa_names",
+        default: "false",
+        env: "",
+        doc: "true: metrics_listen's /metrics also serves Argelbargel's vault-raft-snapshot-agent's gauges, so its users' alerts keep working: vrsa_last_snapshot_time (start of the last cycle that took a snapshot or found this node a standby), vrsa_last_successful_snapshot_time and vrsa_last_snapshot_success (1/0) for the last such cycle, vrsa_next_snapshot_time (0 until the first cycle ends), vrsa_last_snapshot_size (bytes of the last verified snapshot). Ours are stricter: success means verified and stored in every storage (theirs: a non-empty snapshot was taken, whatever the uploads did); a standby's cycle counts as a success, as in our own last_success_timestamp; a stopped cycle changes nothing.",
+    },
+    KeyDoc {
+        section: Section::Agent,
+        key: "other_snapshot_names",
+        default: "",
+        env: "",
+        doc: "Other agents' snapshot names to see and prune beside ours: a list of {\"name_prefix\", \"go_time_layout\", \"name_suffix\", \"time_zone\"} (Argelbargel's agent: namePrefix + Go time layout timestampFormat + nameSuffix; defaults raft-snapshot-, 2006-01-02T15-04-05Z-0700, .snap; time_zone UTC, Local (default, as that agent writes) or +02:00, used only when the layout has no zone). Such names are listed, fetched, restored and counted and pruned by retention by the time in their name; a name is recognised only if it is exactly what Go writes for that time. We never write them. Layout tokens: 2006 06 01 1 Jan January 02 2 _2 15 03 3 04 4 05 5 PM pm Mon Monday MST -0700 -07:00 -07 -070000 -07:00:00 Z0700 Z07:00 Z07 .000 .999 (or ,); a layout with 002 or __2, without year, month or day, or 03/3 without PM is refused. {\"vault_file_prefix\": \"vault-snapshot\"} (Vault Enterprise) is accepted but such names are not recognised: their time format is not documented (a warning says so).",
+    },
+    KeyDoc {
+        section: Section::Agent,
         key: "log_format",
         default: "text",
         env: "",
@@ -329,7 +343,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "aws_storage.s3_key_prefix",
         default: "raft_snapshots",
         env: "",
-        doc: "Key prefix; snapshots are <prefix>/raft_snapshot-<unix ns>.snap.",
+        doc: "Key prefix; snapshots are <prefix>/raft_snapshot-<unix ns>.snap. \"/\" is the bucket root (as Argelbargel's agent's s3 storage writes); missing or \"\" keeps raft_snapshots, the Go agent's default. At the root only keys without '/' that are snapshot names (ours, or other_snapshot_names) are seen; every other object is left alone.",
     },
     KeyDoc {
         section: Section::S3,

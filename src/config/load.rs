@@ -52,6 +52,8 @@ pub(super) struct RawConfig {
     metrics_listen: Option<String>,
     log_format: Option<String>,
     idle_timeout: Option<String>,
+    other_snapshot_names: Option<serde_json::Value>,
+    metrics_vrsa_names: Option<bool>,
 }
 
 /// The shortest `frequency`: anything shorter would snapshot Vault continuously.
@@ -261,6 +263,8 @@ impl Validator<'_> {
         let metrics_listen = non_empty(raw.metrics_listen)
             .map(|listen| self.listen(&listen))
             .transpose()?;
+        let other_snapshot_names = self.other_snapshot_names(raw.other_snapshot_names)?;
+        let metrics_vrsa_names = raw.metrics_vrsa_names.unwrap_or(false);
         let log_format = match non_empty(raw.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -287,6 +291,8 @@ impl Validator<'_> {
             metrics_push_url,
             metrics_listen,
             log_format,
+            other_snapshot_names,
+            metrics_vrsa_names,
             warnings: self.warnings.take(),
         })
     }

@@ -34,6 +34,7 @@ use crate::retention::RetentionPolicy;
 mod auth;
 mod keys;
 mod load;
+mod other_names;
 pub mod probe;
 mod retention;
 mod storage;
@@ -168,6 +169,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// What is legal but probably a mistake; logged as warnings at start.
     pub warnings: Vec<String>,
+    /// Other agents' snapshot names to recognise (`other_snapshot_names`).
+    pub other_snapshot_names: Vec<crate::other_names::OtherNames>,
+    /// Serve Argelbargel's agent's `vrsa_*` metric names too (`metrics_vrsa_names`).
+    pub metrics_vrsa_names: bool,
 }
 
 /// The largest config file read: a config is a few KiB; this keeps `-c /dev/zero` or a wrong

@@ -517,7 +517,7 @@ impl S3Storage {
     /// `s3_static_snapshot_name` that name and its temporary keys (`.<name>.tmp-<time>`).
     fn writes_key(&self, key: &str) -> bool {
         match &self.config.static_snapshot_name {
-            None => self.keys.parse(key).is_some(),
+            None => self.keys.parse(key).is_some_and(|n| !n.is_other_agents()),
             Some(fixed) => {
                 key == self.keys.key(fixed)
                     || key

@@ -51,6 +51,7 @@ mod kubernetes;
 mod metrics_push;
 mod openbao_cluster;
 mod ops;
+mod other_names;
 mod progress;
 mod recover;
 mod restore_wait;
