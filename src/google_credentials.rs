@@ -223,3 +223,52 @@ impl CredentialsFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CredentialsFile;
+
+    fn read(text: &str) -> anyhow::Result<CredentialsFile> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        std::fs::write(&path, text).unwrap();
+        CredentialsFile::read(&path)
+    }
+
+    #[test]
+    fn external_account_files_are_read_described_and_unsupported_sources_refused() {
+        let file = read(
+            r#"{"type": "external_account", "audience": "//iam/x", "subject_token_type": "jwt",
+                "credential_source": {"file": "/var/run/t", "format": {"type": "json",
+                "subject_token_field_name": "tok"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            file.describe(),
+            "external_account (token_url https://sts.googleapis.com/v1/token, subject token file /var/run/t)"
+        );
+        let CredentialsFile::ExternalAccount {
+            credential_source, ..
+        } = file
+        else {
+            panic!("not external_account");
+        };
+        assert_eq!(
+            credential_source
+                .token_from(r#"{"tok": "abc"}"#)
+                .unwrap()
+                .expose(),
+            "abc"
+        );
+        let e = credential_source.token_from(r#"{"other": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("\"tok\""), "{e}");
+
+        let e = read(
+            r#"{"type": "external_account", "audience": "a", "subject_token_type": "jwt",
+                "credential_source": {"executable": {"command": "x"}}}"#,
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("not supported"), "{e}");
+    }
+}

@@ -211,12 +211,15 @@ fn s3_credentials(c: &crate::config::S3Config) -> String {
 fn gcs_credentials(credentials: &GoogleCredentials) -> String {
     match credentials {
         GoogleCredentials::None => "no credentials (emulator)".into(),
+        #[cfg(feature = "gcs")]
         GoogleCredentials::File(path) => {
             match crate::google_credentials::CredentialsFile::read(path) {
                 Ok(file) => format!("{} from {}", file.describe(), path.display()),
                 Err(_) => format!("credentials file {} (unreadable)", path.display()),
             }
         }
+        #[cfg(not(feature = "gcs"))]
+        GoogleCredentials::File(path) => format!("credentials file {}", path.display()),
         GoogleCredentials::Metadata(host) => format!("metadata server at {host}"),
     }
 }

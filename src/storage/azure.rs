@@ -380,14 +380,14 @@ impl Identity {
                 .to_string()
         };
         match self {
-            Self::AccountKey => config
-                .account_key
-                .as_ref()
-                .map_or_else(|| "account key".into(), |k| format!("account key (account_key {k})")),
-            Self::SasToken => config
-                .sas_token
-                .as_ref()
-                .map_or_else(|| "SAS token".into(), |t| format!("SAS token (sas_token {t})")),
+            Self::AccountKey => config.account_key.as_ref().map_or_else(
+                || "account key".into(),
+                |k| format!("account key (account_key {k})"),
+            ),
+            Self::SasToken => config.sas_token.as_ref().map_or_else(
+                || "SAS token".into(),
+                |t| format!("SAS token (sas_token {t})"),
+            ),
             Self::Workload {
                 client_id,
                 tenant_id,
@@ -547,8 +547,59 @@ impl Storage for AzureStorage {
 
 #[cfg(test)]
 mod tests {
-    use super::scrub_sas;
-    use crate::secret::Secret;
+    use super::{Identity, scrub_sas};
+    use crate::config::AzureConfig;
+    use crate::secret::{Secret, SecretRef};
+
+    fn config(key: bool, sas: bool) -> AzureConfig {
+        AzureConfig {
+            account_name: "a".into(),
+            account_key: key.then(|| SecretRef::value("account_key", Secret::new("k"))),
+            container_name: "c".into(),
+            prefix: String::new(),
+            endpoint: None,
+            sas_token: sas.then(|| SecretRef::value("sas_token", Secret::new("sv=1&sig=s"))),
+        }
+    }
+
+    #[test]
+    fn the_config_wins_then_workload_identity_then_a_service_principal_then_managed_identity() {
+        let all = |name: &str| match name {
+            "AZURE_CLIENT_ID" => Some("id".to_string()),
+            "AZURE_TENANT_ID" => Some("t".to_string()),
+            "AZURE_FEDERATED_TOKEN_FILE" => Some("/f".to_string()),
+            "AZURE_CLIENT_SECRET" => Some("s".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Identity::resolve(&config(true, true), &all),
+            Identity::AccountKey
+        );
+        assert_eq!(
+            Identity::resolve(&config(false, true), &all),
+            Identity::SasToken
+        );
+        assert!(matches!(
+            Identity::resolve(&config(false, false), &all),
+            Identity::Workload { ref token_file, authority_host: None, .. } if token_file == "/f"
+        ));
+        let no_file = |name: &str| all(name).filter(|_| name != "AZURE_FEDERATED_TOKEN_FILE");
+        let principal = Identity::resolve(&config(false, false), &no_file);
+        assert!(matches!(principal, Identity::ServicePrincipal { .. }));
+        let described = principal.describe(&config(false, false));
+        assert!(described.contains("AZURE_CLIENT_SECRET") && !described.contains(" s,"));
+        let id_only = |name: &str| (name == "AZURE_CLIENT_ID").then(|| "id".to_string());
+        assert_eq!(
+            Identity::resolve(&config(false, false), &id_only),
+            Identity::ManagedIdentity {
+                client_id: Some("id".into())
+            }
+        );
+        assert_eq!(
+            Identity::resolve(&config(false, false), &|_| None),
+            Identity::ManagedIdentity { client_id: None }
+        );
+    }
 
     #[test]
     fn a_sas_token_and_its_signature_are_scrubbed_from_the_whole_chain() {

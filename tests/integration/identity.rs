@@ -261,39 +261,44 @@ fn an_azure_account_key_in_the_config_wins_over_workload_identity_variables() {
     assert_code(&outcome, 0);
     assert_contains!(outcome.stdout, "account key (account_key <redacted>)");
     assert_silent(&outcome, &[AZURE_KEY]);
-    assert!(entra.requests().is_empty(), "check without --connect sent a token request");
+    assert!(
+        entra.requests().is_empty(),
+        "check without --connect sent a token request"
+    );
 }
 
 // ---------------------------------------------------------------- GCS external_account
 
 const STS_TOKEN: &str = "ya29.federated-sts-token";
 const SA_TOKEN: &str = "ya29.impersonated-service-account-token";
-const AUDIENCE: &str = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/k8s";
+const AUDIENCE: &str =
+    "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/k8s";
 
 /// Google's STS and IAM Credentials, and a subject token URL, on one stub.
 fn google_stand_in() -> HttpStub {
-    HttpStub::start(|request| match (request.method.as_str(), request.path.as_str()) {
-        ("POST", "/v1/token") => Response::json(
-            200,
-            &json!({"access_token": STS_TOKEN, "expires_in": 3600, "token_type": "Bearer",
+    HttpStub::start(
+        |request| match (request.method.as_str(), request.path.as_str()) {
+            ("POST", "/v1/token") => Response::json(
+                200,
+                &json!({"access_token": STS_TOKEN, "expires_in": 3600, "token_type": "Bearer",
                     "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}),
-        ),
-        ("POST", path) if path.ends_with(":generateAccessToken") => {
-            if request.header("authorization") == Some(&format!("Bearer {STS_TOKEN}")) {
-                Response::json(
-                    200,
-                    &json!({"accessToken": SA_TOKEN, "expireTime": "2099-01-01T00:00:00Z"}),
-                )
-            } else {
-                Response::json(401, &json!({"error": {"status": "UNAUTHENTICATED"}}))
+            ),
+            ("POST", path) if path.ends_with(":generateAccessToken") => {
+                if request.header("authorization") == Some(&format!("Bearer {STS_TOKEN}")) {
+                    Response::json(
+                        200,
+                        &json!({"accessToken": SA_TOKEN, "expireTime": "2099-01-01T00:00:00Z"}),
+                    )
+                } else {
+                    Response::json(401, &json!({"error": {"status": "UNAUTHENTICATED"}}))
+                }
             }
-        }
-        ("GET", "/subject") if request.header("metadata") == Some("True") => Response::json(
-            200,
-            &json!({"id_token": "subject-token-from-a-url"}),
-        ),
-        _ => Response::new(404),
-    })
+            ("GET", "/subject") if request.header("metadata") == Some("True") => {
+                Response::json(200, &json!({"id_token": "subject-token-from-a-url"}))
+            }
+            _ => Response::new(404),
+        },
+    )
 }
 
 fn gcs_env(vault: &VaultStandIn, prefix: &str, credentials: &Value) -> TestEnv {
@@ -360,13 +365,20 @@ fn gcs_external_account_exchanges_a_file_token_at_sts_and_impersonates() {
         sent["requested_token_type"],
         "urn:ietf:params:oauth:token-type:access_token"
     );
-    assert_eq!(sent["scope"], "https://www.googleapis.com/auth/cloud-platform");
+    assert_eq!(
+        sent["scope"],
+        "https://www.googleapis.com/auth/cloud-platform"
+    );
     let impersonated: Vec<Request> = google
         .requests()
         .into_iter()
         .filter(|r| r.path.ends_with(":generateAccessToken"))
         .collect();
-    assert_eq!(impersonated.len(), 1, "one impersonation for the whole cycle");
+    assert_eq!(
+        impersonated.len(),
+        1,
+        "one impersonation for the whole cycle"
+    );
     let body: Value = serde_json::from_slice(&impersonated[0].body).unwrap();
     assert_eq!(
         body["scope"][0],
@@ -490,7 +502,9 @@ fn relay(
     let header = |name: &str| {
         head.iter().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     };
     let mut out = TcpStream::connect(upstream)?;
@@ -511,9 +525,8 @@ fn relay(
             let mut size_line = String::new();
             reader.read_line(&mut size_line)?;
             out.write_all(size_line.as_bytes())?;
-            let size =
-                usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
-                    .unwrap_or(0);
+            let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
             let mut chunk = vec![0; size + 2];
             reader.read_exact(&mut chunk)?;
             out.write_all(&chunk)?;
@@ -551,7 +564,11 @@ fn relay(
 fn trusted_only_with_ssl_cert_file(env: &TestEnv, pki: &Pki, args: &[&str]) -> Outcome {
     let ca = write(env, "private-ca.pem", &pki.ca_pem);
     let refused = run_with(env, args, &[]);
-    assert_ne!(refused.code, 0, "trusted without the CA:\n{}", refused.stdout);
+    assert_ne!(
+        refused.code, 0,
+        "trusted without the CA:\n{}",
+        refused.stdout
+    );
     assert_contains!(
         format!("{}{}", refused.stdout, refused.stderr).to_lowercase(),
         "certificate"
@@ -595,10 +612,9 @@ fn gcs_trusts_a_private_ca_from_ssl_cert_file() {
     );
     trusted_only_with_ssl_cert_file(&env, &pki, &["once"]);
     assert!(
-        proxy
-            .heads()
+        proxy.heads().iter().any(|h| h
             .iter()
-            .any(|h| h.iter().any(|l| l.eq_ignore_ascii_case("authorization: Bearer ya29.t"))),
+            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer ya29.t"))),
         "the token did not reach the storage"
     );
     assert!(!token_proxy.heads().is_empty());
@@ -654,4 +670,51 @@ fn vault_trusts_a_private_ca_from_ssl_cert_file() {
     env.write_config(&vault, json!({}));
     trusted_only_with_ssl_cert_file(&env, &pki, &["once"]);
     assert_eq!(env.files().len(), 1);
+}
+
+// ---------------------------------------------------------------- check's credential lines
+
+#[test]
+fn check_names_the_source_of_sas_service_account_and_metadata_credentials() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let env = TestEnv::new();
+    let key = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gcs-test-key.pem"),
+    )
+    .unwrap();
+    let sa = write(
+        &env,
+        "sa.json",
+        &json!({"type": "service_account", "client_email": "sa@p.iam.gserviceaccount.com",
+                "private_key": key, "token_uri": "https://oauth2.example/token"})
+        .to_string(),
+    );
+    let sas = "sv=2024-01-01&sp=rwdl&sig=c2VjcmV0LXNpZ25hdHVyZQ%3D%3D";
+    env.write_config(
+        &vault,
+        json!({"storages": null,
+               "google_storage": {"bucket": BUCKET, "endpoint": "http://127.0.0.1:9",
+                                  "credentials_file": sa},
+               "azure_storage": {"account_name": "a", "container_name": BUCKET,
+                                 "sas_token": sas}}),
+    );
+    let outcome = run_with(&env, &["check"], &[("GCE_METADATA_HOST", "127.0.0.1:9")]);
+    assert_code(&outcome, 0);
+    assert_contains!(
+        outcome.stdout,
+        format!(
+            "service account key file (sa@p.iam.gserviceaccount.com, token_uri https://oauth2.example/token) from {}",
+            sa.display()
+        )
+    );
+    assert_contains!(outcome.stdout, "SAS token (sas_token <redacted>)");
+    assert_silent(&outcome, &["c2VjcmV0LXNpZ25hdHVyZQ", "PRIVATE KEY"]);
+
+    env.write_config(
+        &vault,
+        json!({"google_storage": {"bucket": BUCKET, "endpoint": "http://127.0.0.1:9"}}),
+    );
+    let outcome = run_with(&env, &["check"], &[("GCE_METADATA_HOST", "127.0.0.1:9")]);
+    assert_code(&outcome, 0);
+    assert_contains!(outcome.stdout, "metadata server at 127.0.0.1:9");
 }

@@ -145,7 +145,10 @@ impl Authenticator {
                         agent,
                         &token_url,
                         &[
-                            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+                            (
+                                "grant_type",
+                                "urn:ietf:params:oauth:grant-type:token-exchange",
+                            ),
                             ("audience", &audience),
                             ("scope", scope),
                             (
