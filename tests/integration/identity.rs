@@ -559,8 +559,8 @@ fn relay(
     tls.flush()
 }
 
-/// A private CA in SSL_CERT_FILE: the run passes with it, and fails naming the certificate
-/// without it.
+/// A private CA in SSL_CERT_FILE or SSL_CERT_DIR: the run passes with either, and fails
+/// naming the certificate without them.
 fn trusted_only_with_ssl_cert_file(env: &TestEnv, pki: &Pki, args: &[&str]) -> Outcome {
     let ca = write(env, "private-ca.pem", &pki.ca_pem);
     let refused = run_with(env, args, &[]);
@@ -575,11 +575,16 @@ fn trusted_only_with_ssl_cert_file(env: &TestEnv, pki: &Pki, args: &[&str]) -> O
     );
     let trusted = run_with(env, args, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
     assert_code(&trusted, 0);
+    let dir = env.root.path().join("private-cas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("internal.pem"), &pki.ca_pem).unwrap();
+    let trusted = run_with(env, args, &[("SSL_CERT_DIR", dir.to_str().unwrap())]);
+    assert_code(&trusted, 0);
     trusted
 }
 
 #[test]
-fn gcs_trusts_a_private_ca_from_ssl_cert_file() {
+fn gcs_trusts_a_private_ca_from_ssl_cert_file_or_dir() {
     let Some(gcs) = GcsFixture::new() else {
         return;
     };
@@ -621,7 +626,7 @@ fn gcs_trusts_a_private_ca_from_ssl_cert_file() {
 }
 
 #[test]
-fn azure_trusts_a_private_ca_from_ssl_cert_file() {
+fn azure_trusts_a_private_ca_from_ssl_cert_file_or_dir() {
     if !server_up("Azurite (Azure)", "127.0.0.1:10000") {
         return;
     }
@@ -641,7 +646,7 @@ fn azure_trusts_a_private_ca_from_ssl_cert_file() {
 }
 
 #[test]
-fn s3_trusts_a_private_ca_from_ssl_cert_file() {
+fn s3_trusts_a_private_ca_from_ssl_cert_file_or_dir() {
     let Some(s3) = S3Fixture::new() else {
         return;
     };
@@ -663,13 +668,13 @@ fn s3_trusts_a_private_ca_from_ssl_cert_file() {
 }
 
 #[test]
-fn vault_trusts_a_private_ca_from_ssl_cert_file() {
+fn vault_trusts_a_private_ca_from_ssl_cert_file_or_dir() {
     let pki = pki();
     let vault = VaultStandIn::start_tls(valid_archive(1000), server_tls(&pki));
     let env = TestEnv::new();
     env.write_config(&vault, json!({}));
     trusted_only_with_ssl_cert_file(&env, &pki, &["once"]);
-    assert_eq!(env.files().len(), 1);
+    assert_eq!(env.files().len(), 2);
 }
 
 // ---------------------------------------------------------------- check's credential lines
@@ -717,4 +722,63 @@ fn check_names_the_source_of_sas_service_account_and_metadata_credentials() {
     let outcome = run_with(&env, &["check"], &[("GCE_METADATA_HOST", "127.0.0.1:9")]);
     assert_code(&outcome, 0);
     assert_contains!(outcome.stdout, "metadata server at 127.0.0.1:9");
+}
+
+#[test]
+fn a_refused_token_exchange_fails_check_naming_the_endpoint_without_printing_secrets() {
+    let vault = VaultStandIn::start(valid_archive(1000));
+    let refusing = HttpStub::start(|_| {
+        Response::json(
+            400,
+            &json!({"error": "invalid_grant", "error_description": "audience mismatch"}),
+        )
+    });
+    // Google: STS refuses the subject token.
+    let gcs_env = TestEnv::new();
+    let subject = write(&gcs_env, "k8s-token", "refused-subject-token");
+    let credentials = json!({"type": "external_account", "audience": AUDIENCE,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": format!("{}/v1/token", refusing.url()),
+        "credential_source": {"file": subject}});
+    let file = write(&gcs_env, "external-account.json", &credentials.to_string());
+    gcs_env.write_config(
+        &vault,
+        json!({"google_storage": {"bucket": BUCKET, "endpoint": "http://127.0.0.1:4443",
+                                  "credentials_file": file}}),
+    );
+    let outcome = run_with(&gcs_env, &["check", "--connect"], &[]);
+    assert_code(&outcome, 1);
+    assert_contains!(
+        outcome.stdout,
+        format!(
+            "FAIL  storage gcp-0: the Google token endpoint {}/v1/token answered 400 \"invalid_grant\"",
+            refusing.url()
+        )
+    );
+    assert_silent(&outcome, &["refused-subject-token"]);
+
+    // Azure: Entra ID refuses the federated token.
+    let blobs = blob_stand_in();
+    let azure_env = azure_env(&vault, &blobs);
+    let federated = "refused-federated-token";
+    let token_file = write(&azure_env, "azure-identity-token", federated);
+    let outcome = run_with(
+        &azure_env,
+        &["check", "--connect"],
+        &[
+            ("AZURE_CLIENT_ID", CLIENT_ID),
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_FEDERATED_TOKEN_FILE", token_file.to_str().unwrap()),
+            ("AZURE_AUTHORITY_HOST", &refusing.url()),
+        ],
+    );
+    assert_code(&outcome, 1);
+    assert_contains!(outcome.stdout, "FAIL  storage azure-0:");
+    assert_silent(&outcome, &[federated]);
+    assert_contains!(
+        outcome.stdout,
+        format!("POST {}/{TENANT}/oauth2/v2.0/token", refusing.url())
+    );
+    assert_contains!(outcome.stdout, "invalid_grant");
+    assert!(blobs.requests().is_empty(), "listed without a token");
 }
