@@ -12,6 +12,11 @@
 //! blocks that were sent but never committed are discarded by Azure after a week and are
 //! never visible as a blob.
 //!
+//! Credentials: `account_key`, else `sas_token`, else workload identity or a service principal
+//! from the `AZURE_*` environment, else managed identity ([`Identity`]); the token endpoints
+//! are reached through the same client, trusting what the OS trusts (`SSL_CERT_FILE`,
+//! `SSL_CERT_DIR`), like every other HTTPS client here.
+//!
 //! Errors keep their source chain, except with a SAS token: there [`AzureStorage::failed`]
 //! flattens the chain to text and removes the token, because `object_store`'s errors can
 //! carry the request URL, and a SAS token is that URL's query string.
