@@ -37,7 +37,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "GOOGLE_APPLICATION_CREDENTIALS",
-        "A service-account or authorized-user JSON file when credentials_file is not set; checked at start.",
+        "A service-account, authorized-user or external_account (workload identity federation) JSON file when credentials_file is not set; checked at start.",
     ),
     (
         "GCE_METADATA_HOST",
@@ -52,12 +52,20 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "The Azure storage account and shared key when account_name and account_key are not set.",
     ),
     (
+        "AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE, AZURE_AUTHORITY_HOST",
+        "Azure workload identity (AKS), used when neither account_key nor sas_token is set: the Kubernetes token in AZURE_FEDERATED_TOKEN_FILE (re-read at each token request) is sent as the client assertion to AZURE_AUTHORITY_HOST (default https://login.microsoftonline.com/) for tenant AZURE_TENANT_ID and app AZURE_CLIENT_ID. AZURE_CLIENT_ID alone picks a user-assigned managed identity.",
+    ),
+    (
+        "AZURE_CLIENT_SECRET",
+        "An Azure service principal's secret (with AZURE_CLIENT_ID and AZURE_TENANT_ID), used when neither account_key, sas_token nor AZURE_FEDERATED_TOKEN_FILE is set.",
+    ),
+    (
         "IDENTITY_HEADER",
         "The secret header of an Azure managed identity endpoint (read by object_store), used when neither account_key nor sas_token is set.",
     ),
     (
         "SSL_CERT_FILE, SSL_CERT_DIR",
-        "Extra trusted CAs for the system trust store, used for Vault when ca_cert and ca_path are not set, and for S3, GCS and Azure endpoints.",
+        "Extra trusted CAs for the system trust store, used for Vault when ca_cert and ca_path are not set, and for S3, GCS and Azure endpoints and their token endpoints (Google STS, Entra ID).",
     ),
     (
         "RUST_LOG",

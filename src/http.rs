@@ -23,6 +23,18 @@ use crate::shutdown::{INTERRUPTED, StopFlag};
 /// The longest a wait for input goes on without looking at the stop flag.
 pub const SLICE: Duration = Duration::from_millis(200);
 
+/// The trust every HTTPS client of ours starts from (Vault without `ca_cert`/`ca_path`, GCS
+/// and its token endpoints): what the OS trusts, through `rustls-platform-verifier`, which on
+/// Linux reads the system store and honours `SSL_CERT_FILE` and `SSL_CERT_DIR`. ureq's own
+/// default is the built-in public roots only, which rejects a private CA (`UnknownIssuer`).
+/// The Azure client (reqwest) uses the same verifier.
+#[must_use]
+pub fn system_tls() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build()
+}
+
 /// An agent for `config` (which should set `timeout_per_read` and `timeout_per_write` to the
 /// idle timeout) whose reads end when `stop` is raised.
 #[must_use]

@@ -179,31 +179,60 @@ fn auth_line(auth: &AuthMethod) -> String {
 }
 
 /// Where a storage's credentials come from; keys show as `<redacted>` or as the reference.
+/// One function per kind, so each storage's line can say more without touching the others.
 fn credentials_line(config: &StorageConfig) -> String {
-    let keys = |pairs: [(&str, &Option<SecretRef>); 2]| -> Option<String> {
-        let set: Vec<String> = pairs
-            .iter()
-            .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key} {v}")))
-            .collect();
-        (!set.is_empty()).then(|| set.join("; "))
-    };
     match &config.kind {
         StorageKind::Local { .. } => "no credentials".into(),
-        StorageKind::S3(c) => keys([
-            ("access_key_id", &c.access_key_id),
-            ("secret_access_key", &c.secret_access_key),
-        ])
-        .unwrap_or_else(|| "the AWS credential chain".into()),
-        StorageKind::Gcs(c) => match &c.credentials {
-            GoogleCredentials::None => "no credentials (emulator)".into(),
-            GoogleCredentials::File(path) => format!("credentials file {}", path.display()),
-            GoogleCredentials::Metadata(host) => format!("the metadata server at {host}"),
-        },
-        StorageKind::Azure(c) => {
-            keys([("account_key", &c.account_key), ("sas_token", &c.sas_token)])
-                .unwrap_or_else(|| "managed identity".into())
-        }
+        StorageKind::S3(c) => s3_credentials(c),
+        StorageKind::Gcs(c) => gcs_credentials(&c.credentials),
+        StorageKind::Azure(c) => azure_credentials(c),
     }
+}
+
+/// The keys among `pairs` that are set, as `key <redacted>` (or their reference).
+fn configured_keys(pairs: &[(&str, &Option<SecretRef>)]) -> Option<String> {
+    let set: Vec<String> = pairs
+        .iter()
+        .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key} {v}")))
+        .collect();
+    (!set.is_empty()).then(|| set.join("; "))
+}
+
+fn s3_credentials(c: &crate::config::S3Config) -> String {
+    configured_keys(&[
+        ("access_key_id", &c.access_key_id),
+        ("secret_access_key", &c.secret_access_key),
+    ])
+    .unwrap_or_else(|| "the AWS credential chain".into())
+}
+
+/// The kind of Google credentials and where their tokens come from (the file is read for its
+/// type and URLs only).
+fn gcs_credentials(credentials: &GoogleCredentials) -> String {
+    match credentials {
+        GoogleCredentials::None => "no credentials (emulator)".into(),
+        #[cfg(feature = "gcs")]
+        GoogleCredentials::File(path) => {
+            match crate::google_credentials::CredentialsFile::read(path) {
+                Ok(file) => format!("{} from {}", file.describe(), path.display()),
+                Err(_) => format!("credentials file {} (unreadable)", path.display()),
+            }
+        }
+        #[cfg(not(feature = "gcs"))]
+        GoogleCredentials::File(path) => format!("credentials file {}", path.display()),
+        GoogleCredentials::Metadata(host) => format!("metadata server at {host}"),
+    }
+}
+
+#[cfg(feature = "azure")]
+fn azure_credentials(c: &crate::config::AzureConfig) -> String {
+    crate::storage::azure::credential_source(c)
+}
+
+#[cfg(not(feature = "azure"))]
+fn azure_credentials(c: &crate::config::AzureConfig) -> String {
+    configured_keys(&[("account_key", &c.account_key), ("sas_token", &c.sas_token)])
+        .unwrap_or_else(|| "managed identity".into())
 }
 
 fn leader_step(agent: &Agent) -> Result<((), String)> {

@@ -434,7 +434,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "google_storage.credentials_file",
         default: "the Google credential chain",
         env: "GOOGLE_APPLICATION_CREDENTIALS",
-        doc: "Service-account or authorized-user JSON; otherwise the GCE/GKE metadata server.",
+        doc: "Service-account, authorized-user or external_account (workload identity federation: subject token from a file or URL, exchanged at token_url, optionally impersonating a service account) JSON; otherwise the GCE/GKE metadata server.",
     },
     KeyDoc {
         section: Section::Azure,
@@ -448,7 +448,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "azure_storage.account_key",
         default: "",
         env: "AZURE_STORAGE_KEY",
-        doc: "Shared key; without it, sas_token or managed identity is used. A secret: also file:///path or env://NAME, read at every use.",
+        doc: "Shared key, used first; without it: sas_token, then workload identity (AZURE_FEDERATED_TOKEN_FILE), a service principal (AZURE_CLIENT_SECRET), then managed identity. A secret: also file:///path or env://NAME, read at every use.",
     },
     KeyDoc {
         section: Section::Azure,

@@ -12,6 +12,11 @@
 //! blocks that were sent but never committed are discarded by Azure after a week and are
 //! never visible as a blob.
 //!
+//! Credentials: `account_key`, else `sas_token`, else workload identity or a service principal
+//! from the `AZURE_*` environment, else managed identity ([`Identity`]); the token endpoints
+//! are reached through the same client, trusting what the OS trusts (`SSL_CERT_FILE`,
+//! `SSL_CERT_DIR`), like every other HTTPS client here.
+//!
 //! Errors keep their source chain, except with a SAS token: there [`AzureStorage::failed`]
 //! flattens the chain to text and removes the token, because `object_store`'s errors can
 //! carry the request URL, and a SAS token is that URL's query string.
@@ -99,12 +104,59 @@ impl AzureStorage {
             .with_retry(retry);
         // Read now: a storage whose keys are file:// or env:// references is built again at
         // every cycle (`cycle::ConfiguredStorage`), so a rotated key is picked up.
-        if let Some(key) = &config.account_key {
-            builder = builder.with_access_key(key.read()?.expose());
-        }
-        let sas = config.sas_token.as_ref().map(SecretRef::read).transpose()?;
-        if let Some(sas) = &sas {
-            builder = builder.with_config(AzureConfigKey::SasKey, sas.expose());
+        let mut sas = None;
+        match Identity::resolve(&config, &|name| std::env::var(name).ok()) {
+            Identity::AccountKey => {
+                if let Some(key) = &config.account_key {
+                    builder = builder
+                        .with_access_key(key.read()?.expose())
+                        .with_credential_type("access_key");
+                }
+            }
+            Identity::SasToken => {
+                sas = config.sas_token.as_ref().map(SecretRef::read).transpose()?;
+                if let Some(sas) = &sas {
+                    builder = builder
+                        .with_config(AzureConfigKey::SasKey, sas.expose())
+                        .with_credential_type("sas_token");
+                }
+            }
+            Identity::Workload {
+                client_id,
+                tenant_id,
+                token_file,
+                authority_host,
+            } => {
+                builder = builder
+                    .with_client_id(client_id)
+                    .with_tenant_id(tenant_id)
+                    .with_federated_token_file(token_file)
+                    .with_credential_type("workload_identity");
+                if let Some(host) = authority_host {
+                    builder = builder.with_authority_host(host);
+                }
+            }
+            Identity::ServicePrincipal {
+                client_id,
+                tenant_id,
+                authority_host,
+            } => {
+                let secret = std::env::var("AZURE_CLIENT_SECRET").unwrap_or_default();
+                builder = builder
+                    .with_client_id(client_id)
+                    .with_tenant_id(tenant_id)
+                    .with_client_secret(secret)
+                    .with_credential_type("client_secret");
+                if let Some(host) = authority_host {
+                    builder = builder.with_authority_host(host);
+                }
+            }
+            Identity::ManagedIdentity { client_id } => {
+                if let Some(id) = client_id {
+                    builder = builder.with_client_id(id);
+                }
+                builder = builder.with_credential_type("managed_identity");
+            }
         }
         if let Some(endpoint) = &config.endpoint {
             builder = builder
@@ -238,6 +290,144 @@ impl AzureStorage {
     }
 }
 
+/// Which credentials an Azure storage uses, in this order:
+/// 1. `account_key` (Shared Key), when configured;
+/// 2. else `sas_token`, when configured;
+/// 3. else workload identity (AKS): `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and
+///    `AZURE_FEDERATED_TOKEN_FILE` all set; the token in the file (re-read at each token
+///    request) is exchanged at `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com/`)
+///    as the client assertion for an Entra ID access token;
+/// 4. else a service principal: `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and
+///    `AZURE_CLIENT_SECRET` all set, exchanged at the same authority host;
+/// 5. else the managed identity of the VM or node (IMDS); a user-assigned one when
+///    `AZURE_CLIENT_ID` is set.
+///
+/// Keys written in the configuration win over the environment, so a config that names a key
+/// keeps working when the pod also carries workload identity variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// `account_key`.
+    AccountKey,
+    /// `sas_token`.
+    SasToken,
+    /// Workload identity federation with a Kubernetes service account token.
+    Workload {
+        /// `AZURE_CLIENT_ID`.
+        client_id: String,
+        /// `AZURE_TENANT_ID`.
+        tenant_id: String,
+        /// `AZURE_FEDERATED_TOKEN_FILE`.
+        token_file: String,
+        /// `AZURE_AUTHORITY_HOST`, if set.
+        authority_host: Option<String>,
+    },
+    /// A service principal with `AZURE_CLIENT_SECRET` (read when the client is built).
+    ServicePrincipal {
+        /// `AZURE_CLIENT_ID`.
+        client_id: String,
+        /// `AZURE_TENANT_ID`.
+        tenant_id: String,
+        /// `AZURE_AUTHORITY_HOST`, if set.
+        authority_host: Option<String>,
+    },
+    /// The managed identity (`AZURE_CLIENT_ID` picks a user-assigned one).
+    ManagedIdentity {
+        /// `AZURE_CLIENT_ID`, if set.
+        client_id: Option<String>,
+    },
+}
+
+impl Identity {
+    /// The identity for `config`, with the environment read through `env`.
+    #[must_use]
+    pub fn resolve(config: &AzureConfig, env: &dyn Fn(&str) -> Option<String>) -> Self {
+        if config.account_key.is_some() {
+            return Self::AccountKey;
+        }
+        if config.sas_token.is_some() {
+            return Self::SasToken;
+        }
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let client_id = var("AZURE_CLIENT_ID");
+        let tenant_id = var("AZURE_TENANT_ID");
+        let authority_host = var("AZURE_AUTHORITY_HOST");
+        match (client_id, tenant_id) {
+            (Some(client_id), Some(tenant_id)) => {
+                if let Some(token_file) = var("AZURE_FEDERATED_TOKEN_FILE") {
+                    Self::Workload {
+                        client_id,
+                        tenant_id,
+                        token_file,
+                        authority_host,
+                    }
+                } else if var("AZURE_CLIENT_SECRET").is_some() {
+                    Self::ServicePrincipal {
+                        client_id,
+                        tenant_id,
+                        authority_host,
+                    }
+                } else {
+                    Self::ManagedIdentity {
+                        client_id: Some(client_id),
+                    }
+                }
+            }
+            (client_id, _) => Self::ManagedIdentity { client_id },
+        }
+    }
+
+    /// What `check` prints: where the credentials come from, never a secret.
+    #[must_use]
+    pub fn describe(&self, config: &AzureConfig) -> String {
+        let host = |h: &Option<String>| {
+            h.as_deref()
+                .unwrap_or("https://login.microsoftonline.com/ (default)")
+                .to_string()
+        };
+        match self {
+            Self::AccountKey => config.account_key.as_ref().map_or_else(
+                || "account key".into(),
+                |k| format!("account key (account_key {k})"),
+            ),
+            Self::SasToken => config.sas_token.as_ref().map_or_else(
+                || "SAS token".into(),
+                |t| format!("SAS token (sas_token {t})"),
+            ),
+            Self::Workload {
+                client_id,
+                tenant_id,
+                token_file,
+                authority_host,
+            } => format!(
+                "workload identity (federated token file {token_file}, client id {client_id}, tenant {tenant_id}, authority {})",
+                host(authority_host)
+            ),
+            Self::ServicePrincipal {
+                client_id,
+                tenant_id,
+                authority_host,
+            } => format!(
+                "service principal (client secret from AZURE_CLIENT_SECRET, client id {client_id}, tenant {tenant_id}, authority {})",
+                host(authority_host)
+            ),
+            Self::ManagedIdentity { client_id: None } => {
+                "managed identity (system-assigned, from the instance metadata service)".into()
+            }
+            Self::ManagedIdentity {
+                client_id: Some(id),
+            } => format!(
+                "managed identity (user-assigned, client id {id}, from the instance metadata service)"
+            ),
+        }
+    }
+}
+
+/// Where `config`'s credentials come from, as `check` prints it (the process environment).
+#[must_use]
+pub fn credential_source(config: &AzureConfig) -> String {
+    Identity::resolve(config, &|name| std::env::var(name).ok()).describe(config)
+}
+
 /// Removes the SAS token from the text of `error`'s whole chain, when there is one.
 ///
 /// The result is flat text, without a source chain: the one place errors are flattened,
@@ -362,8 +552,59 @@ impl Storage for AzureStorage {
 
 #[cfg(test)]
 mod tests {
-    use super::scrub_sas;
-    use crate::secret::Secret;
+    use super::{Identity, scrub_sas};
+    use crate::config::AzureConfig;
+    use crate::secret::{Secret, SecretRef};
+
+    fn config(key: bool, sas: bool) -> AzureConfig {
+        AzureConfig {
+            account_name: "a".into(),
+            account_key: key.then(|| SecretRef::value("account_key", Secret::new("k"))),
+            container_name: "c".into(),
+            prefix: String::new(),
+            endpoint: None,
+            sas_token: sas.then(|| SecretRef::value("sas_token", Secret::new("sv=1&sig=s"))),
+        }
+    }
+
+    #[test]
+    fn the_config_wins_then_workload_identity_then_a_service_principal_then_managed_identity() {
+        let all = |name: &str| match name {
+            "AZURE_CLIENT_ID" => Some("id".to_string()),
+            "AZURE_TENANT_ID" => Some("t".to_string()),
+            "AZURE_FEDERATED_TOKEN_FILE" => Some("/f".to_string()),
+            "AZURE_CLIENT_SECRET" => Some("s".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Identity::resolve(&config(true, true), &all),
+            Identity::AccountKey
+        );
+        assert_eq!(
+            Identity::resolve(&config(false, true), &all),
+            Identity::SasToken
+        );
+        assert!(matches!(
+            Identity::resolve(&config(false, false), &all),
+            Identity::Workload { ref token_file, authority_host: None, .. } if token_file == "/f"
+        ));
+        let no_file = |name: &str| all(name).filter(|_| name != "AZURE_FEDERATED_TOKEN_FILE");
+        let principal = Identity::resolve(&config(false, false), &no_file);
+        assert!(matches!(principal, Identity::ServicePrincipal { .. }));
+        let described = principal.describe(&config(false, false));
+        assert!(described.contains("AZURE_CLIENT_SECRET") && !described.contains(" s,"));
+        let id_only = |name: &str| (name == "AZURE_CLIENT_ID").then(|| "id".to_string());
+        assert_eq!(
+            Identity::resolve(&config(false, false), &id_only),
+            Identity::ManagedIdentity {
+                client_id: Some("id".into())
+            }
+        );
+        assert_eq!(
+            Identity::resolve(&config(false, false), &|_| None),
+            Identity::ManagedIdentity { client_id: None }
+        );
+    }
 
     #[test]
     fn a_sas_token_and_its_signature_are_scrubbed_from_the_whole_chain() {

@@ -47,6 +47,7 @@ mod fanout;
 mod fault_matrix;
 mod faults;
 mod gcs_auth;
+mod identity;
 mod kubernetes;
 mod metrics_push;
 mod openbao_cluster;

@@ -3,6 +3,9 @@
 //! 1. a credentials file ([`CredentialsFile`]): a service account (an RS256 JWT signed with
 //!    its key, exchanged at its `token_uri`) or an authorized user (its refresh token
 //!    exchanged at `token_uri`);
+//!    or an `external_account` (workload identity federation: a subject token read from a file
+//!    or URL, exchanged at Google's STS `token_url` for a federated token, which is used as it
+//!    is or exchanged again at `service_account_impersonation_url` for a service account's);
 //! 2. else the GCE/GKE metadata server.
 //!
 //! Access tokens are cached until a minute before they expire. Keys, refresh tokens, client
@@ -20,6 +23,10 @@ use crate::secret::Secret;
 /// The OAuth scope for reading and writing objects.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 const EARLY_REFRESH: Duration = Duration::from_secs(60);
+/// The scope of a federated token that only impersonates a service account.
+const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// What an impersonated token is asked to live (Google's default and maximum).
+const IMPERSONATED_LIFETIME: u64 = 3600;
 
 /// Hands out a cached access token.
 pub struct Authenticator {
@@ -119,6 +126,44 @@ impl Authenticator {
                         ("refresh_token", refresh_token.expose()),
                     ],
                 )?,
+                CredentialsFile::ExternalAccount {
+                    audience,
+                    subject_token_type,
+                    token_url,
+                    credential_source,
+                    service_account_impersonation_url,
+                } => {
+                    let subject = subject_token(agent, &credential_source)?;
+                    // With impersonation the federated token only has to call IAM Credentials;
+                    // without, it is the token the storage calls are made with.
+                    let scope = if service_account_impersonation_url.is_some() {
+                        CLOUD_PLATFORM
+                    } else {
+                        SCOPE
+                    };
+                    let federated = exchange(
+                        agent,
+                        &token_url,
+                        &[
+                            (
+                                "grant_type",
+                                "urn:ietf:params:oauth:grant-type:token-exchange",
+                            ),
+                            ("audience", &audience),
+                            ("scope", scope),
+                            (
+                                "requested_token_type",
+                                "urn:ietf:params:oauth:token-type:access_token",
+                            ),
+                            ("subject_token_type", &subject_token_type),
+                            ("subject_token", subject.expose()),
+                        ],
+                    )?;
+                    match service_account_impersonation_url {
+                        None => federated,
+                        Some(url) => impersonate(agent, &url, &federated.access_token)?,
+                    }
+                }
             },
             GoogleCredentials::Metadata(host) => {
                 let url = format!(
@@ -164,4 +209,71 @@ fn exchange(agent: &ureq::Agent, token_uri: &str, form: &[(&str, &str)]) -> Resu
         .body_mut()
         .read_json()
         .with_context(|| format!("the Google token endpoint {token_uri} sent no access token"))
+}
+
+/// The subject token of an `external_account`, read afresh at every exchange (a Kubernetes
+/// projected token is rotated in place).
+fn subject_token(
+    agent: &ureq::Agent,
+    source: &crate::google_credentials::CredentialSource,
+) -> Result<Secret> {
+    let text = if let Some(file) = &source.file {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the subject token file {file}"))?
+    } else if let Some(url) = &source.url {
+        let mut request = agent.get(url);
+        for (name, value) in &source.headers {
+            request = request.header(name, value);
+        }
+        let mut response = request
+            .call()
+            .with_context(|| format!("cannot reach the subject token URL {url}"))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            bail!("the subject token URL {url} answered {status}");
+        }
+        response
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("the subject token URL {url} sent no token"))?
+    } else {
+        bail!("external_account's credential_source names neither a file nor a url");
+    };
+    source.token_from(&text)
+}
+
+#[derive(Deserialize)]
+struct ImpersonatedToken {
+    #[serde(rename = "accessToken")]
+    access_token: Secret,
+}
+
+/// Exchanges a federated token for the service account's at IAM Credentials'
+/// `generateAccessToken` (`url`).
+fn impersonate(agent: &ureq::Agent, url: &str, federated: &Secret) -> Result<TokenResponse> {
+    let body = serde_json::json!({
+        "scope": [SCOPE],
+        "lifetime": format!("{IMPERSONATED_LIFETIME}s"),
+    });
+    let mut response = agent
+        .post(url)
+        .header("Authorization", &format!("Bearer {}", federated.expose()))
+        .send_json(&body)
+        .with_context(|| format!("cannot reach the service account impersonation URL {url}"))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        let error = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.pointer("/error/status").map(ToString::to_string))
+            .unwrap_or_default();
+        bail!("the service account impersonation URL {url} answered {status} {error}");
+    }
+    let token: ImpersonatedToken = response.body_mut().read_json().with_context(|| {
+        format!("the service account impersonation URL {url} sent no accessToken")
+    })?;
+    Ok(TokenResponse {
+        access_token: token.access_token,
+        expires_in: IMPERSONATED_LIFETIME,
+    })
 }

@@ -101,6 +101,9 @@ impl GcsStorage {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // The OS trust store and SSL_CERT_FILE/SSL_CERT_DIR, as for Vault: a private CA
+            // in front of the API or the token endpoint is trusted like everywhere else.
+            .tls_config(crate::http::system_tls())
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_per_read(Some(idle))
             .timeout_per_write(Some(idle))
