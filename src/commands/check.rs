@@ -175,6 +175,22 @@ fn auth_line(auth: &AuthMethod) -> String {
             "Kubernetes at auth/{mount}, role {role}, JWT file {}",
             jwt_path.display()
         ),
+        AuthMethod::Gcp {
+            mount,
+            role,
+            service_account,
+            metadata_host,
+        } => format!(
+            "GCP (gce) at auth/{mount}, role {role}, identity token of service account {service_account} from http://{metadata_host}"
+        ),
+        AuthMethod::Azure {
+            mount,
+            role,
+            resource,
+            imds,
+        } => format!(
+            "Azure at auth/{mount}, role {role}, managed-identity token for {resource} from {imds}"
+        ),
     }
 }
 
