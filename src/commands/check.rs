@@ -123,7 +123,14 @@ fn settings(config: &Config) -> Vec<(&'static str, String)> {
         tls.push("VERIFICATION OFF (tls_skip_verify)".into());
     }
     vec![
-        ("addr", v.addr.clone()),
+        (
+            "addr",
+            if v.nodes.is_empty() {
+                v.addr.clone()
+            } else {
+                format!("{} (the active node of these)", v.nodes.join(", "))
+            },
+        ),
         ("namespace", or_none(v.namespace.clone())),
         ("leader_check", config.leader_check.describe().to_string()),
         ("tls", tls.join(", ")),

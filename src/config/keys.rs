@@ -78,7 +78,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "addr",
         default: DEFAULT_ADDR,
         env: "VAULT_ADDR",
-        doc: "Vault's address: this node's, or a load balancer's.",
+        doc: "Vault's address: this node's, or a load balancer's. Or a JSON list of the nodes' addresses: at every cycle the agent asks each in turn (sys/leader, 5s each) and talks to the active one, for an agent outside the cluster with no load balancer; VAULT_ADDR and --addr take one address.",
     },
     KeyDoc {
         section: Section::Vault,
@@ -92,7 +92,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "leader_check",
         default: "auto",
         env: "",
-        doc: "Who takes the snapshot. auto: is_self when addr is this host, else only the agent whose host leader_address resolves to. is_self: act when the node at addr is the active node (one agent pointed at a Kubernetes <release>-active Service). none: no check, snapshot whichever node answers (exactly one agent per cluster).",
+        doc: "Who takes the snapshot. auto: is_self when addr is this host, else only the agent whose host leader_address resolves to. is_self: act when the node at addr is the active node (one agent pointed at a Kubernetes <release>-active Service). none: no check, snapshot whichever node answers (exactly one agent per cluster). With a list of nodes in addr, auto means is_self of the node found active.",
     },
     KeyDoc {
         section: Section::Vault,

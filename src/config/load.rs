@@ -21,7 +21,7 @@ use crate::secret::Secret;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    addr: Option<String>,
+    addr: Option<serde_json::Value>,
     frequency: Option<String>,
     retry_interval: Option<String>,
     abort_incomplete_uploads_after: Option<String>,

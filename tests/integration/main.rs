@@ -50,6 +50,7 @@ mod gcs_auth;
 mod kubernetes;
 mod login_cloud;
 mod metrics_push;
+mod multi_addr;
 mod openbao_cluster;
 mod ops;
 mod progress;
