@@ -171,7 +171,17 @@ impl Agent {
     /// storage was touched.
     pub fn cycle(&mut self, stop: &StopFlag) -> Result<CycleOutcome> {
         self.observed_leader = None;
-        let status = leader::fetch(&self.client)?;
+        let status = if self.client.nodes().is_empty() {
+            leader::fetch(&self.client)?
+        } else {
+            // Asked at every cycle: after a leader change the next cycle follows the new one.
+            let (node, status) = leader::find_active(&self.client)?;
+            if node != self.client.addr() {
+                info!("Talking to {node}, the active node of those addr lists");
+                self.client.use_node(&node);
+            }
+            status
+        };
         let role = self.role(&status)?;
         self.observed_leader = Some(matches!(role, Role::Act(_)));
         let Role::Act(reason) = role else {
@@ -244,7 +254,14 @@ impl Agent {
     /// # Errors
     /// When the check needs a known leader and there is none.
     pub fn role(&self, status: &leader::LeaderStatus) -> Result<Role> {
-        leader::decide(status, self.config.leader_check, || {
+        // With a list of nodes, `auto` trusts `is_self` of the node found active.
+        let check = match self.config.leader_check {
+            crate::config::LeaderCheck::Auto if !self.client.nodes().is_empty() => {
+                crate::config::LeaderCheck::IsSelf
+            }
+            check => check,
+        };
+        leader::decide(status, check, || {
             let own_ips = leader::own_addresses();
             let addr_host = leader::url_host(self.client.addr()).unwrap_or_default();
             let addr_is_local = leader::is_local_host(&addr_host, &own_ips);

@@ -41,7 +41,11 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "GCE_METADATA_HOST",
-        "The GCE/GKE metadata server's host (default metadata.google.internal), for tokens when no credentials file is set.",
+        "The GCE/GKE metadata server's host (default metadata.google.internal), for GCS tokens when no credentials file is set and for vault_auth_method gcp.",
+    ),
+    (
+        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+        "Azure's instance metadata service as a base URL (default http://169.254.169.254), for vault_auth_method azure; the variable Azure's SDKs read.",
     ),
     (
         "STORAGE_EMULATOR_HOST",

@@ -374,10 +374,16 @@ impl Session {
     /// A [`ConfigError`] when a TLS file cannot be read or parsed.
     pub fn vault(&mut self) -> Result<&VaultClient> {
         if self.vault.is_none() {
-            self.vault = Some(VaultClient::with_stop(
-                &self.config.vault,
-                self.stop.clone(),
-            )?);
+            let mut client = VaultClient::with_stop(&self.config.vault, self.stop.clone())?;
+            // With a list of nodes, a command's calls go to the active one (a cycle asks again
+            // at every cycle). If none answers, the first is used and its error reported.
+            if !client.nodes().is_empty() {
+                match crate::vault::leader::find_active(&client) {
+                    Ok((node, _)) => client.use_node(&node),
+                    Err(e) => log::debug!("{e:#}"),
+                }
+            }
+            self.vault = Some(client);
         }
         Ok(self.vault.as_ref().expect("built above"))
     }

@@ -123,7 +123,14 @@ fn settings(config: &Config) -> Vec<(&'static str, String)> {
         tls.push("VERIFICATION OFF (tls_skip_verify)".into());
     }
     vec![
-        ("addr", v.addr.clone()),
+        (
+            "addr",
+            if v.nodes.is_empty() {
+                v.addr.clone()
+            } else {
+                format!("{} (the active node of these)", v.nodes.join(", "))
+            },
+        ),
         ("namespace", or_none(v.namespace.clone())),
         ("leader_check", config.leader_check.describe().to_string()),
         ("tls", tls.join(", ")),
@@ -174,6 +181,22 @@ fn auth_line(auth: &AuthMethod) -> String {
         } => format!(
             "Kubernetes at auth/{mount}, role {role}, JWT file {}",
             jwt_path.display()
+        ),
+        AuthMethod::Gcp {
+            mount,
+            role,
+            service_account,
+            metadata_host,
+        } => format!(
+            "GCP (gce) at auth/{mount}, role {role}, identity token of service account {service_account} from http://{metadata_host}"
+        ),
+        AuthMethod::Azure {
+            mount,
+            role,
+            resource,
+            imds,
+        } => format!(
+            "Azure at auth/{mount}, role {role}, managed-identity token for {resource} from {imds}"
         ),
     }
 }

@@ -104,7 +104,14 @@ pub fn run(config: Config) -> Result<Exit> {
         .collect();
     info!(
         "Taking a snapshot of {} every {}, stored in {}",
-        agent.config().vault.addr,
+        if agent.config().vault.nodes.is_empty() {
+            agent.config().vault.addr.clone()
+        } else {
+            format!(
+                "the active node of {}",
+                agent.config().vault.nodes.join(", ")
+            )
+        },
         duration::format(frequency),
         storages.join(", ")
     );

@@ -185,11 +185,16 @@ pub(crate) fn announce(config: &Config) {
              anyone on the network path can impersonate Vault and read the snapshot"
         );
     }
-    if cleartext_to_another_host(&config.vault.addr) {
+    let single = [config.vault.addr.clone()];
+    let nodes = if config.vault.nodes.is_empty() {
+        &single[..]
+    } else {
+        &config.vault.nodes[..]
+    };
+    for addr in nodes.iter().filter(|addr| cleartext_to_another_host(addr)) {
         warn!(
-            "addr {} is plain http:// to a host that is not this one: the token, secret_id and \
-             snapshot travel unencrypted; use https://",
-            config.vault.addr
+            "addr {addr} is plain http:// to a host that is not this one: the token, secret_id and \
+             snapshot travel unencrypted; use https://"
         );
     }
 }

@@ -42,6 +42,7 @@ pub fn config_for(source: &RestoreSource, path: PathBuf, named: bool) -> Result<
 pub fn with_addr(mut config: Config, addr: Option<&str>) -> Result<Config> {
     if let Some(addr) = addr {
         config.vault.addr = crate::config::cli_addr("--addr", addr)?;
+        config.vault.nodes.clear();
     }
     Ok(config)
 }
@@ -289,6 +290,8 @@ fn auth_name(auth: &AuthMethod) -> &'static str {
         AuthMethod::StaticToken(_) => "VAULT_TOKEN",
         AuthMethod::AppRole { .. } => "AppRole",
         AuthMethod::Kubernetes { .. } => "Kubernetes",
+        AuthMethod::Gcp { .. } => "GCP",
+        AuthMethod::Azure { .. } => "Azure",
     }
 }
 

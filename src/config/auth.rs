@@ -34,6 +34,32 @@ pub enum AuthMethod {
         /// The file holding the service account JWT (re-read at every login).
         jwt_path: PathBuf,
     },
+    /// Google Cloud login (a `gce` role) at `auth/<mount>/login` with the instance identity
+    /// token the metadata server signs for the audience `http://vault/<role>`.
+    Gcp {
+        /// The auth mount, `gcp` by default.
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// The instance's service account whose identity token is asked for (`default`).
+        service_account: String,
+        /// The metadata server, `host[:port]` (`GCE_METADATA_HOST`, else
+        /// `metadata.google.internal`).
+        metadata_host: String,
+    },
+    /// Azure login at `auth/<mount>/login` with a managed-identity token from the instance
+    /// metadata service (IMDS) and the VM's subscription, resource group and name.
+    Azure {
+        /// The auth mount, `azure` by default.
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// The resource the token is asked for (its `aud`), as the mount's `resource`.
+        resource: String,
+        /// IMDS's base URL, `http://169.254.169.254` unless
+        /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` names another.
+        imds: String,
+    },
 }
 
 /// The authentication keys as written in the file.
@@ -47,7 +73,21 @@ pub(super) struct RawAuth {
     pub k8s_role: Option<String>,
     pub k8s_mount: Option<String>,
     pub k8s_token_path: Option<String>,
+    pub gcp_role: Option<String>,
+    pub gcp_mount: Option<String>,
+    pub gcp_service_account: Option<String>,
+    pub azure_role: Option<String>,
+    pub azure_mount: Option<String>,
+    pub azure_resource: Option<String>,
 }
+
+/// The GCE metadata server when `GCE_METADATA_HOST` does not name one.
+const DEFAULT_GCE_METADATA_HOST: &str = "metadata.google.internal";
+/// Azure's instance metadata service when `AZURE_POD_IDENTITY_AUTHORITY_HOST` does not name
+/// another (the variable Azure's SDKs read for the same purpose).
+pub const DEFAULT_AZURE_IMDS: &str = "http://169.254.169.254";
+/// `azure_auth_resource` when not set.
+pub const DEFAULT_AZURE_RESOURCE: &str = "https://management.azure.com/";
 
 impl Validator<'_> {
     /// Chooses the method: `token_path` first, then `vault_auth_method` (AppRole by default,
@@ -110,11 +150,143 @@ impl Validator<'_> {
                     jwt_path,
                 })
             }
+            "gcp" => self.gcp_auth(raw.gcp_role, raw.gcp_mount, raw.gcp_service_account),
+            "azure" => self.azure_auth(raw.azure_role, raw.azure_mount, raw.azure_resource),
             other => Err(self.err(
                 "vault_auth_method",
-                format!("unknown method {other:?}: use \"approle\", \"k8s\" or \"token\""),
+                format!(
+                    "unknown method {other:?}: use \"approle\", \"k8s\", \"token\", \"gcp\" or \"azure\""
+                ),
             )),
         }
+    }
+}
+
+impl Validator<'_> {
+    /// `vault_auth_method: "gcp"`: the role, the mount, the service account and the metadata
+    /// server (`GCE_METADATA_HOST`, as Google's libraries read it).
+    fn gcp_auth(
+        &self,
+        role: Option<String>,
+        mount: Option<String>,
+        service_account: Option<String>,
+    ) -> Result<AuthMethod, ConfigError> {
+        let role = self.cloud_role("gcp_auth_role", "GCP", role)?;
+        let service_account = non_empty(service_account).unwrap_or_else(|| "default".into());
+        if service_account
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#' | '%'))
+        {
+            return Err(self.err(
+                "gcp_auth_service_account",
+                format!(
+                    "{:?} is not a service account (an e-mail address, or \"default\")",
+                    crate::text::escape(&service_account)
+                ),
+            ));
+        }
+        let metadata_host = match non_empty((self.env)("GCE_METADATA_HOST")) {
+            None => DEFAULT_GCE_METADATA_HOST.to_string(),
+            Some(host) => {
+                let well_formed = !host.is_empty()
+                    && !host.chars().any(|c| {
+                        c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#' | '@')
+                    });
+                if !well_formed {
+                    return Err(Self::env_err(
+                        "GCE_METADATA_HOST",
+                        format!(
+                            "{:?} is not host[:port] (e.g. 169.254.169.254 or 127.0.0.1:8080)",
+                            crate::text::escape(&host)
+                        ),
+                    ));
+                }
+                host
+            }
+        };
+        Ok(AuthMethod::Gcp {
+            mount: self.cloud_mount("gcp_auth_path", mount, "gcp")?,
+            role,
+            service_account,
+            metadata_host,
+        })
+    }
+
+    /// `vault_auth_method: "azure"`: the role, the mount, the token's resource and IMDS's
+    /// address (`AZURE_POD_IDENTITY_AUTHORITY_HOST`, as Azure's SDKs read it).
+    fn azure_auth(
+        &self,
+        role: Option<String>,
+        mount: Option<String>,
+        resource: Option<String>,
+    ) -> Result<AuthMethod, ConfigError> {
+        let role = self.cloud_role("azure_auth_role", "Azure", role)?;
+        let resource = non_empty(resource).unwrap_or_else(|| DEFAULT_AZURE_RESOURCE.into());
+        if resource.chars().any(char::is_control) {
+            return Err(self.err(
+                "azure_auth_resource",
+                "the resource contains a newline or another control character",
+            ));
+        }
+        let imds = match non_empty((self.env)("AZURE_POD_IDENTITY_AUTHORITY_HOST")) {
+            None => DEFAULT_AZURE_IMDS.to_string(),
+            Some(url) => super::vault::vault_addr(
+                &url,
+                "environment variable AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            )?,
+        };
+        Ok(AuthMethod::Azure {
+            mount: self.cloud_mount("azure_auth_path", mount, "azure")?,
+            role,
+            resource,
+            imds,
+        })
+    }
+
+    /// A cloud login's required role (`key`), one line.
+    fn cloud_role(
+        &self,
+        key: &str,
+        what: &str,
+        role: Option<String>,
+    ) -> Result<String, ConfigError> {
+        let role = non_empty(role)
+            .ok_or_else(|| self.err(key, format!("{what} authentication needs {key}")))?;
+        if role.chars().any(char::is_control) {
+            return Err(self.err(
+                key,
+                "the role contains a newline or another control character",
+            ));
+        }
+        Ok(role)
+    }
+
+    /// A cloud login's mount (`key`), `default` when not set, without slashes at its ends.
+    fn cloud_mount(
+        &self,
+        key: &str,
+        mount: Option<String>,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let mount = non_empty(mount).unwrap_or_else(|| default.into());
+        let mount = mount.trim_matches('/').to_string();
+        if mount.is_empty()
+            || mount
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#' | '%'))
+            || mount
+                .split('/')
+                .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(self.err(
+                key,
+                format!(
+                    "{:?} is not an auth mount path (e.g. {default} or team/{default})",
+                    crate::text::escape(&mount)
+                ),
+            ));
+        }
+        Ok(mount)
     }
 }
 
@@ -272,6 +444,100 @@ mod tests {
                     panic!("row {json} with {env:?}: got {got:?}, expected {expected:?}")
                 }
             }
+        }
+    }
+
+    #[test]
+    fn gcp_and_azure_logins_take_their_defaults_and_the_sdks_variables() {
+        let gcp = |mount: &str, account: &str, host: &str| AuthMethod::Gcp {
+            mount: mount.into(),
+            role: "snap".into(),
+            service_account: account.into(),
+            metadata_host: host.into(),
+        };
+        let azure = |mount: &str, resource: &str, imds: &str| AuthMethod::Azure {
+            mount: mount.into(),
+            role: "snap".into(),
+            resource: resource.into(),
+            imds: imds.into(),
+        };
+        for (entries, env, expected) in [
+            (
+                r#""vault_auth_method": "gcp", "gcp_auth_role": "snap""#,
+                &[][..],
+                gcp("gcp", "default", "metadata.google.internal"),
+            ),
+            (
+                r#""vault_auth_method": "gcp", "gcp_auth_role": "snap", "gcp_auth_path": "/team/gcp/",
+                   "gcp_auth_service_account": "sa@p.iam.gserviceaccount.com""#,
+                &[("GCE_METADATA_HOST", "127.0.0.1:8080")],
+                gcp("team/gcp", "sa@p.iam.gserviceaccount.com", "127.0.0.1:8080"),
+            ),
+            (
+                r#""vault_auth_method": "azure", "azure_auth_role": "snap", "gcp_auth_role": "other""#,
+                &[("GCE_METADATA_HOST", "127.0.0.1:8080")],
+                azure("azure", DEFAULT_AZURE_RESOURCE, DEFAULT_AZURE_IMDS),
+            ),
+            (
+                r#""vault_auth_method": "azure", "azure_auth_role": "snap", "azure_auth_path": "az",
+                   "azure_auth_resource": "api://vault""#,
+                &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9/")],
+                azure("az", "api://vault", "http://127.0.0.1:9"),
+            ),
+        ] {
+            let json = auth(entries);
+            match validate(&json, env) {
+                Ok(config) => assert_eq!(config.auth, expected, "row {json} with {env:?}"),
+                Err(e) => panic!("row {json} with {env:?}: {e}"),
+            }
+        }
+        for (entries, env, expected) in [
+            (
+                r#""vault_auth_method": "gcp""#,
+                &[][..],
+                "key \"gcp_auth_role\": GCP authentication needs gcp_auth_role",
+            ),
+            (
+                r#""vault_auth_method": "gcp", "gcp_auth_role": "a\nb""#,
+                &[],
+                "key \"gcp_auth_role\": the role contains a newline",
+            ),
+            (
+                r#""vault_auth_method": "gcp", "gcp_auth_role": "r", "gcp_auth_service_account": "x?y""#,
+                &[],
+                "key \"gcp_auth_service_account\": \"x?y\" is not a service account",
+            ),
+            (
+                r#""vault_auth_method": "gcp", "gcp_auth_role": "r", "gcp_auth_path": "a//b""#,
+                &[],
+                "key \"gcp_auth_path\": \"a//b\" is not an auth mount path",
+            ),
+            (
+                r#""vault_auth_method": "gcp", "gcp_auth_role": "r""#,
+                &[("GCE_METADATA_HOST", "user@meta")],
+                "environment variable GCE_METADATA_HOST: \"user@meta\" is not host[:port]",
+            ),
+            (
+                r#""vault_auth_method": "azure""#,
+                &[],
+                "key \"azure_auth_role\": Azure authentication needs azure_auth_role",
+            ),
+            (
+                r#""vault_auth_method": "azure", "azure_auth_role": "r", "azure_auth_resource": "a\rb""#,
+                &[],
+                "key \"azure_auth_resource\": the resource contains a newline",
+            ),
+            (
+                r#""vault_auth_method": "azure", "azure_auth_role": "r""#,
+                &[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://imds/x")],
+                "environment variable AZURE_POD_IDENTITY_AUTHORITY_HOST: invalid URL",
+            ),
+        ] {
+            let error = refused(&auth(entries), env);
+            assert!(
+                error.contains(expected),
+                "row {entries} with {env:?}: {error}"
+            );
         }
     }
 

@@ -2,6 +2,7 @@
 //! configuration tables are generated from (`crate::docs`). Tests check it against the keys
 //! the parser accepts, so neither can drift from the other.
 
+use super::auth::DEFAULT_AZURE_RESOURCE;
 use super::{DEFAULT_ADDR, DEFAULT_K8S_TOKEN_PATH};
 
 /// Where a key belongs in the documentation: one table each.
@@ -77,7 +78,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "addr",
         default: DEFAULT_ADDR,
         env: "VAULT_ADDR",
-        doc: "Vault's address: this node's, or a load balancer's.",
+        doc: "Vault's address: this node's, or a load balancer's. Or a JSON list of the nodes' addresses: at every cycle the agent asks each in turn (sys/leader, 5s each) and talks to the active one, for an agent outside the cluster with no load balancer; VAULT_ADDR and --addr take one address.",
     },
     KeyDoc {
         section: Section::Vault,
@@ -91,7 +92,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "leader_check",
         default: "auto",
         env: "",
-        doc: "Who takes the snapshot. auto: is_self when addr is this host, else only the agent whose host leader_address resolves to. is_self: act when the node at addr is the active node (one agent pointed at a Kubernetes <release>-active Service). none: no check, snapshot whichever node answers (exactly one agent per cluster).",
+        doc: "Who takes the snapshot. auto: is_self when addr is this host, else only the agent whose host leader_address resolves to. is_self: act when the node at addr is the active node (one agent pointed at a Kubernetes <release>-active Service). none: no check, snapshot whichever node answers (exactly one agent per cluster). With a list of nodes in addr, auto means is_self of the node found active.",
     },
     KeyDoc {
         section: Section::Vault,
@@ -161,7 +162,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "vault_auth_method",
         default: "approle",
         env: "",
-        doc: "approle, k8s (or kubernetes), or token (VAULT_TOKEN).",
+        doc: "approle, k8s (or kubernetes), token (VAULT_TOKEN), gcp or azure.",
     },
     KeyDoc {
         section: Section::Auth,
@@ -204,6 +205,48 @@ pub const KEYS: &[KeyDoc] = &[
         default: DEFAULT_K8S_TOKEN_PATH,
         env: "",
         doc: "File holding the service account JWT.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "gcp_auth_role",
+        default: "",
+        env: "",
+        doc: "Vault role (type gce) for vault_auth_method gcp: the agent asks the GCE metadata server for this instance's identity token (audience http://vault/<role>, format full) at every login.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "gcp_auth_path",
+        default: "gcp",
+        env: "",
+        doc: "GCP auth mount.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "gcp_auth_service_account",
+        default: "default",
+        env: "",
+        doc: "The instance's service account whose identity token is sent (its e-mail address, or default).",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "azure_auth_role",
+        default: "",
+        env: "",
+        doc: "Vault role for vault_auth_method azure: the agent asks Azure's instance metadata service for a managed-identity token and the VM's subscription, resource group and VM (or scale set) name at every login.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "azure_auth_path",
+        default: "azure",
+        env: "",
+        doc: "Azure auth mount.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "azure_auth_resource",
+        default: DEFAULT_AZURE_RESOURCE,
+        env: "",
+        doc: "The resource the managed-identity token is for: the mount's configured resource (the token's aud).",
     },
     KeyDoc {
         section: Section::Agent,

@@ -21,7 +21,7 @@ use crate::secret::Secret;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    addr: Option<String>,
+    addr: Option<serde_json::Value>,
     frequency: Option<String>,
     retry_interval: Option<String>,
     abort_incomplete_uploads_after: Option<String>,
@@ -33,6 +33,12 @@ pub(super) struct RawConfig {
     k8s_auth_role: Option<String>,
     k8s_auth_path: Option<String>,
     k8s_token_path: Option<String>,
+    gcp_auth_role: Option<String>,
+    gcp_auth_path: Option<String>,
+    gcp_auth_service_account: Option<String>,
+    azure_auth_role: Option<String>,
+    azure_auth_path: Option<String>,
+    azure_auth_resource: Option<String>,
     local_storage: Option<serde_json::Value>,
     aws_storage: Option<serde_json::Value>,
     google_storage: Option<serde_json::Value>,
@@ -255,6 +261,12 @@ impl Validator<'_> {
             k8s_role: raw.k8s_auth_role,
             k8s_mount: raw.k8s_auth_path,
             k8s_token_path: raw.k8s_token_path,
+            gcp_role: raw.gcp_auth_role,
+            gcp_mount: raw.gcp_auth_path,
+            gcp_service_account: raw.gcp_auth_service_account,
+            azure_role: raw.azure_auth_role,
+            azure_mount: raw.azure_auth_path,
+            azure_resource: raw.azure_auth_resource,
         })?;
         let leader_check = self.leader_check(raw.leader_check)?;
         let metrics_push_url = non_empty(raw.metrics_push_url)

@@ -96,6 +96,8 @@ pub fn vault_credentials(
                 .map(drop)
                 .map_err(|e| key_err(config, key, e))
         }
+        // The token comes from the metadata service at each login: nothing on disk.
+        AuthMethod::Gcp { .. } | AuthMethod::Azure { .. } => Ok(()),
     }
 }
 

@@ -12,8 +12,11 @@ use super::{ConfigError, DEFAULT_ADDR};
 /// How to reach Vault.
 #[derive(Debug, Clone)]
 pub struct VaultSettings {
-    /// Base URL, without a trailing slash, e.g. `https://127.0.0.1:8200`.
+    /// Base URL, without a trailing slash, e.g. `https://127.0.0.1:8200`; with a list of
+    /// nodes, the first (the agent talks to the active one, see `crate::vault::leader`).
     pub addr: String,
+    /// Every node when `addr` lists two or more, in the order written; empty otherwise.
+    pub nodes: Vec<String>,
     /// `X-Vault-Namespace`, if any.
     pub namespace: Option<String>,
     /// Limit on the whole snapshot download; `None` waits as long as it takes.
@@ -65,7 +68,7 @@ pub struct ClientIdentity {
 /// The Vault keys as written in the file.
 #[derive(Default)]
 pub(super) struct RawVault {
-    pub addr: Option<String>,
+    pub addr: Option<serde_json::Value>,
     pub namespace: Option<String>,
     pub snapshot_timeout: Option<Duration>,
     pub idle_timeout: Duration,
@@ -128,8 +131,14 @@ impl Validator<'_> {
                 )));
             }
         }
+        let mut nodes = self.addr(raw.addr)?;
+        let addr = nodes[0].clone();
+        if nodes.len() == 1 {
+            nodes.clear();
+        }
         Ok(VaultSettings {
-            addr: self.addr(raw.addr)?,
+            addr,
+            nodes,
             namespace: namespace.map(|s| s.value),
             snapshot_timeout: raw.snapshot_timeout,
             idle_timeout: raw.idle_timeout,
@@ -141,11 +150,45 @@ impl Validator<'_> {
         })
     }
 
-    fn addr(&self, addr: Option<String>) -> Result<String, ConfigError> {
-        let Some(Sourced { value, from }) = self.key_or_env("addr", addr, "VAULT_ADDR") else {
-            return Ok(DEFAULT_ADDR.to_string());
+    /// `addr`: one URL, or a JSON list of the nodes' URLs (at least one, none twice); else
+    /// `VAULT_ADDR` (one URL, as the Vault CLI reads it); else the default.
+    fn addr(&self, addr: Option<serde_json::Value>) -> Result<Vec<String>, ConfigError> {
+        use serde_json::Value;
+        let one = match addr {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text),
+            Some(Value::Array(items)) => return self.addr_list(items),
+            Some(_) => {
+                return Err(self.err(
+                    "addr",
+                    "expected a URL or a list of URLs (one per Vault node)",
+                ));
+            }
         };
-        vault_addr(&value, &from)
+        let Some(Sourced { value, from }) = self.key_or_env("addr", one, "VAULT_ADDR") else {
+            return Ok(vec![DEFAULT_ADDR.to_string()]);
+        };
+        Ok(vec![vault_addr(&value, &from)?])
+    }
+
+    /// `addr` as a list of nodes.
+    fn addr_list(&self, items: Vec<serde_json::Value>) -> Result<Vec<String>, ConfigError> {
+        if items.is_empty() {
+            return Err(self.err("addr", "the list of nodes is empty"));
+        }
+        let mut nodes: Vec<String> = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let key = format!("addr[{i}]");
+            let serde_json::Value::String(text) = item else {
+                return Err(self.err(&key, "expected a URL such as https://vault-0:8200"));
+            };
+            let node = vault_addr(&text, &format!("{}: key \"{key}\"", self.file))?;
+            if nodes.contains(&node) {
+                return Err(self.err(&key, format!("{node} is listed twice")));
+            }
+            nodes.push(node);
+        }
+        Ok(nodes)
     }
 
     fn skip_verify(&self, key: Option<bool>) -> Result<bool, ConfigError> {
@@ -323,6 +366,59 @@ mod tests {
                 "row {row} with {env:?}"
             );
         }
+    }
+
+    #[test]
+    fn addr_may_list_the_nodes() {
+        let vault = accepted(
+            r#""addr": ["https://vault-0:8200/", "https://vault-1:8200", "http://10.0.0.3:8200"]"#,
+            &[("VAULT_ADDR", "https://env:8200")],
+        )
+        .vault;
+        assert_eq!(vault.addr, "https://vault-0:8200");
+        assert_eq!(
+            vault.nodes,
+            [
+                "https://vault-0:8200",
+                "https://vault-1:8200",
+                "http://10.0.0.3:8200"
+            ]
+        );
+        // One node is one addr.
+        let vault = accepted(r#""addr": ["https://vault-0:8200"]"#, &[]).vault;
+        assert_eq!(
+            (vault.addr.as_str(), vault.nodes.len()),
+            ("https://vault-0:8200", 0)
+        );
+        assert!(
+            accepted(r#""addr": "https://v:8200""#, &[])
+                .vault
+                .nodes
+                .is_empty()
+        );
+        assert_refused(&[
+            (r#""addr": []"#, "key \"addr\": the list of nodes is empty"),
+            (
+                r#""addr": 8200"#,
+                "key \"addr\": expected a URL or a list of URLs",
+            ),
+            (
+                r#""addr": ["https://a:8200", 1]"#,
+                "key \"addr[1]\": expected a URL",
+            ),
+            (
+                r#""addr": ["https://a:8200", "a:8200"]"#,
+                "key \"addr[1]\": invalid URL",
+            ),
+            (
+                r#""addr": ["https://a:8200", "https://u:pw@b:8200"]"#,
+                "key \"addr[1]\": credentials in the URL are not supported",
+            ),
+            (
+                r#""addr": ["https://a:8200", "https://a:8200/"]"#,
+                "key \"addr[1]\": https://a:8200 is listed twice",
+            ),
+        ]);
     }
 
     #[test]

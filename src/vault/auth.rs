@@ -3,7 +3,8 @@
 //! - `token_path`: the file is read again at every use, so a Vault Agent sink's rotations are
 //!   picked up; nothing is renewed (the token's owner does that).
 //! - `VAULT_TOKEN`: used as is.
-//! - AppRole and Kubernetes: log in, cache the token, renew it with
+//! - AppRole, Kubernetes, GCP and Azure (their tokens fetched from the metadata service at
+//!   every login, [`super::cloud_login`]): log in, cache the token, renew it with
 //!   `auth/token/renew-self` once two thirds of its lease have passed (as Vault's
 //!   `LifetimeWatcher` does), and log in again when it is not renewable, renewal fails, or the
 //!   max TTL caps the renewed lease below a fifth of the original.
@@ -26,6 +27,7 @@ use log::{debug, info, warn};
 use serde_json::json;
 
 use super::client::VaultClient;
+use super::cloud_login;
 use super::token;
 use crate::config::{AuthMethod, read_token_file};
 use crate::secret::Secret;
@@ -87,6 +89,7 @@ impl Authenticator {
             }
             AuthMethod::StaticToken(token) => return Ok(token.clone()),
             AuthMethod::AppRole { .. } | AuthMethod::Kubernetes { .. } => {}
+            AuthMethod::Gcp { .. } | AuthMethod::Azure { .. } => {}
         }
         if let Some(cached) = &self.cached {
             let age = cached.obtained.elapsed();
@@ -162,6 +165,28 @@ impl Authenticator {
                     json!({ "role": role, "jwt": jwt.expose() }),
                 )
             }
+            AuthMethod::Gcp {
+                mount,
+                role,
+                service_account,
+                metadata_host,
+            } => (
+                "GCP",
+                mount,
+                cloud_login::gcp_login_body(metadata_host, service_account, role)
+                    .context("GCP login: no identity token")?,
+            ),
+            AuthMethod::Azure {
+                mount,
+                role,
+                resource,
+                imds,
+            } => (
+                "Azure",
+                mount,
+                cloud_login::azure_login_body(imds, resource, role)
+                    .context("Azure login: no managed-identity token")?,
+            ),
             AuthMethod::TokenFile(_) | AuthMethod::StaticToken(_) => {
                 return Err(anyhow!("this authentication method has no login"));
             }

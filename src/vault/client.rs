@@ -22,6 +22,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Limit on a call made while the command ends (the token's revocation): short, and not
 /// ended by the stop flag, which is raised by then when a signal ended the command.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Limit on asking one node of a list who leads: a dead node must not hold up the others.
+const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An HTTP answer from Vault that is not the expected success: status, URL and Vault's
 /// `errors` list. Callers look for it with `downcast_ref` (e.g. to log in again on 403).
@@ -55,6 +57,8 @@ pub struct VaultClient {
     /// Limit on each JSON call.
     call_timeout: Duration,
     addr: String,
+    /// Every node `addr` lists, when it lists two or more (see [`super::leader::find_active`]).
+    nodes: Vec<String>,
     namespace: Option<String>,
     snapshot_timeout: Option<Duration>,
     idle_timeout: Duration,
@@ -94,6 +98,7 @@ impl VaultClient {
             unstoppable,
             call_timeout: API_TIMEOUT,
             addr: settings.addr.clone(),
+            nodes: settings.nodes.clone(),
             namespace: settings.namespace.clone(),
             snapshot_timeout: settings.snapshot_timeout,
             idle_timeout: settings.idle_timeout,
@@ -109,6 +114,7 @@ impl VaultClient {
             unstoppable: self.unstoppable.clone(),
             call_timeout: CLEANUP_TIMEOUT,
             addr: self.addr.clone(),
+            nodes: self.nodes.clone(),
             namespace: self.namespace.clone(),
             snapshot_timeout: self.snapshot_timeout,
             idle_timeout: self.idle_timeout,
@@ -136,10 +142,38 @@ impl VaultClient {
         self.idle_timeout
     }
 
-    /// The configured address, e.g. `https://127.0.0.1:8200`.
+    /// The address calls go to, e.g. `https://127.0.0.1:8200`: the configured one, or the
+    /// node of the list found active.
     #[must_use]
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Every node `addr` lists, when it lists two or more; empty for one address.
+    #[must_use]
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    /// Sends the calls that follow to `addr` (one of [`VaultClient::nodes`]).
+    pub fn use_node(&mut self, addr: &str) {
+        self.addr = addr.to_string();
+    }
+
+    /// This client at `addr`, with a short limit on each call, for asking one node of a list
+    /// who leads.
+    #[must_use]
+    pub fn at_node(&self, addr: &str) -> Self {
+        Self {
+            agent: self.agent.clone(),
+            unstoppable: self.unstoppable.clone(),
+            call_timeout: NODE_TIMEOUT,
+            addr: addr.to_string(),
+            nodes: Vec::new(),
+            namespace: self.namespace.clone(),
+            snapshot_timeout: self.snapshot_timeout,
+            idle_timeout: self.idle_timeout,
+        }
     }
 
     /// The URL of an API path such as `sys/leader`.

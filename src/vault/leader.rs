@@ -7,6 +7,10 @@
 //! - when `addr` is a load balancer or another host, act only if `leader_address` resolves to
 //!   one of this host's addresses (its hostname's DNS addresses), as the original agent did.
 //!
+//! With `addr` listing several nodes, [`find_active`] first picks the node that is active, and
+//! `"auto"` means `"is_self"` of that node (an agent with a list of nodes runs outside the
+//! cluster, where comparing `leader_address` with its own host would never act).
+//!
 //! That is `leader_check: "auto"`. `"is_self"` trusts `is_self` whatever `addr` is (one agent
 //! pointed at a Kubernetes `<release>-active` Service); `"none"` always acts (exactly one agent
 //! per cluster; Vault forwards the request to the active node or answers 307).
@@ -56,6 +60,49 @@ pub enum Role {
 /// status.
 pub fn fetch(client: &VaultClient) -> Result<LeaderStatus> {
     SYS_LEADER.call(client, None, None)
+}
+
+/// With `addr` listing several nodes: asks each in turn, in the listed order, who leads
+/// (`sys/leader`, each call limited to a few seconds), and returns the first node that is
+/// the active one (or a single node without HA) with its answer. When no node says it is
+/// active, the first that answered (a standby; the leader check then skips, unless it is
+/// `none`). The caller sends the cycle's calls to the node returned.
+///
+/// # Errors
+/// When no node answers, naming every node tried and what each did.
+pub fn find_active(client: &VaultClient) -> Result<(String, LeaderStatus)> {
+    let mut standby = None;
+    let mut failures = Vec::new();
+    for node in client.nodes() {
+        match fetch(&client.at_node(node)) {
+            Ok(status) if status.is_self || !status.ha_enabled => {
+                debug!("{node} is the active node");
+                return Ok((node.clone(), status));
+            }
+            Ok(status) => {
+                debug!("{node} is a standby");
+                failures.push(format!("{node}: a standby"));
+                standby.get_or_insert((node.clone(), status));
+            }
+            Err(e) => {
+                debug!("{node} did not say who leads: {e:#}");
+                failures.push(format!("{node}: {e:#}"));
+            }
+        }
+    }
+    match standby {
+        Some(found) => {
+            debug!(
+                "no node of addr is the active node ({})",
+                failures.join("; ")
+            );
+            Ok(found)
+        }
+        None => bail!(
+            "no node of addr answered who leads (tried {})",
+            failures.join("; ")
+        ),
+    }
 }
 
 /// Where the agent stands, for `leader_check: "auto"`.

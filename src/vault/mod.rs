@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod cloud_login;
 pub mod leader;
 pub mod restore;
 pub mod snapshot;

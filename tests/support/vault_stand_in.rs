@@ -3,7 +3,7 @@
 //!
 //! - `GET /v1/sys/leader` for a leader, a standby, a sealed node (503) and a non-HA node;
 //! - `GET|HEAD /v1/sys/health` with Vault's status codes;
-//! - AppRole and Kubernetes logins (PUT and POST), `auth/token/renew-self` and
+//! - AppRole, Kubernetes and other logins (`State::other_logins`) (PUT and POST), `auth/token/renew-self` and
 //!   `auth/token/lookup-self`, with real TTLs and max TTLs: an expired token gets 403;
 //! - `GET /v1/sys/storage/raft/snapshot`, streamed with `Transfer-Encoding: chunked` (or with a
 //!   `Content-Length`, as Go sends bodies under 2 KiB), with a 307 from a standby, and every
@@ -115,6 +115,8 @@ pub struct State {
     pub k8s_mount: String,
     pub k8s_role: String,
     pub k8s_jwt: String,
+    /// Further login mounts (gcp, azure, ...): the mount and the exact JSON body it accepts.
+    pub other_logins: Vec<(String, serde_json::Value)>,
     /// Lease of issued tokens and their max TTL, in seconds (0 = no expiry).
     pub token_ttl: u64,
     pub token_max_ttl: u64,
@@ -179,6 +181,7 @@ impl VaultStandIn {
             k8s_mount: "kubernetes".into(),
             k8s_role: "snapshot".into(),
             k8s_jwt: "eyJ.test-jwt".into(),
+            other_logins: Vec::new(),
             token_ttl: 3600,
             token_max_ttl: 0,
             renewable: true,
@@ -489,6 +492,8 @@ fn login(
         field("role_id") == s.role_id && field("secret_id") == s.secret_id
     } else if mount == s.k8s_mount {
         field("role") == s.k8s_role && field("jwt") == s.k8s_jwt
+    } else if let Some((_, expected)) = s.other_logins.iter().find(|(m, _)| m == mount) {
+        body == *expected
     } else {
         drop(s);
         return json(
