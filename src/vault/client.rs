@@ -130,6 +130,7 @@ impl VaultClient {
             unstoppable: self.unstoppable.clone(),
             call_timeout,
             addr: addr.trim_end_matches('/').to_string(),
+            nodes: Vec::new(),
             namespace: self.namespace.clone(),
             snapshot_timeout: self.snapshot_timeout,
             idle_timeout: self.idle_timeout,
@@ -164,16 +165,7 @@ impl VaultClient {
     /// who leads.
     #[must_use]
     pub fn at_node(&self, addr: &str) -> Self {
-        Self {
-            agent: self.agent.clone(),
-            unstoppable: self.unstoppable.clone(),
-            call_timeout: NODE_TIMEOUT,
-            addr: addr.to_string(),
-            nodes: Vec::new(),
-            namespace: self.namespace.clone(),
-            snapshot_timeout: self.snapshot_timeout,
-            idle_timeout: self.idle_timeout,
-        }
+        self.at(addr, NODE_TIMEOUT)
     }
 
     /// The URL of an API path such as `sys/leader`.
