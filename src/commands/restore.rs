@@ -260,6 +260,10 @@ fn auth_name(auth: &AuthMethod) -> &'static str {
         AuthMethod::StaticToken(_) => "VAULT_TOKEN",
         AuthMethod::AppRole { .. } => "AppRole",
         AuthMethod::Kubernetes { .. } => "Kubernetes",
+        AuthMethod::Userpass { .. } => "userpass",
+        AuthMethod::Ldap { .. } => "LDAP",
+        AuthMethod::Jwt { .. } => "JWT",
+        AuthMethod::Cert { .. } => "TLS certificate",
     }
 }
 
