@@ -48,6 +48,7 @@ mod fault_matrix;
 mod faults;
 mod gcs_auth;
 mod kubernetes;
+mod login_methods;
 mod metrics_push;
 mod openbao_cluster;
 mod ops;
