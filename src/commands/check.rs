@@ -198,6 +198,28 @@ fn auth_line(auth: &AuthMethod) -> String {
         } => format!(
             "Azure at auth/{mount}, role {role}, managed-identity token for {resource} from {imds}"
         ),
+        AuthMethod::Userpass {
+            mount,
+            username,
+            password,
+        } => format!("userpass at auth/{mount}, user {username}, password {password}"),
+        AuthMethod::Ldap {
+            mount,
+            username,
+            password,
+        } => format!("LDAP at auth/{mount}, user {username}, password {password}"),
+        AuthMethod::Jwt {
+            mount,
+            role,
+            jwt_path,
+        } => format!(
+            "JWT at auth/{mount}, role {role}, JWT file {}",
+            jwt_path.display()
+        ),
+        AuthMethod::Cert { mount, role } => format!(
+            "TLS certificate at auth/{mount}, role {}",
+            role.as_deref().unwrap_or("(any matching)")
+        ),
     }
 }
 

@@ -292,6 +292,10 @@ fn auth_name(auth: &AuthMethod) -> &'static str {
         AuthMethod::Kubernetes { .. } => "Kubernetes",
         AuthMethod::Gcp { .. } => "GCP",
         AuthMethod::Azure { .. } => "Azure",
+        AuthMethod::Userpass { .. } => "userpass",
+        AuthMethod::Ldap { .. } => "LDAP",
+        AuthMethod::Jwt { .. } => "JWT",
+        AuthMethod::Cert { .. } => "TLS certificate",
     }
 }
 

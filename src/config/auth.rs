@@ -1,7 +1,7 @@
-//! How the agent logs in to Vault: `token_path`, `vault_auth_method` and the AppRole and
-//! Kubernetes keys, checked together because they decide one thing. Whether the token file,
-//! the JWT file or the AppRole references can be read is probed apart
-//! (`super::probe::vault_credentials`).
+//! How the agent logs in to Vault: `token_path`, `vault_auth_method` and each method's keys
+//! (AppRole, Kubernetes, userpass, LDAP, JWT, TLS certificate), checked together because they
+//! decide one thing. Whether the token file, the JWT file or the secret references can be
+//! read is probed apart (`super::probe::vault_credentials`).
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +60,42 @@ pub enum AuthMethod {
         /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` names another.
         imds: String,
     },
+    /// Userpass login at `auth/<mount>/login/<username>`.
+    Userpass {
+        /// The auth mount, `userpass` by default.
+        mount: String,
+        /// The user name (not a secret; shown in messages).
+        username: String,
+        /// The password (`userpass_password`).
+        password: SecretRef,
+    },
+    /// LDAP login at `auth/<mount>/login/<username>`.
+    Ldap {
+        /// The auth mount, `ldap` by default.
+        mount: String,
+        /// The user name (not a secret; shown in messages).
+        username: String,
+        /// The password (`ldap_password`).
+        password: SecretRef,
+    },
+    /// JWT/OIDC login at `auth/<mount>/login` with a role and a JWT from a file (a projected
+    /// service account token, a CI job's OIDC token), re-read at every login.
+    Jwt {
+        /// The auth mount, `jwt` by default.
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// The file holding the JWT.
+        jwt_path: PathBuf,
+    },
+    /// TLS certificate login at `auth/<mount>/login`: the client certificate
+    /// (`client_cert`/`client_key`) presented in the TLS handshake is the credential.
+    Cert {
+        /// The auth mount, `cert` by default.
+        mount: String,
+        /// The certificate role to log in against; without it Vault tries every one.
+        role: Option<String>,
+    },
 }
 
 /// The authentication keys as written in the file.
@@ -79,6 +115,21 @@ pub(super) struct RawAuth {
     pub azure_role: Option<String>,
     pub azure_mount: Option<String>,
     pub azure_resource: Option<String>,
+    pub userpass_username: Option<String>,
+    pub userpass_password: Option<Secret>,
+    pub userpass_mount: Option<String>,
+    pub ldap_username: Option<String>,
+    pub ldap_password: Option<Secret>,
+    pub ldap_mount: Option<String>,
+    pub jwt_role: Option<String>,
+    pub jwt_token_path: Option<String>,
+    pub jwt_mount: Option<String>,
+    pub cert_role: Option<String>,
+    pub cert_mount: Option<String>,
+    /// Whether `client_cert`/`client_key` (or their variables) are set, for `cert`.
+    pub has_client_cert: bool,
+    /// Whether `addr` is `https://`, for `cert`.
+    pub https: bool,
 }
 
 /// The GCE metadata server when `GCE_METADATA_HOST` does not name one.
@@ -152,13 +203,96 @@ impl Validator<'_> {
             }
             "gcp" => self.gcp_auth(raw.gcp_role, raw.gcp_mount, raw.gcp_service_account),
             "azure" => self.azure_auth(raw.azure_role, raw.azure_mount, raw.azure_resource),
+            "userpass" => {
+                let (username, password) = self.user_and_password(
+                    "userpass",
+                    ("userpass_username", raw.userpass_username),
+                    ("userpass_password", raw.userpass_password),
+                )?;
+                Ok(AuthMethod::Userpass {
+                    mount: non_empty(raw.userpass_mount).unwrap_or_else(|| "userpass".into()),
+                    username,
+                    password,
+                })
+            }
+            "ldap" => {
+                let (username, password) = self.user_and_password(
+                    "LDAP",
+                    ("ldap_username", raw.ldap_username),
+                    ("ldap_password", raw.ldap_password),
+                )?;
+                Ok(AuthMethod::Ldap {
+                    mount: non_empty(raw.ldap_mount).unwrap_or_else(|| "ldap".into()),
+                    username,
+                    password,
+                })
+            }
+            "jwt" => {
+                let role = non_empty(raw.jwt_role).ok_or_else(|| {
+                    self.err("jwt_auth_role", "JWT authentication needs jwt_auth_role")
+                })?;
+                let jwt_path = non_empty(raw.jwt_token_path).ok_or_else(|| {
+                    self.err(
+                        "jwt_token_path",
+                        "JWT authentication needs jwt_token_path, the file holding the JWT",
+                    )
+                })?;
+                Ok(AuthMethod::Jwt {
+                    mount: non_empty(raw.jwt_mount).unwrap_or_else(|| "jwt".into()),
+                    role,
+                    jwt_path: PathBuf::from(jwt_path),
+                })
+            }
+            "cert" => {
+                if !raw.has_client_cert {
+                    return Err(self.err(
+                        "vault_auth_method",
+                        "\"cert\" needs a client certificate: set client_cert and client_key \
+                         (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)",
+                    ));
+                }
+                if !raw.https {
+                    return Err(self.err(
+                        "vault_auth_method",
+                        "\"cert\" needs an https:// addr: the client certificate is presented \
+                         in the TLS handshake",
+                    ));
+                }
+                Ok(AuthMethod::Cert {
+                    mount: non_empty(raw.cert_mount).unwrap_or_else(|| "cert".into()),
+                    role: non_empty(raw.cert_role),
+                })
+            }
             other => Err(self.err(
                 "vault_auth_method",
                 format!(
-                    "unknown method {other:?}: use \"approle\", \"k8s\", \"token\", \"gcp\" or \"azure\""
+                    "unknown method {other:?}: use \"approle\", \"k8s\", \"token\", \
+                     \"userpass\", \"ldap\", \"jwt\", \"cert\", \"gcp\" or \"azure\""
                 ),
             )),
         }
+    }
+
+    /// The user name and password keys of userpass and LDAP (`method` names it in messages).
+    /// The name goes into the login URL, so it may hold no control character.
+    fn user_and_password(
+        &self,
+        method: &str,
+        (user_key, username): (&str, Option<String>),
+        (password_key, password): (&str, Option<Secret>),
+    ) -> Result<(String, SecretRef), ConfigError> {
+        let needs = format!("{method} authentication needs {user_key} and {password_key}");
+        let username = non_empty(username).ok_or_else(|| self.err(user_key, needs.clone()))?;
+        if username.chars().any(char::is_control) {
+            return Err(self.err(
+                user_key,
+                "the user name contains a newline or another control character",
+            ));
+        }
+        let password = self
+            .secret(password_key, password)?
+            .ok_or_else(|| self.err(password_key, needs))?;
+        Ok((username, password))
     }
 }
 
@@ -419,9 +553,9 @@ mod tests {
                 Err("key \"k8s_auth_role\": Kubernetes authentication needs"),
             ),
             (
-                r#""vault_auth_method": "ldap""#,
+                r#""vault_auth_method": "github""#,
                 &[],
-                Err("key \"vault_auth_method\": unknown method \"ldap\""),
+                Err("key \"vault_auth_method\": unknown method \"github\""),
             ),
             (
                 r#""role_id": "file://", "secret_id": "s""#,
@@ -538,6 +672,148 @@ mod tests {
                 error.contains(expected),
                 "row {entries} with {env:?}: {error}"
             );
+        }
+    }
+
+    #[test]
+    fn userpass_ldap_jwt_and_cert_take_their_keys_and_default_mounts() {
+        let https =
+            r#""addr": "https://vault:8200", "client_cert": "/c.pem", "client_key": "/k.pem""#;
+        let cert_row = format!(r#"{https}, "vault_auth_method": "cert""#);
+        let cert_role_row = format!(
+            r#"{https}, "vault_auth_method": "cert", "cert_auth_role": "snap", "cert_auth_path": "tls""#
+        );
+        let secret = |key: &str, value: &str| SecretRef::parse(key, Secret::new(value)).unwrap();
+        for (entries, expected) in [
+            (
+                r#""vault_auth_method": "userpass", "userpass_username": "snap", "userpass_password": "pw""#,
+                AuthMethod::Userpass {
+                    mount: "userpass".into(),
+                    username: "snap".into(),
+                    password: secret("userpass_password", "pw"),
+                },
+            ),
+            (
+                r#""vault_auth_method": "userpass", "userpass_username": "a b/c", "userpass_password": "env://PW", "userpass_auth_path": "people""#,
+                AuthMethod::Userpass {
+                    mount: "people".into(),
+                    username: "a b/c".into(),
+                    password: secret("userpass_password", "env://PW"),
+                },
+            ),
+            (
+                r#""vault_auth_method": "ldap", "ldap_username": "snap", "ldap_password": "pw""#,
+                AuthMethod::Ldap {
+                    mount: "ldap".into(),
+                    username: "snap".into(),
+                    password: secret("ldap_password", "pw"),
+                },
+            ),
+            (
+                r#""vault_auth_method": "ldap", "ldap_username": "snap", "ldap_password": "file:///run/pw", "ldap_auth_path": "ad""#,
+                AuthMethod::Ldap {
+                    mount: "ad".into(),
+                    username: "snap".into(),
+                    password: secret("ldap_password", "file:///run/pw"),
+                },
+            ),
+            (
+                r#""vault_auth_method": "jwt", "jwt_auth_role": "ci", "jwt_token_path": "/nonexistent/jwt""#,
+                AuthMethod::Jwt {
+                    mount: "jwt".into(),
+                    role: "ci".into(),
+                    jwt_path: PathBuf::from("/nonexistent/jwt"),
+                },
+            ),
+            (
+                r#""vault_auth_method": "jwt", "jwt_auth_role": "ci", "jwt_token_path": "/j", "jwt_auth_path": "gitlab""#,
+                AuthMethod::Jwt {
+                    mount: "gitlab".into(),
+                    role: "ci".into(),
+                    jwt_path: PathBuf::from("/j"),
+                },
+            ),
+            (
+                &cert_row,
+                AuthMethod::Cert {
+                    mount: "cert".into(),
+                    role: None,
+                },
+            ),
+            (
+                &cert_role_row,
+                AuthMethod::Cert {
+                    mount: "tls".into(),
+                    role: Some("snap".into()),
+                },
+            ),
+        ] {
+            let json = auth(entries);
+            match validate(&json, &[]) {
+                Ok(config) => assert_eq!(config.auth, expected, "row {json}"),
+                Err(e) => panic!("row {json}: {e}"),
+            }
+        }
+        // The client certificate may come from the Vault CLI's variables.
+        let env = [
+            ("VAULT_CLIENT_CERT", "/c.pem"),
+            ("VAULT_CLIENT_KEY", "/k.pem"),
+        ];
+        let config = validate(
+            &auth(r#""addr": "https://vault:8200", "vault_auth_method": "cert""#),
+            &env,
+        )
+        .unwrap();
+        assert!(matches!(config.auth, AuthMethod::Cert { .. }));
+    }
+
+    #[test]
+    fn userpass_ldap_jwt_and_cert_without_their_keys_are_refused_by_key() {
+        for (entries, expected) in [
+            (
+                r#""vault_auth_method": "userpass", "userpass_password": "pw""#,
+                "key \"userpass_username\": userpass authentication needs userpass_username and userpass_password",
+            ),
+            (
+                r#""vault_auth_method": "userpass", "userpass_username": "snap""#,
+                "key \"userpass_password\": userpass authentication needs",
+            ),
+            (
+                r#""vault_auth_method": "userpass", "userpass_username": "snap\n", "userpass_password": "pw""#,
+                "key \"userpass_username\": the user name contains a newline",
+            ),
+            (
+                r#""vault_auth_method": "userpass", "userpass_username": "snap", "userpass_password": "file://""#,
+                "key \"userpass_password\": \"file://\" names no file",
+            ),
+            (
+                r#""vault_auth_method": "ldap", "ldap_password": "pw""#,
+                "key \"ldap_username\": LDAP authentication needs ldap_username and ldap_password",
+            ),
+            (
+                r#""vault_auth_method": "ldap", "ldap_username": "snap", "ldap_password": """#,
+                "key \"ldap_password\": LDAP authentication needs",
+            ),
+            (
+                r#""vault_auth_method": "jwt", "jwt_token_path": "/j""#,
+                "key \"jwt_auth_role\": JWT authentication needs jwt_auth_role",
+            ),
+            (
+                r#""vault_auth_method": "jwt", "jwt_auth_role": "ci""#,
+                "key \"jwt_token_path\": JWT authentication needs jwt_token_path",
+            ),
+            (
+                r#""addr": "https://vault:8200", "vault_auth_method": "cert""#,
+                "key \"vault_auth_method\": \"cert\" needs a client certificate: set client_cert and client_key",
+            ),
+            (
+                r#""addr": "http://vault:8200", "client_cert": "/c.pem", "client_key": "/k.pem", "vault_auth_method": "cert""#,
+                "key \"vault_auth_method\": \"cert\" needs an https:// addr",
+            ),
+        ] {
+            let error = refused(&auth(entries), &[]);
+            assert!(error.contains(expected), "row {entries}: {error}");
+            assert!(!error.contains("\"pw\""), "row {entries}: {error}");
         }
     }
 

@@ -67,7 +67,9 @@ pub fn metrics_file(config: &Config) -> Result<(), ConfigError> {
 }
 
 /// The configured auth method's credentials can be read now: the token file, the AppRole
-/// `role_id` and `secret_id` references, the Kubernetes JWT file. `VAULT_TOKEN` needs nothing.
+/// `role_id` and `secret_id` references, the Kubernetes and JWT files, the userpass and LDAP
+/// password references. `VAULT_TOKEN` and `cert` (whose client certificate is read with the
+/// TLS settings) need nothing here.
 ///
 /// # Errors
 /// `<file>: key "token_path": cannot read token file /x: ...` and the like.
@@ -98,6 +100,13 @@ pub fn vault_credentials(
         }
         // The token comes from the metadata service at each login: nothing on disk.
         AuthMethod::Gcp { .. } | AuthMethod::Azure { .. } => Ok(()),
+        AuthMethod::Userpass { password, .. } | AuthMethod::Ldap { password, .. } => {
+            secret(config, password, env)
+        }
+        AuthMethod::Jwt { jwt_path, .. } => read_token_file(jwt_path)
+            .map(drop)
+            .map_err(|e| key_err(config, "jwt_token_path", e)),
+        AuthMethod::Cert { .. } => Ok(()),
     }
 }
 
@@ -509,6 +518,53 @@ mod tests {
                 Some("key \"k8s_token_path (default)\": cannot read token file /var/run/secrets"),
             )]);
         }
+    }
+
+    #[test]
+    fn userpass_ldap_and_jwt_credentials_must_be_readable() {
+        let fixture = Fixture::new();
+        let local = r#""local_storage": {"path": "%D%/snaps"}"#;
+        let password = |method: &str, value: &str| {
+            format!(
+                r#"{{"vault_auth_method": "{method}", "{method}_username": "snap", "{method}_password": "{value}", {local}}}"#
+            )
+        };
+        let jwt = |path: &str| {
+            format!(
+                r#"{{"vault_auth_method": "jwt", "jwt_auth_role": "ci", "jwt_token_path": "{path}", {local}}}"#
+            )
+        };
+        let p: Probe = vault_credentials;
+        fixture.check(&[
+            (&password("userpass", "pw"), &[], p, None),
+            (&password("userpass", "env://PW"), &[("PW", "pw")], p, None),
+            (
+                &password("userpass", "env://PW"),
+                &[],
+                p,
+                Some("key \"userpass_password\": env://PW: the environment variable PW is not set"),
+            ),
+            (&password("ldap", "file://%D%/secret"), &[], p, None),
+            (
+                &password("ldap", "file:///nonexistent/pw"),
+                &[],
+                p,
+                Some("key \"ldap_password\": file:///nonexistent/pw"),
+            ),
+            (&jwt("%D%/token"), &[], p, None),
+            (
+                &jwt("/nonexistent/jwt"),
+                &[],
+                p,
+                Some("key \"jwt_token_path\": cannot read token file /nonexistent/jwt"),
+            ),
+            (
+                &jwt("%D%/empty"),
+                &[],
+                p,
+                Some("key \"jwt_token_path\": token file %D%/empty is empty"),
+            ),
+        ]);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! - `token_path`: the file is read again at every use, so a Vault Agent sink's rotations are
 //!   picked up; nothing is renewed (the token's owner does that).
 //! - `VAULT_TOKEN`: used as is.
-//! - AppRole, Kubernetes, GCP and Azure (their tokens fetched from the metadata service at
-//!   every login, [`super::cloud_login`]): log in, cache the token, renew it with
+//! - AppRole, Kubernetes, userpass, LDAP, JWT, TLS certificate, GCP and Azure: log in (the
+//!   secret, password or JWT file is read again at every login, so rotations are picked up;
+//!   GCP's and Azure's tokens are fetched from the metadata service, [`super::cloud_login`]),
+//!   cache the token, renew it with
 //!   `auth/token/renew-self` once two thirds of its lease have passed (as Vault's
 //!   `LifetimeWatcher` does), and log in again when it is not renewable, renewal fails, or the
 //!   max TTL caps the renewed lease below a fifth of the original.
@@ -90,6 +92,10 @@ impl Authenticator {
             AuthMethod::StaticToken(token) => return Ok(token.clone()),
             AuthMethod::AppRole { .. } | AuthMethod::Kubernetes { .. } => {}
             AuthMethod::Gcp { .. } | AuthMethod::Azure { .. } => {}
+            AuthMethod::Userpass { .. }
+            | AuthMethod::Ldap { .. }
+            | AuthMethod::Jwt { .. }
+            | AuthMethod::Cert { .. } => {}
         }
         if let Some(cached) = &self.cached {
             let age = cached.obtained.elapsed();
@@ -139,7 +145,7 @@ impl Authenticator {
         if let Some(old) = self.cached.take() {
             revoke_obtained(client, &old.token);
         }
-        let (what, mount, body) = match &self.method {
+        let (what, path, body) = match &self.method {
             AuthMethod::AppRole {
                 mount,
                 role_id,
@@ -149,7 +155,7 @@ impl Authenticator {
                 let (role_id, secret_id) = (role_id.read()?, secret_id.read()?);
                 (
                     "AppRole",
-                    mount,
+                    token::login_path(mount),
                     json!({ "role_id": role_id.expose(), "secret_id": secret_id.expose() }),
                 )
             }
@@ -161,7 +167,7 @@ impl Authenticator {
                 let jwt = read_jwt(jwt_path)?;
                 (
                     "Kubernetes",
-                    mount,
+                    token::login_path(mount),
                     json!({ "role": role, "jwt": jwt.expose() }),
                 )
             }
@@ -172,7 +178,7 @@ impl Authenticator {
                 metadata_host,
             } => (
                 "GCP",
-                mount,
+                token::login_path(mount),
                 cloud_login::gcp_login_body(metadata_host, service_account, role)
                     .context("GCP login: no identity token")?,
             ),
@@ -183,20 +189,55 @@ impl Authenticator {
                 imds,
             } => (
                 "Azure",
-                mount,
+                token::login_path(mount),
                 cloud_login::azure_login_body(imds, resource, role)
                     .context("Azure login: no managed-identity token")?,
             ),
+            AuthMethod::Userpass {
+                mount,
+                username,
+                password,
+            } => (
+                "userpass",
+                user_login_path(mount, username),
+                json!({ "password": password.read()?.expose() }),
+            ),
+            AuthMethod::Ldap {
+                mount,
+                username,
+                password,
+            } => (
+                "LDAP",
+                user_login_path(mount, username),
+                json!({ "password": password.read()?.expose() }),
+            ),
+            AuthMethod::Jwt {
+                mount,
+                role,
+                jwt_path,
+            } => {
+                // Read at every login: projected and CI OIDC tokens are short-lived.
+                let jwt = read_jwt(jwt_path)?;
+                (
+                    "JWT",
+                    token::login_path(mount),
+                    json!({ "role": role, "jwt": jwt.expose() }),
+                )
+            }
+            AuthMethod::Cert { mount, role } => {
+                // The credential is the client certificate of the TLS handshake.
+                let body = match role {
+                    Some(name) => json!({ "name": name }),
+                    None => json!({}),
+                };
+                ("TLS certificate", token::login_path(mount), body)
+            }
             AuthMethod::TokenFile(_) | AuthMethod::StaticToken(_) => {
                 return Err(anyhow!("this authentication method has no login"));
             }
         };
-        let info = token::login(client, mount, &body).with_context(|| {
-            format!(
-                "{what} login at {} failed",
-                client.url(&token::login_path(mount))
-            )
-        })?;
+        let info = token::login_at(client, &path, &body)
+            .with_context(|| format!("{what} login at {} failed", client.url(&path)))?;
         info!(
             "Logged in to Vault with {what} (token lease {}s)",
             info.lease_duration
@@ -224,4 +265,40 @@ fn revoke_obtained(client: &VaultClient, token: &Secret) {
 
 fn read_jwt(path: &Path) -> Result<Secret> {
     read_token_file(path).map_err(|e| anyhow!(e))
+}
+
+/// `auth/<mount>/login/<username>` (userpass, LDAP), the name percent-encoded as one path
+/// segment: a `/`, `?`, `#` or space in it cannot change which endpoint is called.
+fn user_login_path(mount: &str, username: &str) -> String {
+    use std::fmt::Write;
+    let mut path = format!("{}/", token::login_path(mount));
+    for b in username.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@') {
+            path.push(char::from(b));
+        } else {
+            let _ = write!(path, "%{b:02X}");
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_login_path;
+
+    #[test]
+    fn a_user_name_is_one_path_segment() {
+        assert_eq!(
+            user_login_path("userpass", "snap"),
+            "auth/userpass/login/snap"
+        );
+        assert_eq!(
+            user_login_path("corp/ldap", "j.doe@corp.example"),
+            "auth/corp/ldap/login/j.doe@corp.example"
+        );
+        assert_eq!(
+            user_login_path("ldap", "a b/../c?x#y%"),
+            "auth/ldap/login/a%20b%2F..%2Fc%3Fx%23y%25"
+        );
+    }
 }

@@ -66,8 +66,20 @@ pub fn login(
     mount: &str,
     credentials: &serde_json::Value,
 ) -> Result<TokenAuth> {
-    let path = login_path(mount);
-    let endpoint = Endpoint::put(&path, AUTH_ANSWER).secret_answer();
+    login_at(client, &login_path(mount), credentials)
+}
+
+/// `PUT <path>` with `credentials`, for a login endpoint that is not `auth/<mount>/login`
+/// (userpass and LDAP put the user name after it).
+///
+/// # Errors
+/// As [`login`].
+pub fn login_at(
+    client: &VaultClient,
+    path: &str,
+    credentials: &serde_json::Value,
+) -> Result<TokenAuth> {
+    let endpoint = Endpoint::put(path, AUTH_ANSWER).secret_answer();
     auth_of(
         client,
         &endpoint,

@@ -50,6 +50,7 @@ mod gcs_auth;
 mod identity;
 mod kubernetes;
 mod login_cloud;
+mod login_methods;
 mod metrics_push;
 mod multi_addr;
 mod openbao_cluster;

@@ -6,6 +6,9 @@
 //! Nodes are stopped by their own PID (SIGTERM, then SIGKILL after 10 s) when the cluster is
 //! dropped. A missing `bao` fails the test, unless `VRS_TEST_SKIP_OPENBAO=1` is set for
 //! local development without it (then [`Cluster::start`] returns `None`).
+//!
+//! [`Cluster::start_with`] chooses another `bao` (OpenBao 2.6.2 for LDAP auth, which 2.7 moved
+//! out of the server: [`bao_26_binary`]) and an https listener (for TLS certificate login).
 
 #![allow(dead_code)]
 
@@ -20,6 +23,7 @@ use serde_json::{Value, json};
 /// One `bao server` process.
 pub struct Node {
     pub api_port: u16,
+    scheme: &'static str,
     cluster_port: u16,
     config: PathBuf,
     log: PathBuf,
@@ -28,7 +32,7 @@ pub struct Node {
 
 impl Node {
     pub fn addr(&self) -> String {
-        format!("http://127.0.0.1:{}", self.api_port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.api_port)
     }
 
     fn pid(&self) -> Option<i32> {
@@ -44,6 +48,18 @@ pub struct Cluster {
     pub root_token: String,
     pub unseal_key: String,
     http: ureq::Agent,
+    bao: PathBuf,
+}
+
+/// How [`Cluster::start_with`] starts its nodes.
+#[derive(Default)]
+pub struct Options {
+    /// The server binary; [`bao_binary`] when `None`.
+    pub bao: Option<PathBuf>,
+    /// An https listener with this PEM certificate and key instead of plain http (one-node
+    /// clusters only). The cluster's own requests do not verify it; clients are asked for a
+    /// certificate but not required to present one.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The `bao` binary: `VRS_BAO`, else the one `contrib/test-servers.sh` installed.
@@ -51,7 +67,23 @@ pub fn bao_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("VRS_BAO") {
         return Some(PathBuf::from(path));
     }
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers/venv/lib");
+    installed_bao("venv")
+}
+
+/// OpenBao 2.6.2, the last with LDAP auth in the server: `VRS_BAO26`, else the one
+/// `contrib/test-servers.sh` installed into `.test-servers/venv-bao26`.
+pub fn bao_26_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("VRS_BAO26") {
+        return Some(PathBuf::from(path));
+    }
+    installed_bao("venv-bao26")
+}
+
+fn installed_bao(venv: &str) -> Option<PathBuf> {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".test-servers")
+        .join(venv)
+        .join("lib");
     fs::read_dir(&lib)
         .ok()?
         .filter_map(Result::ok)
@@ -84,7 +116,16 @@ impl Cluster {
     /// Starts, initialises and unseals `size` nodes, and waits until every node is a voter.
     /// `None` only when `VRS_TEST_SKIP_OPENBAO=1` and `bao` is not installed.
     pub fn start(size: usize) -> Option<Self> {
-        let Some(bao) = bao_binary() else {
+        Self::start_with(size, Options::default())
+    }
+
+    /// [`Cluster::start`] with another binary or an https listener.
+    pub fn start_with(size: usize, options: Options) -> Option<Self> {
+        assert!(
+            options.tls.is_none() || size == 1,
+            "an https listener is for one-node clusters"
+        );
+        let Some(bao) = options.bao.or_else(bao_binary) else {
             if std::env::var("VRS_TEST_SKIP_OPENBAO").as_deref() == Ok("1") {
                 eprintln!("skipped: no bao binary (VRS_TEST_SKIP_OPENBAO=1)");
                 return None;
@@ -108,6 +149,17 @@ impl Cluster {
                 } else {
                     format!("retry_join {{ leader_api_addr = \"http://127.0.0.1:{leader_port}\" }}")
                 };
+                let (scheme, tls) = match &options.tls {
+                    Some((cert, key)) => (
+                        "https",
+                        format!(
+                            "tls_cert_file = \"{}\"\n  tls_key_file = \"{}\"",
+                            cert.display(),
+                            key.display()
+                        ),
+                    ),
+                    None => ("http", "tls_disable = true".to_string()),
+                };
                 let config = node_dir.join("config.hcl");
                 fs::write(
                     &config,
@@ -121,9 +173,9 @@ impl Cluster {
 listener "tcp" {{
   address = "127.0.0.1:{api_port}"
   cluster_address = "127.0.0.1:{cluster_port}"
-  tls_disable = true
+  {tls}
 }}
-api_addr = "http://127.0.0.1:{api_port}"
+api_addr = "{scheme}://127.0.0.1:{api_port}"
 cluster_addr = "http://127.0.0.1:{cluster_port}"
 disable_mlock = true
 "#,
@@ -133,6 +185,7 @@ disable_mlock = true
                 .unwrap();
                 Node {
                     api_port,
+                    scheme,
                     cluster_port,
                     config,
                     log: node_dir.join("server.log"),
@@ -140,7 +193,12 @@ disable_mlock = true
                 }
             })
             .collect();
+        // The cluster's own requests trust its test certificate without checking it.
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(options.tls.is_some())
+            .build();
         let http = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -152,6 +210,7 @@ disable_mlock = true
             root_token: String::new(),
             unseal_key: String::new(),
             http,
+            bao: bao.clone(),
         };
         cluster.spawn(&bao, 0);
         let (_, init) = cluster.call(
@@ -401,7 +460,7 @@ disable_mlock = true
 
     /// Starts node `i` again (it comes back sealed).
     pub fn restart_node(&mut self, i: usize) {
-        let bao = bao_binary().unwrap();
+        let bao = self.bao.clone();
         self.spawn(&bao, i);
     }
 
