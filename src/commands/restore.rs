@@ -260,6 +260,7 @@ fn auth_name(auth: &AuthMethod) -> &'static str {
         AuthMethod::StaticToken(_) => "VAULT_TOKEN",
         AuthMethod::AppRole { .. } => "AppRole",
         AuthMethod::Kubernetes { .. } => "Kubernetes",
+        AuthMethod::Aws { .. } => "AWS",
     }
 }
 

@@ -34,6 +34,18 @@ pub enum AuthMethod {
         /// The file holding the service account JWT (re-read at every login).
         jwt_path: PathBuf,
     },
+    /// AWS IAM login at `auth/<mount>/login`: a signed `sts:GetCallerIdentity` request,
+    /// with credentials from the AWS chain (`crate::aws`).
+    Aws {
+        /// The auth mount, `aws` by default.
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// `X-Vault-AWS-IAM-Server-ID`, signed into the request when set.
+        header_value: Option<String>,
+        /// The STS region; `None`: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
+        region: Option<String>,
+    },
 }
 
 /// The authentication keys as written in the file.
@@ -47,6 +59,10 @@ pub(super) struct RawAuth {
     pub k8s_role: Option<String>,
     pub k8s_mount: Option<String>,
     pub k8s_token_path: Option<String>,
+    pub aws_role: Option<String>,
+    pub aws_mount: Option<String>,
+    pub aws_header_value: Option<String>,
+    pub aws_region: Option<String>,
 }
 
 impl Validator<'_> {
@@ -110,11 +126,55 @@ impl Validator<'_> {
                     jwt_path,
                 })
             }
+            "aws" => self.aws_auth(raw.aws_role, raw.aws_mount, raw.aws_header_value, raw.aws_region),
             other => Err(self.err(
                 "vault_auth_method",
-                format!("unknown method {other:?}: use \"approle\", \"k8s\" or \"token\""),
+                format!("unknown method {other:?}: use \"approle\", \"k8s\", \"aws\" or \"token\""),
             )),
         }
+    }
+}
+
+impl Validator<'_> {
+    /// `vault_auth_method: "aws"`: the role is required; the header value and the region
+    /// must fit in an HTTP header and a host name.
+    fn aws_auth(
+        &self,
+        role: Option<String>,
+        mount: Option<String>,
+        header_value: Option<String>,
+        region: Option<String>,
+    ) -> Result<AuthMethod, ConfigError> {
+        let role = non_empty(role)
+            .ok_or_else(|| self.err("aws_auth_role", "AWS authentication needs aws_auth_role"))?;
+        let header_value = non_empty(header_value);
+        if header_value
+            .as_deref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            return Err(self.err(
+                "aws_auth_header_value",
+                "holds a newline or another control character",
+            ));
+        }
+        let region = non_empty(region);
+        if let Some(r) = &region {
+            if !r
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(self.err(
+                    "aws_auth_region",
+                    format!("{r:?} is not an AWS region's name (e.g. eu-west-1)"),
+                ));
+            }
+        }
+        Ok(AuthMethod::Aws {
+            mount: non_empty(mount).unwrap_or_else(|| "aws".into()),
+            role,
+            header_value,
+            region,
+        })
     }
 }
 
@@ -245,6 +305,36 @@ mod tests {
                 r#""vault_auth_method": "k8s""#,
                 &[],
                 Err("key \"k8s_auth_role\": Kubernetes authentication needs"),
+            ),
+            (
+                r#""vault_auth_method": "aws", "aws_auth_role": "snap""#,
+                &[],
+                Ok(AuthMethod::Aws {
+                    mount: "aws".into(),
+                    role: "snap".into(),
+                    header_value: None,
+                    region: None,
+                }),
+            ),
+            (
+                r#""vault_auth_method": "aws", "aws_auth_role": "snap", "aws_auth_path": "aws-eks", "aws_auth_header_value": "vault.example.com", "aws_auth_region": "eu-west-1""#,
+                &[],
+                Ok(AuthMethod::Aws {
+                    mount: "aws-eks".into(),
+                    role: "snap".into(),
+                    header_value: Some("vault.example.com".into()),
+                    region: Some("eu-west-1".into()),
+                }),
+            ),
+            (
+                r#""vault_auth_method": "aws""#,
+                &[],
+                Err("key \"aws_auth_role\": AWS authentication needs aws_auth_role"),
+            ),
+            (
+                r#""vault_auth_method": "aws", "aws_auth_role": "r", "aws_auth_region": "eu/west""#,
+                &[],
+                Err("key \"aws_auth_region\": \"eu/west\" is not an AWS region"),
             ),
             (
                 r#""vault_auth_method": "ldap""#,

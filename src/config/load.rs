@@ -33,6 +33,10 @@ pub(super) struct RawConfig {
     k8s_auth_role: Option<String>,
     k8s_auth_path: Option<String>,
     k8s_token_path: Option<String>,
+    aws_auth_role: Option<String>,
+    aws_auth_path: Option<String>,
+    aws_auth_header_value: Option<String>,
+    aws_auth_region: Option<String>,
     local_storage: Option<serde_json::Value>,
     aws_storage: Option<serde_json::Value>,
     google_storage: Option<serde_json::Value>,
@@ -253,6 +257,10 @@ impl Validator<'_> {
             k8s_role: raw.k8s_auth_role,
             k8s_mount: raw.k8s_auth_path,
             k8s_token_path: raw.k8s_token_path,
+            aws_role: raw.aws_auth_role,
+            aws_mount: raw.aws_auth_path,
+            aws_header_value: raw.aws_auth_header_value,
+            aws_region: raw.aws_auth_region,
         })?;
         let leader_check = self.leader_check(raw.leader_check)?;
         let metrics_push_url = non_empty(raw.metrics_push_url)

@@ -126,7 +126,13 @@ pub struct State {
     pub restore_redirect: Option<String>,
     /// What `sys/capabilities-self` says a valid token may do on the snapshot path.
     pub capabilities: Vec<String>,
+    /// Logins at other mounts (`aws`, ...): the mount and a check of the login body, run
+    /// without the state locked (it may ask another server).
+    pub login_hooks: Vec<(String, LoginHook)>,
 }
+
+/// Decides whether a login body is accepted.
+pub type LoginHook = Arc<dyn Fn(&serde_json::Value) -> bool + Send + Sync>;
 
 /// A running stand-in.
 pub struct VaultStandIn {
@@ -182,6 +188,7 @@ impl VaultStandIn {
             forbidden_served: false,
             restore_redirect: None,
             capabilities: vec!["read".into()],
+            login_hooks: Vec::new(),
         }));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
@@ -448,8 +455,16 @@ fn login(
             .unwrap_or("")
             .to_string()
     };
+    let hook = lock(state)
+        .login_hooks
+        .iter()
+        .find(|(m, _)| m == mount)
+        .map(|(_, hook)| Arc::clone(hook));
+    let hooked = hook.map(|hook| hook(&body));
     let mut s = lock(state);
-    let accepted = if mount == s.approle_mount {
+    let accepted = if let Some(accepted) = hooked {
+        accepted
+    } else if mount == s.approle_mount {
         field("role_id") == s.role_id && field("secret_id") == s.secret_id
     } else if mount == s.k8s_mount {
         field("role") == s.k8s_role && field("jwt") == s.k8s_jwt
