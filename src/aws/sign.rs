@@ -12,22 +12,36 @@ use base64::engine::general_purpose::STANDARD;
 use super::Credentials;
 use crate::secret::Secret;
 
-/// The headers SigV4 adds to a request (`x-amz-date`, `authorization`, and
-/// `x-amz-security-token` with temporary credentials). `headers` are those signed besides
-/// `host` (taken from `url`).
+/// A request to sign.
+pub struct Request<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The full URL, already encoded.
+    pub url: &'a str,
+    /// The headers signed besides `host` (taken from `url`).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// The headers SigV4 adds to `request` for `service` in `region` (`x-amz-date`,
+/// `authorization`, and `x-amz-security-token` with temporary credentials).
 ///
 /// # Errors
 /// When the URL cannot be parsed or signing fails (the error names neither key).
 pub fn sign_headers(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
+    request: &Request<'_>,
     service: &str,
     region: &str,
     credentials: &Credentials,
     time: SystemTime,
 ) -> Result<Vec<(String, Secret)>> {
+    let Request {
+        method,
+        url,
+        headers,
+        body,
+    } = *request;
     let identity = aws_credential_types::Credentials::new(
         credentials.access_key_id.clone(),
         credentials.secret_access_key.expose(),
@@ -107,10 +121,12 @@ pub fn vault_login_data(
         headers.push(("X-Vault-AWS-IAM-Server-ID", id));
     }
     let signed = sign_headers(
-        "POST",
-        url,
-        &headers,
-        CALLER_IDENTITY_BODY.as_bytes(),
+        &Request {
+            method: "POST",
+            url,
+            headers: &headers,
+            body: CALLER_IDENTITY_BODY.as_bytes(),
+        },
         "sts",
         region,
         credentials,

@@ -296,10 +296,12 @@ fn sigv4_matches_the_aws_test_suite() {
     };
     let time = UNIX_EPOCH + Duration::from_secs(1_440_938_160); // 2015-08-30T12:36:00Z
     let headers = sign::sign_headers(
-        "GET",
-        "https://example.amazonaws.com/",
-        &[],
-        b"",
+        &sign::Request {
+            method: "GET",
+            url: "https://example.amazonaws.com/",
+            headers: &[],
+            body: b"",
+        },
         "service",
         "us-east-1",
         &credentials,
