@@ -229,11 +229,16 @@ fn a_refused_web_identity_names_the_source_and_url_and_not_the_token() {
 
 /// A container-credentials endpoint (EKS Pod Identity agent) that wants the token.
 fn container_endpoint() -> HttpStub {
-    HttpStub::start(|request| {
+    container_endpoint_expiring_in(3600)
+}
+
+/// The same, its credentials expiring `seconds` after each answer.
+fn container_endpoint_expiring_in(seconds: u64) -> HttpStub {
+    HttpStub::start(move |request| {
         if request.header("authorization") != Some(POD_TOKEN) {
             return Response::new(401).body(r#"{"message": "bad token"}"#);
         }
-        let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(seconds);
         let secs = expires
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -483,4 +488,40 @@ fn the_aws_login_signs_get_caller_identity_that_sts_accepts() {
     assert_code(&refused, 1);
     assert_contains!(refused.stderr, "AWS login at");
     assert_no_secret(&refused, &[SECRET_KEY, SESSION]);
+}
+
+#[test]
+fn credentials_about_to_expire_are_fetched_again_before_the_next_request() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    // Two minutes left: inside the five-minute margin, so every S3 call of the cycle (the
+    // upload, then the listing for pruning) asks the endpoint again first.
+    let endpoint = container_endpoint_expiring_in(120);
+    let (s3, _) = s3_requiring_session_token();
+    let env = TestEnv::new();
+    let vault = VaultStandIn::start(valid_archive(20_000));
+    let prefix = unique_prefix();
+    config(&env, &vault, &s3.url(), &prefix);
+    let token_file = env.root.path().join("eks-pod-identity-token");
+    std::fs::write(&token_file, POD_TOKEN).unwrap();
+    let url = format!("{}/v1/credentials", endpoint.url());
+    let outcome = run(
+        &env,
+        &["once"],
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str()),
+            (
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                token_file.to_str().unwrap(),
+            ),
+        ],
+    );
+    assert_code(&outcome, 0);
+    assert!(
+        endpoint.requests().len() >= 2,
+        "credentials expiring in 2 minutes were not fetched again: {:?}",
+        endpoint.requests()
+    );
+    assert_eq!(stored(&prefix).len(), 1);
 }
