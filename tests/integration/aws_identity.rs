@@ -525,3 +525,61 @@ fn credentials_about_to_expire_are_fetched_again_before_the_next_request() {
     );
     assert_eq!(stored(&prefix).len(), 1);
 }
+
+#[test]
+fn the_aws_login_is_renewed_and_signed_afresh_when_the_token_runs_out() {
+    if !crate::conformance::server_up("moto (STS)", "127.0.0.1:5055") {
+        return;
+    }
+    let env = TestEnv::new();
+    let vault = VaultStandIn::start(valid_archive(1_000));
+    {
+        let mut state = vault.state();
+        state.token_ttl = 3;
+        state.token_max_ttl = 5;
+        let expected = format!("{S3_ENDPOINT}/");
+        state.login_hooks.push((
+            "aws".into(),
+            Arc::new(move |body: &Value| replay_to_sts(body, "vault.example.com", &expected)),
+        ));
+    }
+    env.write_config(
+        &vault,
+        json!({
+            "role_id": null,
+            "secret_id": null,
+            "frequency": "1s",
+            "vault_auth_method": "aws",
+            "aws_auth_role": "snapshots",
+            "aws_auth_header_value": "vault.example.com",
+        }),
+    );
+    let child = command(
+        &env,
+        &["run"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAVAULTLOGIN"),
+            ("AWS_SECRET_ACCESS_KEY", "vaultLoginSecretKeyNeverLogged"),
+            ("AWS_ENDPOINT_URL_STS", S3_ENDPOINT),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(8500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let outcome = crate::env::finish(child, std::time::Duration::from_secs(10));
+    assert_code(&outcome, 0);
+    assert_not_contains!(outcome.stderr, "ERROR", "a cycle failed");
+    assert!(
+        !vault.requests_to("/v1/auth/token/renew-self").is_empty(),
+        "never renewed"
+    );
+    let logins = vault.requests_to("/v1/auth/aws/login");
+    assert!(logins.len() >= 2, "never logged in again after max TTL");
+    // Each login is a request signed anew (its own x-amz-date and signature).
+    assert_ne!(logins[0].body, logins[1].body);
+    assert_eq!(
+        vault.requests_to("/v1/sys/storage/raft/snapshot").len(),
+        env.files().len()
+    );
+}
