@@ -29,11 +29,27 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "AWS_REGION, AWS_DEFAULT_REGION",
-        "The S3 region when s3_region is not set.",
+        "The S3 region when s3_region is not set; the region of the regional STS endpoint for web identity, and of the aws login when aws_auth_region is not set.",
     ),
     (
-        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, AWS_SHARED_CREDENTIALS_FILE, HOME, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        "The AWS credential chain (read by rust-s3's aws-creds) when access_key_id and secret_access_key are not set: static keys from the environment, the [default] profile of AWS_SHARED_CREDENTIALS_FILE (else $HOME/.aws/credentials), web identity (IRSA), container credentials, then instance metadata.",
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, HOME",
+        "The AWS credential chain, for S3 when access_key_id and secret_access_key are not set and for vault_auth_method aws. Its sources, the first configured one used: static keys from the environment; the profile AWS_PROFILE (else [default]) of AWS_SHARED_CREDENTIALS_FILE (else $HOME/.aws/credentials); then web identity, container credentials, instance metadata (rows below). check names the source in use.",
+    ),
+    (
+        "AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME",
+        "Web identity (EKS IRSA): the token file, read at every exchange, is traded at STS AssumeRoleWithWebIdentity for temporary credentials, fetched again 5 minutes before they expire.",
+    ),
+    (
+        "AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, AWS_STS_REGIONAL_ENDPOINTS",
+        "The STS endpoint for web identity and the aws login: AWS_ENDPOINT_URL_STS (else AWS_ENDPOINT_URL, e.g. a VPC endpoint), else the regional endpoint of AWS_REGION (https://sts.REGION.amazonaws.com: private clusters have no route to the global one); the global https://sts.amazonaws.com only without a region, or with AWS_STS_REGIONAL_ENDPOINTS=legacy in a region that had it.",
+    ),
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, AWS_CONTAINER_AUTHORIZATION_TOKEN, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "Container credentials (EKS Pod Identity, ECS): GET the full URI (plain http only to this host, 169.254.170.2 or 169.254.170.23) or 169.254.170.2 + the relative URI, with the token file's content (read at every fetch; else the token) as Authorization.",
+    ),
+    (
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_EC2_METADATA_DISABLED",
+        "Instance metadata, the last source: IMDSv2 only (a PUT for a session token, then the role's credentials) at this address (default http://169.254.169.254); AWS_EC2_METADATA_DISABLED=true turns it off.",
     ),
     (
         "GOOGLE_APPLICATION_CREDENTIALS",

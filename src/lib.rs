@@ -10,6 +10,7 @@
 //! 1 = the cycle failed; 2 = configuration or usage error.
 
 pub mod archive;
+pub mod aws;
 pub mod calendar;
 pub mod cli;
 pub mod commands;

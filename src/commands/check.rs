@@ -220,6 +220,20 @@ fn auth_line(auth: &AuthMethod) -> String {
             "TLS certificate at auth/{mount}, role {}",
             role.as_deref().unwrap_or("(any matching)")
         ),
+        AuthMethod::Aws {
+            mount,
+            role,
+            header_value,
+            region,
+        } => format!(
+            "AWS at auth/{mount}, role {role}, region {}, server ID header {}; credentials: {}",
+            region
+                .as_deref()
+                .unwrap_or("from AWS_REGION (default us-east-1)"),
+            header_value.as_deref().unwrap_or("(none)"),
+            crate::aws::detect_source(false, &|name| std::env::var(name).ok())
+                .map_or_else(|e| format!("{e:#}"), |s| s.to_string())
+        ),
     }
 }
 
@@ -248,7 +262,13 @@ fn s3_credentials(c: &crate::config::S3Config) -> String {
         ("access_key_id", &c.access_key_id),
         ("secret_access_key", &c.secret_access_key),
     ])
-    .unwrap_or_else(|| "the AWS credential chain".into())
+    .unwrap_or_else(|| {
+        // Which source of the chain is configured (nothing is fetched here).
+        match crate::aws::detect_source(false, &|name| std::env::var(name).ok()) {
+            Ok(source) => escape(&format!("AWS credentials: {source}")).into_owned(),
+            Err(e) => escape(&format!("AWS credentials: none usable ({e:#})")).into_owned(),
+        }
+    })
 }
 
 /// The kind of Google credentials and where their tokens come from (the file is read for its

@@ -296,6 +296,7 @@ fn auth_name(auth: &AuthMethod) -> &'static str {
         AuthMethod::Ldap { .. } => "LDAP",
         AuthMethod::Jwt { .. } => "JWT",
         AuthMethod::Cert { .. } => "TLS certificate",
+        AuthMethod::Aws { .. } => "AWS",
     }
 }
 

@@ -96,6 +96,18 @@ pub enum AuthMethod {
         /// The certificate role to log in against; without it Vault tries every one.
         role: Option<String>,
     },
+    /// AWS IAM login at `auth/<mount>/login`: a signed `sts:GetCallerIdentity` request,
+    /// with credentials from the AWS chain (`crate::aws`).
+    Aws {
+        /// The auth mount, `aws` by default.
+        mount: String,
+        /// The Vault role.
+        role: String,
+        /// `X-Vault-AWS-IAM-Server-ID`, signed into the request when set.
+        header_value: Option<String>,
+        /// The STS region; `None`: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
+        region: Option<String>,
+    },
 }
 
 /// The authentication keys as written in the file.
@@ -130,6 +142,10 @@ pub(super) struct RawAuth {
     pub has_client_cert: bool,
     /// Whether `addr` is `https://`, for `cert`.
     pub https: bool,
+    pub aws_role: Option<String>,
+    pub aws_mount: Option<String>,
+    pub aws_header_value: Option<String>,
+    pub aws_region: Option<String>,
 }
 
 /// The GCE metadata server when `GCE_METADATA_HOST` does not name one.
@@ -263,11 +279,12 @@ impl Validator<'_> {
                     role: non_empty(raw.cert_role),
                 })
             }
+            "aws" => self.aws_auth(raw.aws_role, raw.aws_mount, raw.aws_header_value, raw.aws_region),
             other => Err(self.err(
                 "vault_auth_method",
                 format!(
                     "unknown method {other:?}: use \"approle\", \"k8s\", \"token\", \
-                     \"userpass\", \"ldap\", \"jwt\", \"cert\", \"gcp\" or \"azure\""
+                     \"userpass\", \"ldap\", \"jwt\", \"cert\", \"aws\", \"gcp\" or \"azure\""
                 ),
             )),
         }
@@ -424,6 +441,49 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// `vault_auth_method: "aws"`: the role is required; the header value and the region
+    /// must fit in an HTTP header and a host name.
+    fn aws_auth(
+        &self,
+        role: Option<String>,
+        mount: Option<String>,
+        header_value: Option<String>,
+        region: Option<String>,
+    ) -> Result<AuthMethod, ConfigError> {
+        let role = non_empty(role)
+            .ok_or_else(|| self.err("aws_auth_role", "AWS authentication needs aws_auth_role"))?;
+        let header_value = non_empty(header_value);
+        if header_value
+            .as_deref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            return Err(self.err(
+                "aws_auth_header_value",
+                "holds a newline or another control character",
+            ));
+        }
+        let region = non_empty(region);
+        if let Some(r) = &region {
+            if !r
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(self.err(
+                    "aws_auth_region",
+                    format!("{r:?} is not an AWS region's name (e.g. eu-west-1)"),
+                ));
+            }
+        }
+        Ok(AuthMethod::Aws {
+            mount: non_empty(mount).unwrap_or_else(|| "aws".into()),
+            role,
+            header_value,
+            region,
+        })
+    }
+}
+
 /// Reads a token or JWT file, trimmed. Used when probing and again at every use, so a rotated
 /// token is picked up.
 ///
@@ -551,6 +611,36 @@ mod tests {
                 r#""vault_auth_method": "k8s""#,
                 &[],
                 Err("key \"k8s_auth_role\": Kubernetes authentication needs"),
+            ),
+            (
+                r#""vault_auth_method": "aws", "aws_auth_role": "snap""#,
+                &[],
+                Ok(AuthMethod::Aws {
+                    mount: "aws".into(),
+                    role: "snap".into(),
+                    header_value: None,
+                    region: None,
+                }),
+            ),
+            (
+                r#""vault_auth_method": "aws", "aws_auth_role": "snap", "aws_auth_path": "aws-eks", "aws_auth_header_value": "vault.example.com", "aws_auth_region": "eu-west-1""#,
+                &[],
+                Ok(AuthMethod::Aws {
+                    mount: "aws-eks".into(),
+                    role: "snap".into(),
+                    header_value: Some("vault.example.com".into()),
+                    region: Some("eu-west-1".into()),
+                }),
+            ),
+            (
+                r#""vault_auth_method": "aws""#,
+                &[],
+                Err("key \"aws_auth_role\": AWS authentication needs aws_auth_role"),
+            ),
+            (
+                r#""vault_auth_method": "aws", "aws_auth_role": "r", "aws_auth_region": "eu/west""#,
+                &[],
+                Err("key \"aws_auth_region\": \"eu/west\" is not an AWS region"),
             ),
             (
                 r#""vault_auth_method": "github""#,

@@ -162,7 +162,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "vault_auth_method",
         default: "approle",
         env: "",
-        doc: "approle, k8s (or kubernetes), token (VAULT_TOKEN), userpass, ldap, jwt, cert, gcp or azure.",
+        doc: "approle, k8s (or kubernetes), token (VAULT_TOKEN), userpass, ldap, jwt, cert, aws (IAM), gcp or azure.",
     },
     KeyDoc {
         section: Section::Auth,
@@ -324,6 +324,34 @@ pub const KEYS: &[KeyDoc] = &[
         default: "cert",
         env: "",
         doc: "TLS certificate auth mount.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "aws_auth_role",
+        default: "",
+        env: "",
+        doc: "Vault role for vault_auth_method aws (IAM): the agent logs in with an sts:GetCallerIdentity request signed with credentials from the AWS chain (environment, profile, IRSA, EKS Pod Identity, instance role).",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "aws_auth_path",
+        default: "aws",
+        env: "",
+        doc: "AWS auth mount.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "aws_auth_header_value",
+        default: "",
+        env: "",
+        doc: "Sent and signed as X-Vault-AWS-IAM-Server-ID; set it when the mount's iam_server_id_header_value is set.",
+    },
+    KeyDoc {
+        section: Section::Auth,
+        key: "aws_auth_region",
+        default: "us-east-1",
+        env: "AWS_REGION",
+        doc: "The STS region the login request is signed for (https://sts.amazonaws.com/ in us-east-1, else the region's endpoint; AWS_ENDPOINT_URL_STS overrides the URL). It must match the mount's sts_region / sts_endpoint.",
     },
     KeyDoc {
         section: Section::Agent,

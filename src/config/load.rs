@@ -50,6 +50,10 @@ pub(super) struct RawConfig {
     jwt_auth_path: Option<String>,
     cert_auth_role: Option<String>,
     cert_auth_path: Option<String>,
+    aws_auth_role: Option<String>,
+    aws_auth_path: Option<String>,
+    aws_auth_header_value: Option<String>,
+    aws_auth_region: Option<String>,
     local_storage: Option<serde_json::Value>,
     aws_storage: Option<serde_json::Value>,
     google_storage: Option<serde_json::Value>,
@@ -293,6 +297,10 @@ impl Validator<'_> {
             https: std::iter::once(&vault.addr)
                 .chain(&vault.nodes)
                 .all(|a| a.to_ascii_lowercase().starts_with("https://")),
+            aws_role: raw.aws_auth_role,
+            aws_mount: raw.aws_auth_path,
+            aws_header_value: raw.aws_auth_header_value,
+            aws_region: raw.aws_auth_region,
         })?;
         let leader_check = self.leader_check(raw.leader_check)?;
         let metrics_push_url = non_empty(raw.metrics_push_url)

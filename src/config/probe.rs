@@ -107,6 +107,10 @@ pub fn vault_credentials(
             .map(drop)
             .map_err(|e| key_err(config, "jwt_token_path", e)),
         AuthMethod::Cert { .. } => Ok(()),
+        // Which AWS credential source would sign the login (nothing is sent yet).
+        AuthMethod::Aws { .. } => crate::aws::detect_source(false, env)
+            .map(drop)
+            .map_err(|e| key_err(config, "vault_auth_method", format!("{e:#}"))),
     }
 }
 

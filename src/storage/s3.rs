@@ -68,11 +68,28 @@ pub struct S3Storage {
     buckets: RefCell<Option<Buckets>>,
     /// `idle_timeout`, applied to each request.
     request_timeout: Option<std::time::Duration>,
+    /// Where credentials come from: the config's keys, else the AWS chain (`crate::aws`).
+    aws: crate::aws::CredentialChain,
 }
 
 struct Buckets {
     plain: Box<Bucket>,
     with_sse: Box<Bucket>,
+    /// The credentials both handles sign with.
+    credentials: crate::aws::Credentials,
+}
+
+/// rust-s3's form of credentials from the chain. No expiry is given to rust-s3, so its own
+/// refresh (its own chain) never runs: [`S3Storage::with_buckets`] swaps them instead.
+fn s3_credentials(c: &crate::aws::Credentials) -> Result<Credentials> {
+    Credentials::new(
+        Some(&c.access_key_id),
+        Some(c.secret_access_key.expose()),
+        None,
+        c.session_token.as_ref().map(crate::secret::Secret::expose),
+        None,
+    )
+    .context("cannot use the AWS credentials")
 }
 
 impl S3Storage {
@@ -82,11 +99,18 @@ impl S3Storage {
     pub fn new(config: S3Config) -> Self {
         Self {
             keys: ObjectKeys::new(&config.key_prefix),
-            config,
             part_size: DEFAULT_PART_SIZE,
             page_size: None,
             buckets: RefCell::new(None),
             request_timeout: None,
+            aws: crate::aws::CredentialChain::new(
+                config
+                    .access_key_id
+                    .clone()
+                    .zip(config.secret_access_key.clone()),
+                crate::aws::process_env(),
+            ),
+            config,
         }
     }
 
@@ -132,14 +156,16 @@ impl S3Storage {
         let mut slot = self.buckets.borrow_mut();
         if slot.is_none() {
             *slot = Some(self.open()?);
-        } else if let Some(b) = slot.as_ref() {
-            // Refreshes only credentials that expire (STS, instance roles).
-            b.plain
-                .credentials_refresh()
-                .context("refreshing AWS credentials failed")?;
-            b.with_sse
-                .credentials_refresh()
-                .context("refreshing AWS credentials failed")?;
+        } else if let Some(b) = slot.as_mut() {
+            // Temporary credentials (IRSA, Pod Identity, instance role) are fetched again
+            // shortly before they expire; both handles then sign with the new ones.
+            let fresh = self.aws.credentials()?;
+            if fresh != b.credentials {
+                let converted = s3_credentials(&fresh)?;
+                b.plain.set_credentials(converted.clone());
+                b.with_sse.set_credentials(converted);
+                b.credentials = fresh;
+            }
         }
         // Just set above when it was empty.
         let buckets = slot.as_ref().ok_or_else(|| anyhow!("no S3 client"))?;
@@ -151,19 +177,11 @@ impl S3Storage {
         // Our retry policy instead of rust-s3's (a process-wide setting of that crate).
         s3::set_retries(0);
         let c = &self.config;
-        let credentials = match (&c.access_key_id, &c.secret_access_key) {
-            // Read now: a storage whose keys are file:// or env:// references is built again
-            // at every cycle (`cycle::ConfiguredStorage`), so rotated keys are picked up.
-            (Some(id), Some(secret)) => {
-                let (id, secret) = (id.read()?, secret.read()?);
-                Credentials::new(Some(id.expose()), Some(secret.expose()), None, None, None)
-            }
-            _ => Credentials::default(),
-        }
-        .context(
-            "no AWS credentials: set access_key_id and secret_access_key, AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY, a profile, web identity, or an instance role",
-        )?;
+        // The seam to the AWS chain: the config's keys (read now, so rotated file:// or
+        // env:// keys are picked up), else the environment, a profile, IRSA, Pod Identity or
+        // the instance role. Errors name the source and URL.
+        let chain_credentials = self.aws.credentials()?;
+        let credentials = s3_credentials(&chain_credentials)?;
         let region = match &c.endpoint {
             Some(endpoint) => Region::Custom {
                 region: c.region.clone(),
@@ -204,7 +222,11 @@ impl S3Storage {
                 .with_extra_headers(headers)
                 .context("cannot set the encryption and storage class headers")?,
         );
-        Ok(Buckets { plain, with_sse })
+        Ok(Buckets {
+            plain,
+            with_sse,
+            credentials: chain_credentials,
+        })
     }
 
     /// Uploads `from` to `key` and checks what landed; on any failure, removes what this

@@ -90,7 +90,8 @@ impl Authenticator {
                 return read_token_file(path).map_err(|e| anyhow!(e));
             }
             AuthMethod::StaticToken(token) => return Ok(token.clone()),
-            AuthMethod::AppRole { .. } | AuthMethod::Kubernetes { .. } => {}
+            AuthMethod::AppRole { .. } | AuthMethod::Kubernetes { .. } | AuthMethod::Aws { .. } => {
+            }
             AuthMethod::Gcp { .. } | AuthMethod::Azure { .. } => {}
             AuthMethod::Userpass { .. }
             | AuthMethod::Ldap { .. }
@@ -232,6 +233,16 @@ impl Authenticator {
                 };
                 ("TLS certificate", token::login_path(mount), body)
             }
+            AuthMethod::Aws {
+                mount,
+                role,
+                header_value,
+                region,
+            } => (
+                "AWS",
+                token::login_path(mount),
+                aws_login_body(role, header_value.as_deref(), region.as_deref())?,
+            ),
             AuthMethod::TokenFile(_) | AuthMethod::StaticToken(_) => {
                 return Err(anyhow!("this authentication method has no login"));
             }
@@ -261,6 +272,37 @@ fn revoke_obtained(client: &VaultClient, token: &Secret) {
         Ok(()) => debug!("revoked the Vault token this run logged in for"),
         Err(e) => warn!("could not revoke the Vault token this run logged in for: {e:#}"),
     }
+}
+
+/// The body of an AWS IAM login: a `GetCallerIdentity` request signed with credentials from
+/// the AWS chain, fetched afresh at every login (so a rotated IRSA token or instance role is
+/// used). Errors name the credential source and URL, never a key.
+fn aws_login_body(
+    role: &str,
+    header_value: Option<&str>,
+    region: Option<&str>,
+) -> Result<serde_json::Value> {
+    let env = crate::aws::process_env();
+    let region = region
+        .map(String::from)
+        .or_else(|| env("AWS_REGION").filter(|r| !r.trim().is_empty()))
+        .or_else(|| env("AWS_DEFAULT_REGION").filter(|r| !r.trim().is_empty()))
+        .unwrap_or_else(|| "us-east-1".into());
+    let chain = crate::aws::CredentialChain::new(None, env.clone());
+    let source = chain.source()?;
+    let credentials = chain
+        .credentials()
+        .with_context(|| format!("AWS credentials for the login from {source}"))?;
+    let url = crate::aws::sign::login_sts_url(region.trim(), &*env)?;
+    debug!("signing the AWS login with credentials from {source}, for {url} in {region}");
+    crate::aws::sign::vault_login_data(
+        role,
+        &url,
+        region.trim(),
+        header_value,
+        &credentials,
+        std::time::SystemTime::now(),
+    )
 }
 
 fn read_jwt(path: &Path) -> Result<Secret> {

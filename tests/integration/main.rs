@@ -29,6 +29,7 @@ mod conformance;
 mod env;
 
 mod auth;
+mod aws_identity;
 mod check;
 mod cli;
 mod cycle;

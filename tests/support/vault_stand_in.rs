@@ -133,7 +133,13 @@ pub struct State {
     /// `sys/seal-status` answer throughout), and the mode the node is in afterwards.
     pub after_restore: Option<(Duration, Mode)>,
     applying: Option<(Instant, Mode)>,
+    /// Logins at other mounts (`aws`, ...): the mount and a check of the login body, run
+    /// without the state locked (it may ask another server).
+    pub login_hooks: Vec<(String, LoginHook)>,
 }
+
+/// Decides whether a login body is accepted.
+pub type LoginHook = Arc<dyn Fn(&serde_json::Value) -> bool + Send + Sync>;
 
 /// A running stand-in.
 pub struct VaultStandIn {
@@ -192,6 +198,7 @@ impl VaultStandIn {
             capabilities: vec!["read".into()],
             after_restore: None,
             applying: None,
+            login_hooks: Vec::new(),
         }));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
@@ -487,8 +494,16 @@ fn login(
             .unwrap_or("")
             .to_string()
     };
+    let hook = lock(state)
+        .login_hooks
+        .iter()
+        .find(|(m, _)| m == mount)
+        .map(|(_, hook)| Arc::clone(hook));
+    let hooked = hook.map(|hook| hook(&body));
     let mut s = lock(state);
-    let accepted = if mount == s.approle_mount {
+    let accepted = if let Some(accepted) = hooked {
+        accepted
+    } else if mount == s.approle_mount {
         field("role_id") == s.role_id && field("secret_id") == s.secret_id
     } else if mount == s.k8s_mount {
         field("role") == s.k8s_role && field("jwt") == s.k8s_jwt
