@@ -25,6 +25,7 @@ pub mod http;
 pub mod leftovers;
 pub mod logging;
 pub mod metrics;
+pub mod migrate;
 pub mod progress;
 #[cfg(test)]
 mod properties;
