@@ -421,3 +421,170 @@ pub fn convert(value: &Value) -> (Map<String, Value>, Report) {
     }
     (convert.out, convert.report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(value: &Value) -> (Value, Report) {
+        let (out, report) = convert(value);
+        (Value::Object(out), report)
+    }
+
+    /// Each key of Vault's API, and what it becomes in ours.
+    #[test]
+    fn each_key_maps_to_ours() {
+        let local = json!({"interval": 86400, "retain": 7, "path_prefix": "/opt/vault/snapshots/", "storage_type": "local", "local_max_space": 0});
+        let cases: &[(Value, &str, Value)] = &[
+            (local.clone(), "/frequency", json!("86400s")),
+            (
+                json!({"interval": "24h", "storage_type": "local", "path_prefix": "/s"}),
+                "/frequency",
+                json!("24h"),
+            ),
+            (local.clone(), "/retain", json!(7)),
+            (
+                json!({"interval": 60, "storage_type": "local", "path_prefix": "/s"}),
+                "/retain",
+                json!(1),
+            ),
+            (
+                local.clone(),
+                "/local_storage/path",
+                json!("/opt/vault/snapshots"),
+            ),
+            (
+                local.clone(),
+                "/other_snapshot_names/0/vault_file_prefix",
+                json!("vault-snapshot"),
+            ),
+            (
+                json!({"interval": 60, "storage_type": "local", "path_prefix": "/s", "file_prefix": "prod"}),
+                "/other_snapshot_names/0/vault_file_prefix",
+                json!("prod"),
+            ),
+            (
+                json!({"data": local.clone()}),
+                "/local_storage/path",
+                json!("/opt/vault/snapshots"),
+            ),
+        ];
+        let s3 = json!({"interval": 3600, "storage_type": "aws-s3", "path_prefix": "vault/", "aws_s3_bucket": "b", "aws_s3_region": "eu-west-1", "aws_s3_endpoint": "minio:9000", "aws_s3_disable_tls": true, "aws_s3_force_path_style": true, "aws_s3_server_side_encryption": true, "aws_s3_kms_key": "arn:k", "aws_access_key_id": "AKIA", "aws_secret_access_key": "SK"});
+        let s3_cases: &[(&str, Value)] = &[
+            ("/aws_storage/s3_bucket", json!("b")),
+            ("/aws_storage/s3_key_prefix", json!("vault")),
+            ("/aws_storage/s3_region", json!("eu-west-1")),
+            ("/aws_storage/s3_endpoint", json!("http://minio:9000")),
+            ("/aws_storage/s3_force_path_style", json!(true)),
+            ("/aws_storage/s3_server_side_encryption", json!(true)),
+            ("/aws_storage/s3_kms_key_id", json!("arn:k")),
+            ("/aws_storage/access_key_id", json!("AKIA")),
+            ("/aws_storage/secret_access_key", json!("SK")),
+        ];
+        let gcs = json!({"interval": 3600, "storage_type": "google-gcs", "path_prefix": "snaps/", "google_gcs_bucket": "g", "google_endpoint": "fake-gcs:4443", "google_disable_tls": true});
+        let azure = json!({"interval": 3600, "storage_type": "azure-blob", "path_prefix": "snaps/", "azure_container_name": "c", "azure_account_name": "a", "azure_account_key": "k", "azure_endpoint": "http://azurite:10000/a"});
+        let mut all: Vec<(Value, &str, Value)> = cases.to_vec();
+        all.extend(s3_cases.iter().map(|(p, v)| (s3.clone(), *p, v.clone())));
+        all.extend([
+            (gcs.clone(), "/google_storage/bucket", json!("g")),
+            (gcs.clone(), "/google_storage/prefix", json!("snaps")),
+            (
+                gcs.clone(),
+                "/google_storage/endpoint",
+                json!("http://fake-gcs:4443"),
+            ),
+            (azure.clone(), "/azure_storage/container_name", json!("c")),
+            (azure.clone(), "/azure_storage/prefix", json!("snaps")),
+            (azure.clone(), "/azure_storage/account_name", json!("a")),
+            (azure.clone(), "/azure_storage/account_key", json!("k")),
+            (
+                azure.clone(),
+                "/azure_storage/endpoint",
+                json!("http://azurite:10000/a"),
+            ),
+            (
+                json!({"interval": 60, "storage_type": "aws-s3", "aws_s3_bucket": "b"}),
+                "/aws_storage/s3_key_prefix",
+                json!("/"),
+            ),
+        ]);
+        for (input, pointer, expected) in all {
+            let (out, _) = run(&input);
+            assert_eq!(
+                out.pointer(pointer),
+                Some(&expected),
+                "{input} {pointer}\n{out:#}"
+            );
+        }
+        let (_, report) = run(&s3);
+        assert!(report.unmapped.is_empty(), "{:?}", report.unmapped);
+        assert_eq!(
+            report.copied_secrets,
+            ["aws_storage.access_key_id", "aws_storage.secret_access_key"]
+        );
+    }
+
+    #[test]
+    fn what_ours_cannot_do_is_reported_with_the_reason() {
+        let cases: &[(Value, &str, &str)] = &[
+            (
+                json!({"interval": 60, "storage_type": "local", "path_prefix": "/s", "local_max_space": 1000}),
+                "local_max_space",
+                "no space allowance",
+            ),
+            (
+                json!({"interval": 60, "storage_type": "aws-s3", "aws_s3_bucket": "b", "aws_s3_enable_kms": true}),
+                "aws_s3_enable_kms",
+                "s3_kms_key_id",
+            ),
+            (
+                json!({"interval": 60, "storage_type": "aws-s3", "aws_s3_bucket": "b", "aws_session_token": "t"}),
+                "aws_session_token",
+                "session token",
+            ),
+            (
+                json!({"interval": 60, "storage_type": "google-gcs", "google_gcs_bucket": "b", "google_service_account_key": "{}"}),
+                "google_service_account_key",
+                "credentials_file",
+            ),
+            (
+                json!({"interval": 60, "storage_type": "azure-blob", "azure_container_name": "c", "azure_blob_environment": "AzureChinaCloud"}),
+                "azure_blob_environment",
+                "endpoint",
+            ),
+            (
+                json!({"interval": 60, "storage_type": "swift"}),
+                "storage_type",
+                "not local",
+            ),
+            (
+                json!({"interval": 60, "storage_type": "local", "path_prefix": "/s", "autoload_enabled": true}),
+                "autoload_enabled",
+                "not a key",
+            ),
+            (
+                json!({"storage_type": "local", "path_prefix": "/s"}),
+                "interval",
+                "not set",
+            ),
+        ];
+        for (input, key, reason) in cases {
+            let (out, report) = run(input);
+            let found = report.unmapped.iter().find(|(k, _)| k == key);
+            assert!(
+                found.is_some_and(|(_, r)| r.contains(reason)),
+                "{input}: {:?}",
+                report.unmapped
+            );
+            assert!(
+                !out.to_string().contains("\"t\""),
+                "a session token is never copied"
+            );
+        }
+        // Keys of other storage types, shown unset by `vault read`, are nothing to report.
+        let (_, report) = run(
+            &json!({"interval": 60, "storage_type": "aws-s3", "aws_s3_bucket": "b", "google_gcs_bucket": "", "azure_container_name": "", "local_max_space": 0}),
+        );
+        assert!(report.unmapped.is_empty(), "{:?}", report.unmapped);
+    }
+}

@@ -49,6 +49,7 @@ mod faults;
 mod gcs_auth;
 mod kubernetes;
 mod metrics_push;
+mod migrate;
 mod openbao_cluster;
 mod ops;
 mod progress;
