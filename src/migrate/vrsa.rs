@@ -1171,13 +1171,16 @@ mod tests {
         (Value::Object(out), report)
     }
 
+    /// Their YAML added to BASE's, the environment, a JSON pointer into ours, its value.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, Value);
+
     const BASE: &str = "vault:\n  nodes:\n    urls: [\"https://vault:8200\"]\n  auth:\n    approle:\n      role: env://ROLE\n      secret: file://secret\nsnapshots:\n  storages:\n    local:\n      path: /snaps\n";
 
     /// Each of their keys, alone beside a minimal config, and what it becomes: (their YAML
     /// added to BASE's, environment, JSON pointer in ours, expected value).
     #[test]
     fn each_key_maps_to_ours() {
-        let cases: &[(&str, &[(&str, &str)], &str, Value)] = &[
+        let cases: &[Case] = &[
             ("", &[], "/addr", json!("https://vault:8200")),
             ("", &[], "/leader_check", json!("none")),
             ("", &[], "/vault_auth_method", json!("approle")),
