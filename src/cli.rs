@@ -211,6 +211,26 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Convert another agent's configuration into this one's JSON config.
+    ///
+    /// Reads Argelbargel's vault-raft-snapshot-agent config (YAML, JSON or TOML; keys in any
+    /// case; VRSA_* environment overrides and env:// / file:// values applied as that agent
+    /// does) or a Vault Enterprise automated-snapshot config (the JSON of `vault read
+    /// -format=json sys/storage/raft/snapshot-auto/config/NAME`). Writes our JSON config to
+    /// OUT (never overwritten; created readable by its owner only) or stdout, and prints to
+    /// stderr every key mapped, every key not mapped with the reason, and every change of
+    /// meaning. Their snapshot names are listed in `other_snapshot_names`, so their snapshots
+    /// stay visible and age out. Exits 0 when everything was mapped, 1 when something was not
+    /// (the config is still written, the gaps listed under `migrate_gaps`, which the agent
+    /// refuses until removed), 2 when FILE cannot be read or is neither agent's config.
+    Migrate {
+        /// Their configuration file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Where to write our config (a file that must not exist); stdout when not given.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
     /// Write the man page or shell completions to stdout (for packagers).
     #[command(hide = true)]
     Generate {

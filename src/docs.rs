@@ -95,6 +95,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "JOURNAL_STREAM",
         "Set by systemd: when it names stderr, log lines carry journal priorities instead of timestamps.",
     ),
+    (
+        "VRSA_*, AWS_ENDPOINT_URL",
+        "migrate only: VRSA_<KEY PATH> overrides a key of the other agent's file as that agent's viper does (VRSA_SNAPSHOTS_RETAIN); env:// values of keys ours takes as plain text are read; AWS_ENDPOINT_URL set means that agent's S3 endpoint came from it, which the report points out.",
+    ),
 ];
 
 /// The commands, as SYNOPSIS and COMMANDS show them.
@@ -139,6 +143,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "restore [NAME|latest|FILE] [--storage NAME] [--force] --yes",
         "Restore a snapshot into the Vault cluster. The snapshot (stored, or a FILE: a path that exists or contains a slash) is fetched into temp_dir and verified first; if it fails, nothing is sent to Vault (exit 1). Its inspect summary is printed (\"contents not decoded: <why>\" when the decoder does not understand state.bin: that never stops a restore of a snapshot that verified). Without --yes nothing is sent and the exit status is 2. With --yes it asks sys/leader for the active node and POSTs the file there with a Content-Length (to sys/storage/raft/snapshot, or snapshot-force with --force); a redirect is never followed. The token is VAULT_TOKEN when set, else the configured auth method's; it needs update on sys/storage/raft/snapshot, and on sys/storage/raft/snapshot-force for --force. When Vault refuses a snapshot taken with other unseal keys, the message says so; --force installs it anyway, and the cluster then takes the snapshot's data, unseal keys and tokens. No timeout applies to the upload unless timeout is set.",
     ),
+    (
+        "migrate FILE [-o OUT]",
+        "Convert another agent's configuration into this one's JSON config: Argelbargel's vault-raft-snapshot-agent (YAML, JSON or TOML, keys in any case, VRSA_* overrides and env:// / file:// values applied as that agent does) or a Vault Enterprise automated-snapshot configuration (vault read -format=json sys/storage/raft/snapshot-auto/config/NAME). Writes to OUT (never overwritten; mode 0600) or stdout, and prints to stderr every key mapped, every key not mapped with the reason, and every change of meaning. Exits 0 when everything was mapped, 1 when something was not (the gaps are listed under migrate_gaps, a key the agent refuses until removed), 2 when FILE cannot be read or is neither agent's. Given such a file with -c, every command says so and to run migrate.",
+    ),
 ];
 
 /// The man page, in roff.
@@ -170,7 +178,10 @@ fn synopsis() -> String {
         if i > 0 {
             roff.control("br", []);
         }
-        let config = if command.starts_with("verify") || command.starts_with("inspect") {
+        let config = if ["verify", "inspect", "migrate"]
+            .iter()
+            .any(|c| command.starts_with(c))
+        {
             ""
         } else {
             "[-c FILE] "

@@ -26,6 +26,7 @@ pub mod http;
 pub mod leftovers;
 pub mod logging;
 pub mod metrics;
+pub mod migrate;
 pub mod other_names;
 pub mod progress;
 #[cfg(test)]

@@ -34,6 +34,9 @@ _vault__raft__snapshot() {
             vault__raft__snapshot,list)
                 cmd="vault__raft__snapshot__subcmd__list"
                 ;;
+            vault__raft__snapshot,migrate)
+                cmd="vault__raft__snapshot__subcmd__migrate"
+                ;;
             vault__raft__snapshot,once)
                 cmd="vault__raft__snapshot__subcmd__once"
                 ;;
@@ -94,6 +97,9 @@ _vault__raft__snapshot() {
             vault__raft__snapshot__subcmd__help,list)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__list"
                 ;;
+            vault__raft__snapshot__subcmd__help,migrate)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__migrate"
+                ;;
             vault__raft__snapshot__subcmd__help,once)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__once"
                 ;;
@@ -128,7 +134,7 @@ _vault__raft__snapshot() {
 
     case "${cmd}" in
         vault__raft__snapshot)
-            opts="-c -h -V --config --help --version once run prune list fetch inspect restore verify check status generate help"
+            opts="-c -h -V --config --help --version once run prune list fetch inspect restore verify check status migrate generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,7 +338,7 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help)
-            opts="once run prune list fetch inspect restore verify check status generate help"
+            opts="once run prune list fetch inspect restore verify check status migrate generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,6 +477,20 @@ _vault__raft__snapshot() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__once)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -589,6 +609,28 @@ _vault__raft__snapshot() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__migrate)
+            opts="-o -h --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -8,6 +8,7 @@ pub mod generate;
 pub mod inspect;
 pub mod list;
 mod metrics_sink;
+pub mod migrate;
 pub mod prune;
 pub mod restore;
 pub mod status;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> Exit {
     let result = match &cli.command {
         Command::Verify { files } => verify::verify(files),
         Command::Generate { what } => generate::generate(what),
+        Command::Migrate { file, output } => migrate::migrate(file, output.as_deref()),
         Command::Once(config) => load(cli.config_path(config)).and_then(cycle::once),
         Command::Run(config) => load(cli.config_path(config)).and_then(cycle::run),
         Command::Prune {
@@ -167,7 +169,7 @@ pub(crate) fn stopped_by_signal(error: &anyhow::Error) -> bool {
 /// Reads and validates the config file; nothing else on disk is touched (each command's
 /// session probes what it uses).
 pub(crate) fn load(path: PathBuf) -> Result<Config> {
-    let config = Config::load(&path, &process_env)?;
+    let config = Config::load(&path, &process_env).map_err(|e| migrate::explain(&path, e))?;
     crate::other_names::install(&config.other_snapshot_names);
     announce(&config);
     Ok(config)

@@ -53,6 +53,7 @@ mod kubernetes;
 mod login_cloud;
 mod login_methods;
 mod metrics_push;
+mod migrate;
 mod multi_addr;
 mod openbao_cluster;
 mod ops;
