@@ -48,6 +48,7 @@ mod fanout;
 mod fault_matrix;
 mod faults;
 mod gcs_auth;
+mod helm_schema;
 mod identity;
 mod kubernetes;
 mod login_cloud;
