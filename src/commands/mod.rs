@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod cycle;
+pub mod drill;
 pub mod fetch;
 pub mod generate;
 pub mod inspect;
@@ -69,6 +70,17 @@ pub fn dispatch(cli: Cli) -> Exit {
             .and_then(|wanted| {
                 let c = load(cli.config_path(config))?;
                 fetch::fetch(c, wanted, storage.as_deref(), output)
+            }),
+        Command::Drill {
+            snapshot,
+            storage,
+            json,
+            config,
+        } => Wanted::parse(snapshot)
+            .map_err(anyhow::Error::from)
+            .and_then(|wanted| {
+                let c = load(cli.config_path(config))?;
+                drill::drill(c, wanted, storage.as_deref(), *json)
             }),
         Command::Inspect { file, depth, json } => {
             inspect::inspect(file, usize::from(*depth), *json)

@@ -52,6 +52,7 @@ pub(super) struct RawConfig {
     metrics_listen: Option<String>,
     log_format: Option<String>,
     idle_timeout: Option<String>,
+    drill: Option<serde_json::Value>,
 }
 
 /// The shortest `frequency`: anything shorter would snapshot Vault continuously.
@@ -254,6 +255,7 @@ impl Validator<'_> {
             k8s_mount: raw.k8s_auth_path,
             k8s_token_path: raw.k8s_token_path,
         })?;
+        let drill = self.drill(raw.drill)?;
         let leader_check = self.leader_check(raw.leader_check)?;
         let metrics_push_url = non_empty(raw.metrics_push_url)
             .map(|url| self.push_url(&url))
@@ -287,6 +289,7 @@ impl Validator<'_> {
             metrics_push_url,
             metrics_listen,
             log_format,
+            drill,
             warnings: self.warnings.take(),
         })
     }

@@ -32,6 +32,7 @@ mod auth;
 mod check;
 mod cli;
 mod cycle;
+mod drill;
 mod edge_alerts;
 mod edge_endpoint;
 mod edge_helm;

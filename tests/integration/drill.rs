@@ -1,0 +1,247 @@
+//! `drill` against the real OpenBao (`tests/support/openbao.rs`): a snapshot of a 3-node
+//! cluster restored into a scratch `bao` server, unsealed with the cluster's key, read back;
+//! failures name their step; the scratch server and its directory never outlive the drill.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::env::{Outcome, TestEnv, assert_code, finish, wait_for};
+use crate::openbao::{Cluster, bao_binary};
+
+const KEY_VAR: &str = "DRILL_TEST_UNSEAL_KEY";
+
+/// An agent of the cluster's leader (AppRole), storing into its own directory, with a drill
+/// of `expect` unsealed by the key in [`KEY_VAR`].
+fn agent(cluster: &Cluster, expect: &[&str]) -> TestEnv {
+    let env = TestEnv::new();
+    // The agent's own role may read the canaries: the drill logs in as the agent.
+    cluster.root(
+        "PUT",
+        "sys/policies/acl/canary",
+        Some(json!({"policy": "path \"secret/app/*\" { capabilities = [\"read\"] }"})),
+    );
+    let (role_id, secret_id) = cluster.approle("drill-agent", &["snapshot", "canary"], "1h", "1h");
+    write(&env, cluster, &role_id, &secret_id, expect);
+    env
+}
+
+fn write(env: &TestEnv, cluster: &Cluster, role_id: &str, secret_id: &str, expect: &[&str]) {
+    env.write_config_json(&json!({
+        "addr": cluster.nodes[cluster.leader()].addr(),
+        "role_id": role_id,
+        "secret_id": secret_id,
+        "local_storage": {"path": env.snaps},
+        "temp_dir": env.tmp,
+        "drill": {
+            "server": bao_binary().unwrap(),
+            "unseal_keys": [format!("env://{KEY_VAR}")],
+            "expect": expect,
+            "timeout": "3m",
+        },
+    }));
+}
+
+fn set_expect(env: &TestEnv, expect: &[&str]) {
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(env.config_path()).unwrap()).unwrap();
+    config["drill"]["expect"] = json!(expect);
+    env.write_config_json(&config);
+}
+
+fn drill_command(env: &TestEnv, key: &str, args: &[&str]) -> std::process::Command {
+    let mut command = env.command(&["drill"]);
+    command.args(args).env(KEY_VAR, key);
+    command
+}
+
+fn drill(env: &TestEnv, key: &str, args: &[&str]) -> Outcome {
+    finish(
+        drill_command(env, key, args).spawn().unwrap(),
+        Duration::from_secs(240),
+    )
+}
+
+fn scratch_dirs(tmp: &Path) -> Vec<PathBuf> {
+    fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| vault_raft_snapshot::commands::drill::is_scratch_dir(p))
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+fn assert_no_secret(outcome: &Outcome, secrets: &[&str]) {
+    for secret in secrets {
+        assert_not_contains!(outcome.stdout, *secret);
+        assert_not_contains!(outcome.stderr, *secret);
+    }
+}
+
+#[test]
+fn a_drill_restores_the_snapshot_unseals_reads_and_fails_naming_the_step() {
+    let Some(cluster) = Cluster::start(3) else {
+        return;
+    };
+    cluster.put_secret("app/before", "v1");
+    cluster.put_secret("app/canary", "v1");
+    let env = agent(&cluster, &["secret/app/before", "secret/app/canary"]);
+    assert_code(&env.run(&["once"]), 0);
+    cluster.put_secret("app/after", "v2");
+    let key = cluster.unseal_key.clone();
+
+    let passed = drill(&env, &key, &[]);
+    assert_code(&passed, 0);
+    for step in [
+        "fetch", "start", "init", "restore", "unseal", "active", "login", "expect", "index",
+    ] {
+        assert!(
+            passed
+                .stdout
+                .lines()
+                .any(|l| l.starts_with(step) && l.contains(" ok ")),
+            "no passed step {step}:\n{}",
+            passed.stdout
+        );
+    }
+    assert_contains!(passed.stdout, "total");
+    assert_contains!(passed.stdout, "passed");
+    assert_contains!(passed.stdout, "2 paths answered 200");
+    assert_contains!(passed.stdout, "AppRole at auth/approle");
+    assert_no_secret(&passed, &[&key, &cluster.root_token]);
+    assert!(
+        scratch_dirs(&env.tmp).is_empty(),
+        "{:?}",
+        scratch_dirs(&env.tmp)
+    );
+    assert!(env.staging_is_empty(), "{:?}", crate::env::list(&env.tmp));
+
+    // --json: the same report, one object.
+    let json_run = drill(&env, &key, &["--json"]);
+    assert_code(&json_run, 0);
+    let report: Value = serde_json::from_str(&json_run.stdout).expect(&json_run.stdout);
+    assert_eq!(report["result"], "passed", "{report}");
+    assert_eq!(report["failed_step"], Value::Null);
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "fetch", "start", "init", "restore", "unseal", "active", "login", "expect", "index"
+        ]
+    );
+    for step in report["steps"].as_array().unwrap() {
+        assert_eq!(step["ok"], true, "{step}");
+        assert!(step["seconds"].as_f64().unwrap() >= 0.0, "{step}");
+    }
+    let snapshot_index = report["snapshot_index"].as_u64().unwrap();
+    assert!(snapshot_index > 0, "{report}");
+    assert!(
+        report["restored_index"].as_u64().unwrap() >= snapshot_index,
+        "{report}"
+    );
+    assert!(report["total_seconds"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["snapshot"]
+            .as_str()
+            .unwrap()
+            .starts_with("raft_snapshot-")
+    );
+
+    // The secret written after the snapshot is absent: the drill naming it fails at expect.
+    set_expect(&env, &["secret/app/before", "secret/app/after"]);
+    let absent = drill(&env, &key, &[]);
+    assert_code(&absent, 1);
+    assert_contains!(absent.stderr, "failed at step expect");
+    assert_contains!(absent.stderr, "secret/app/after");
+    assert_contains!(absent.stderr, "404");
+    assert_contains!(absent.stdout, "FAILED");
+    assert!(scratch_dirs(&env.tmp).is_empty());
+
+    // A wrong unseal key: exit 1 naming the unseal step, the key nowhere.
+    set_expect(&env, &["secret/app/before"]);
+    let wrong = "c2VjcmV0LWJ1dC13cm9uZy11bnNlYWwta2V5LTEyMzQ=";
+    let refused = drill(&env, wrong, &[]);
+    assert_code(&refused, 1);
+    assert_contains!(refused.stderr, "failed at step unseal");
+    assert_no_secret(&refused, &[wrong, &key, &cluster.root_token]);
+    assert!(scratch_dirs(&env.tmp).is_empty());
+
+    // An unreadable key is a config error.
+    let mut command = env.command(&["drill"]);
+    command.env_remove(KEY_VAR);
+    let missing = finish(command.spawn().unwrap(), Duration::from_secs(60));
+    assert_code(&missing, 2);
+    assert_contains!(missing.stderr, KEY_VAR);
+
+    // SIGTERM in the middle: the scratch server and its directory are gone.
+    let child = drill_command(&env, &key, &[]).spawn().unwrap();
+    let pid_file = wait_scratch_server(&env.tmp);
+    let server: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(server));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let stopped = finish(child, Duration::from_secs(30));
+    assert_code(&stopped, 1);
+    assert_contains!(stopped.stderr, "Stopped by a shutdown signal");
+    assert!(!alive(server), "the scratch server {server} still runs");
+    assert!(
+        scratch_dirs(&env.tmp).is_empty(),
+        "{:?}",
+        scratch_dirs(&env.tmp)
+    );
+
+    // SIGKILL: the server dies with the drill; the next drill removes the directory.
+    let mut child = drill_command(&env, &key, &[]).spawn().unwrap();
+    let pid_file = wait_scratch_server(&env.tmp);
+    let server: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for(
+        "the killed drill's server to die",
+        Duration::from_secs(10),
+        || !alive(server),
+    );
+    let left = scratch_dirs(&env.tmp);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let next = drill(&env, &key, &[]);
+    assert_code(&next, 0);
+    assert_contains!(next.stderr, "that was killed");
+    assert!(!left[0].exists());
+    assert!(scratch_dirs(&env.tmp).is_empty());
+}
+
+/// Waits until a drill's scratch server runs; returns its PID file.
+fn wait_scratch_server(tmp: &Path) -> PathBuf {
+    let mut found = None;
+    wait_for("a scratch server", Duration::from_secs(60), || {
+        found = scratch_dirs(tmp)
+            .into_iter()
+            .map(|d| d.join("server.pid"))
+            .find(|p| fs::read_to_string(p).is_ok_and(|t| t.ends_with('\n')));
+        found.is_some()
+    });
+    // Let the drill get into its steps.
+    std::thread::sleep(Duration::from_millis(1500));
+    found.unwrap()
+}
