@@ -7,13 +7,15 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use log::info;
 
-use super::stored::{Wanted, fetch_verified, locate, verify_file};
+use super::stored::{Listed, Wanted, fetch_verified, list_all, locate, verify_file};
 use crate::config::{Config, ConfigError, DrillConfig, DrillUnseal, process_env};
+use crate::cycle::ConfiguredStorage;
 use crate::drill::steps::{Input, Recorder};
 use crate::drill::{Report, Step, secs, server, step_line, total_line};
 use crate::exit::Exit;
 use crate::secret::Secret;
 use crate::session::{Needs, Selection, Session, StorageUse};
+use crate::snapshot_name::SnapshotName;
 
 /// The secrets a drill uses, read now so that an unreadable one is a config error (exit 2).
 ///
@@ -59,14 +61,44 @@ pub fn drill_config(config: &Config) -> Result<&DrillConfig, ConfigError> {
     Ok(drill)
 }
 
-/// Fetches and verifies `wanted`, then drills it; `on_step` sees each step as it ends.
+/// Where the drilled snapshot is.
+pub enum Source<'a> {
+    /// In the session's storages (`drill`).
+    Stored(Wanted),
+    /// In these storages, under this name (`run`, whose agent holds the storages).
+    In(&'a [ConfiguredStorage], SnapshotName),
+}
+
+/// The copies of `name` in `storages`, in config order.
+fn copies_in(storages: &[ConfiguredStorage], name: SnapshotName) -> Result<Vec<Listed<'_>>> {
+    let all: Vec<&ConfiguredStorage> = storages.iter().collect();
+    let (listed, failed) = list_all(&all);
+    let copies: Vec<Listed<'_>> = listed
+        .into_iter()
+        .filter(|l| l.entry.name == name && l.entry.defect().is_none())
+        .collect();
+    if copies.is_empty() {
+        let failed: Vec<String> = failed.iter().map(|(s, e)| format!("{s}: {e}")).collect();
+        anyhow::bail!(
+            "snapshot {name} is not in any storage{}",
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!(" (could not list {})", failed.join("; "))
+            }
+        );
+    }
+    Ok(copies)
+}
+
+/// Fetches and verifies the snapshot `source` names, then drills it; `on_step` sees each step as it ends.
 /// Returns the report; the drill's failure is in it, not an `Err`.
 ///
 /// # Errors
 /// A configuration problem, or a shutdown signal (the scratch server is gone by then).
 pub fn drill_snapshot(
     session: &Session,
-    wanted: Wanted,
+    source: Source<'_>,
     on_step: &mut dyn FnMut(&Step),
 ) -> Result<Report> {
     let config = session.config();
@@ -76,7 +108,10 @@ pub fn drill_snapshot(
     let mut rec = Recorder::new(on_step);
     let mut snapshot = String::from("latest");
     let fetched = rec.step("fetch", || {
-        let copies = locate(session, wanted)?;
+        let copies = match source {
+            Source::Stored(wanted) => locate(session, wanted)?,
+            Source::In(storages, name) => copies_in(storages, name)?,
+        };
         let name = copies[0].entry.name.to_string();
         let (staged, summary, from) =
             fetch_verified(session, &copies, &config.temp_dir, verify_file)?;
@@ -153,7 +188,7 @@ pub fn drill(config: Config, wanted: Wanted, storage: Option<&str>, json: bool) 
             let _ = writeln!(std::io::stdout().lock(), "{}", step_line(step));
         }
     };
-    let report = drill_snapshot(&session, wanted, &mut print)?;
+    let report = drill_snapshot(&session, Source::Stored(wanted), &mut print)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &report)?;

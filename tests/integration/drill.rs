@@ -245,3 +245,79 @@ fn wait_scratch_server(tmp: &Path) -> PathBuf {
     std::thread::sleep(Duration::from_millis(1500));
     found.unwrap()
 }
+
+#[test]
+fn run_drills_after_a_stored_cycle_and_reports_it_in_the_metrics() {
+    let Some(cluster) = Cluster::start(1) else {
+        return;
+    };
+    cluster.put_secret("app/canary", "v1");
+    let env = agent(&cluster, &["secret/app/canary"]);
+    let listen = format!(
+        "127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let metrics_file = env.root.path().join("vault.prom");
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(env.config_path()).unwrap()).unwrap();
+    config["drill"]["frequency"] = json!("1h");
+    config["frequency"] = json!("1h");
+    config["metrics_file"] = json!(metrics_file);
+    config["metrics_listen"] = json!(listen);
+    env.write_config_json(&config);
+    let mut command = env.command(&["run"]);
+    command.env(KEY_VAR, &cluster.unseal_key);
+    let run = crate::env::LiveRun::start(command);
+    let from = run.wait_for(0, &["Restore drill every 1h"], Duration::from_secs(60));
+    let from = run.wait_for(
+        from,
+        &["Restore drill of raft_snapshot-"],
+        Duration::from_secs(60),
+    );
+    run.wait_for(from, &["passed in"], Duration::from_secs(180));
+    let text = fs::read_to_string(&metrics_file).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "vault_raft_snapshot_drill_success 1"),
+        "{text}"
+    );
+    let index = text
+        .lines()
+        .find_map(|l| l.strip_prefix("vault_raft_snapshot_drill_restored_raft_index "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap();
+    assert!(index > 0, "{text}");
+    assert!(
+        text.contains("vault_raft_snapshot_drill_duration_seconds "),
+        "{text}"
+    );
+    let served = ureq::get(&format!("http://{listen}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        served
+            .lines()
+            .any(|l| l == "vault_raft_snapshot_drill_success 1"),
+        "{served}"
+    );
+    assert!(scratch_dirs(&env.tmp).is_empty());
+    let stopped = run.stop();
+    assert_code(&stopped, 0);
+    // Drilled once, after the cycle's snapshot was stored, not again within drill.frequency.
+    let log = &stopped.stderr;
+    let starts: Vec<usize> = log
+        .match_indices("Restore drill of raft_snapshot-")
+        .map(|(i, _)| i)
+        .filter(|&i| log[i..].lines().next().unwrap().ends_with(".snap"))
+        .collect();
+    assert_eq!(starts.len(), 1, "{log}");
+    let stored = log.find("Successfully created").expect(log);
+    assert!(starts[0] > stored, "{log}");
+}
