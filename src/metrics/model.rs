@@ -335,6 +335,7 @@ pub(super) fn sample() -> Metrics {
             snapshot_bytes: 12_345,
             raft_index: 1234,
             last_error_reason: None,
+            ..AgentMetrics::default()
         },
         storages: Vec::new(),
     };
