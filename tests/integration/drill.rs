@@ -321,3 +321,146 @@ fn run_drills_after_a_stored_cycle_and_reports_it_in_the_metrics() {
     let stored = log.find("Successfully created").expect(log);
     assert!(starts[0] > stored, "{log}");
 }
+
+/// The drill CronJobs of the chart and of contrib/kubernetes/drill: `drill` in the agent's
+/// image, the server binary copied from the official image by an init container into the
+/// directory config's drill.server names.
+#[test]
+fn the_chart_and_kustomize_show_a_drill_cronjob_with_the_official_server_binary() {
+    use crate::kubernetes::{run, yaml_documents};
+    use std::process::Command;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (helm, python) = (
+        root.join(".test-servers/helm/helm"),
+        root.join(".test-servers/venv/bin/python"),
+    );
+    if !helm.exists() || !python.exists() {
+        assert!(
+            std::env::var("VRS_TEST_SKIP_CLOUD").is_ok_and(|v| v == "1"),
+            "helm or the venv is missing: run contrib/test-servers.sh start"
+        );
+        return;
+    }
+    let check = |objects: &[Value], config_of: &dyn Fn(&str) -> Value| {
+        let cronjob = objects
+            .iter()
+            .find(|o| {
+                o["kind"] == "CronJob"
+                    && o["metadata"]["name"].as_str().unwrap().ends_with("-drill")
+            })
+            .expect("a drill CronJob");
+        let pod = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        let init = &pod["initContainers"][0];
+        assert!(
+            init["image"]
+                .as_str()
+                .unwrap()
+                .starts_with("quay.io/openbao/openbao:"),
+            "{init}"
+        );
+        assert_eq!(init["command"], json!(["cp", "/bin/bao", "/drill-bin/"]));
+        let agent = &pod["containers"][0];
+        assert_eq!(agent["args"][0], "drill");
+        let mounts = agent["volumeMounts"].as_array().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m["mountPath"] == "/drill-bin" && m["name"] == "drill-bin")
+        );
+        assert!(
+            pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == "drill-bin" && v["emptyDir"].is_object())
+        );
+        let config_map = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "config")
+            .unwrap()["configMap"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let config = config_of(&config_map);
+        assert_eq!(config["drill"]["server"], "/drill-bin/bao");
+        // The config the pod reads is one the agent takes.
+        let env = TestEnv::new();
+        // As in the pod: the credentials Secret's keys as files, temp_dir writable.
+        let secrets = env.root.path().join("secrets");
+        fs::create_dir(&secrets).unwrap();
+        for key in ["aws_access_key_id", "aws_secret_access_key", "unseal_key_0"] {
+            fs::write(secrets.join(key), "x").unwrap();
+        }
+        let text = config.to_string().replace(
+            "file:///var/run/secrets/vault-raft-snapshot/",
+            &format!("file://{}/", secrets.display()),
+        );
+        let mut config: Value = serde_json::from_str(&text).unwrap();
+        config["temp_dir"] = json!(env.tmp);
+        config["k8s_token_path"] = json!(secrets.join("unseal_key_0"));
+        env.write_config_json(&config);
+        let checked = env.run(&["check"]);
+        assert_code(&checked, 0);
+    };
+    let configs = |objects: &[Value]| {
+        let objects = objects.to_vec();
+        move |name: &str| {
+            let map = objects
+                .iter()
+                .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("no ConfigMap {name}"));
+            serde_json::from_str::<Value>(map["data"]["snapshot.json"].as_str().unwrap()).unwrap()
+        }
+    };
+    let (ok, yaml, stderr) = run(Command::new("kubectl")
+        .arg("kustomize")
+        .arg(root.join("contrib/kubernetes/drill")));
+    assert!(ok, "{stderr}");
+    let objects = yaml_documents(&python, &yaml);
+    check(&objects, &configs(&objects));
+
+    let values = root.join("target/drill-values.json");
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join(values.file_name().unwrap());
+    fs::write(
+        &values,
+        json!({
+            "drill": {"enabled": true},
+            "config": {
+                "k8s_auth_role": "vault-raft-snapshot",
+                "aws_storage": {"s3_bucket": "b", "s3_region": "eu-west-1"},
+                "drill": {
+                    "server": "/drill-bin/bao",
+                    "unseal_keys": ["file:///var/run/secrets/vault-raft-snapshot/unseal_key_0"],
+                    "expect": ["secret/data/canary"],
+                },
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let chart = root.join("contrib/helm/vault-raft-snapshot");
+    let (ok, yaml, stderr) = run(Command::new(&helm)
+        .args(["template", "vault-raft-snapshot", "--namespace", "vault"])
+        .arg(&chart)
+        .arg("-f")
+        .arg(&values));
+    assert!(ok, "{stderr}");
+    let objects = yaml_documents(&python, &yaml);
+    check(&objects, &configs(&objects));
+    // Without config.drill the chart refuses to render a drill that cannot work.
+    fs::write(
+        &values,
+        json!({"drill": {"enabled": true}, "config": {"k8s_auth_role": "r"}}).to_string(),
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(Command::new(&helm)
+        .args(["template", "vault-raft-snapshot"])
+        .arg(&chart)
+        .arg("-f")
+        .arg(&values));
+    assert!(!ok);
+    assert_contains!(stderr, "config.drill");
+}
