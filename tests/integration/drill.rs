@@ -308,6 +308,17 @@ fn run_drills_after_a_stored_cycle_and_reports_it_in_the_metrics() {
         "{served}"
     );
     assert!(scratch_dirs(&env.tmp).is_empty());
+    // `run` goes on, and the scratch server is gone already (not only when `run` exits).
+    let tmp = env.tmp.to_string_lossy().into_owned();
+    let servers: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| fs::read(p.path().join("cmdline")).ok().map(|c| (p, c)))
+        .filter(|(_, c)| String::from_utf8_lossy(c).contains(&tmp))
+        .map(|(p, _)| p.file_name().to_string_lossy().into_owned())
+        .filter(|pid| alive(pid.parse().unwrap_or(0)))
+        .collect();
+    assert!(servers.is_empty(), "scratch servers still running: {servers:?}");
     let stopped = run.stop();
     assert_code(&stopped, 0);
     // Drilled once, after the cycle's snapshot was stored, not again within drill.frequency.
