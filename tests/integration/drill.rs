@@ -318,7 +318,10 @@ fn run_drills_after_a_stored_cycle_and_reports_it_in_the_metrics() {
         .map(|(p, _)| p.file_name().to_string_lossy().into_owned())
         .filter(|pid| alive(pid.parse().unwrap_or(0)))
         .collect();
-    assert!(servers.is_empty(), "scratch servers still running: {servers:?}");
+    assert!(
+        servers.is_empty(),
+        "scratch servers still running: {servers:?}"
+    );
     let stopped = run.stop();
     assert_code(&stopped, 0);
     // Drilled once, after the cycle's snapshot was stored, not again within drill.frequency.
@@ -474,4 +477,34 @@ fn the_chart_and_kustomize_show_a_drill_cronjob_with_the_official_server_binary(
         .arg(&values));
     assert!(!ok);
     assert_contains!(stderr, "config.drill");
+}
+
+#[test]
+fn a_drill_past_drill_timeout_fails_naming_it_and_leaves_nothing() {
+    let Some(cluster) = Cluster::start(1) else {
+        return;
+    };
+    cluster.put_secret("app/canary", "v1");
+    let env = agent(&cluster, &["secret/app/canary"]);
+    assert_code(&env.run(&["once"]), 0);
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(env.config_path()).unwrap()).unwrap();
+    config["drill"]["timeout"] = json!("3s");
+    env.write_config_json(&config);
+    let timed_out = drill(&env, &cluster.unseal_key, &[]);
+    assert_code(&timed_out, 1);
+    assert_contains!(timed_out.stderr, "drill.timeout (3s) reached");
+    assert!(
+        scratch_dirs(&env.tmp).is_empty(),
+        "{:?}",
+        scratch_dirs(&env.tmp)
+    );
+    assert!(env.staging_is_empty(), "{:?}", crate::env::list(&env.tmp));
+
+    // A server binary that is not there is a configuration error.
+    config["drill"]["server"] = json!("/nonexistent/bao");
+    env.write_config_json(&config);
+    let missing = drill(&env, &cluster.unseal_key, &[]);
+    assert_code(&missing, 2);
+    assert_contains!(missing.stderr, "drill.server");
 }
