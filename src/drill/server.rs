@@ -150,8 +150,11 @@ impl ScratchServer {
         seal: Option<&str>,
         stop: &StopFlag,
     ) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        // Private from its creation: the Raft data of the restored cluster goes in it.
         let made = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+            .permissions(fs::Permissions::from_mode(0o700))
             .tempdir_in(temp_dir)
             .with_context(|| {
                 format!(
@@ -160,6 +163,8 @@ impl ScratchServer {
                 )
             })?;
         let dir = made.keep();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
         let lock = File::create(dir.join(LOCK))
             .with_context(|| format!("cannot create {}", dir.join(LOCK).display()))?;
         flock(&lock);

@@ -196,6 +196,19 @@ fn a_drill_restores_the_snapshot_unseals_reads_and_fails_naming_the_step() {
         .parse()
         .unwrap();
     assert!(alive(server));
+    // The scratch directory is private, and the server's command line names no secret.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(pid_file.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let argv = fs::read(format!("/proc/{server}/cmdline")).unwrap();
+    let argv = String::from_utf8_lossy(&argv).replace('\0', " ");
+    assert_not_contains!(argv, &key);
+    assert_not_contains!(argv, &cluster.root_token);
+    let config = fs::read_to_string(pid_file.with_file_name("server.hcl")).unwrap();
+    assert_not_contains!(config, &key);
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let stopped = finish(child, Duration::from_secs(30));
     assert_code(&stopped, 1);
