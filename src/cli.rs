@@ -182,6 +182,29 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Restore a stored snapshot into a scratch server and prove it: a restore drill.
+    ///
+    /// Fetches and verifies the snapshot, starts the `drill.server` binary on 127.0.0.1 with
+    /// Raft storage in a private directory under temp_dir, initialises it, restores the
+    /// snapshot with snapshot-force, unseals it with drill.unseal_keys (or drill.seal), waits
+    /// until it is active, logs in as the agent does (or with drill.token), reads every
+    /// drill.expect path and compares the restored Raft index with the snapshot's. Prints
+    /// each step with its time and the total, the measured restore time. The scratch server
+    /// is stopped and its directory removed on every path. Exits 0 when every step passed,
+    /// 1 naming the step that failed, 2 for a configuration error.
+    Drill {
+        /// A snapshot name as `list` shows it, or `latest`.
+        #[arg(default_value = "latest", value_name = "NAME|latest")]
+        snapshot: String,
+        /// Only from this storage (see `list --storage`).
+        #[arg(long, value_name = "NAME")]
+        storage: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Check snapshot files on disk, with the same checks as a download (no config needed).
     Verify {
         /// Snapshot files to check; - reads one from stdin.

@@ -240,6 +240,11 @@ impl Published {
         }
     }
 
+    /// The metrics changed between cycles (a restore drill ended).
+    pub fn metrics_changed(&self, metrics: &Metrics) {
+        self.lock().metrics = metrics.clone();
+    }
+
     /// A signal asked the agent to stop: `/readyz` fails from now on.
     pub fn stopping(&self) {
         self.lock().phase = Phase::Stopping;

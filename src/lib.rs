@@ -17,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod cycle;
 pub mod docs;
+pub mod drill;
 pub mod duration;
 pub mod endpoint;
 pub mod exit;

@@ -19,6 +19,9 @@ _vault__raft__snapshot() {
             vault__raft__snapshot,check)
                 cmd="vault__raft__snapshot__subcmd__check"
                 ;;
+            vault__raft__snapshot,drill)
+                cmd="vault__raft__snapshot__subcmd__drill"
+                ;;
             vault__raft__snapshot,fetch)
                 cmd="vault__raft__snapshot__subcmd__fetch"
                 ;;
@@ -82,6 +85,9 @@ _vault__raft__snapshot() {
             vault__raft__snapshot__subcmd__help,check)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__check"
                 ;;
+            vault__raft__snapshot__subcmd__help,drill)
+                cmd="vault__raft__snapshot__subcmd__help__subcmd__drill"
+                ;;
             vault__raft__snapshot__subcmd__help,fetch)
                 cmd="vault__raft__snapshot__subcmd__help__subcmd__fetch"
                 ;;
@@ -134,7 +140,7 @@ _vault__raft__snapshot() {
 
     case "${cmd}" in
         vault__raft__snapshot)
-            opts="-c -h -V --config --help --version once run prune list fetch inspect restore verify check status migrate generate help"
+            opts="-c -h -V --config --help --version once run prune list fetch inspect restore drill verify check status migrate generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,6 +168,32 @@ _vault__raft__snapshot() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__drill)
+            opts="-c -h --storage --json --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -338,7 +370,7 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help)
-            opts="once run prune list fetch inspect restore verify check status migrate generate help"
+            opts="once run prune list fetch inspect restore drill verify check status migrate generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +384,20 @@ _vault__raft__snapshot() {
             return 0
             ;;
         vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vault__subcmd__raft__subcmd__snapshot__subcmd__help__subcmd__drill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

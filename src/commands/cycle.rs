@@ -20,6 +20,7 @@ use crate::duration;
 use crate::endpoint;
 use crate::exit::Exit;
 use crate::session::{AlreadyRunning, Needs, Session};
+use crate::snapshot_name::SnapshotName;
 
 use super::metrics_sink::{MetricsSink, cycle_of, last_cycle_of};
 
@@ -116,6 +117,15 @@ pub fn run(config: Config) -> Result<Exit> {
         storages.join(", ")
     );
     info!("Leader check: {}", agent.config().leader_check.describe());
+    if let Some(frequency) = agent.config().drill.as_ref().and_then(|d| d.frequency) {
+        super::drill::drill_config(agent.config())?;
+        super::drill::read_secrets(super::drill::drill_config(agent.config())?)?;
+        crate::drill::server::remove_leftovers(&agent.config().temp_dir);
+        info!(
+            "Restore drill every {} after a cycle that stored everywhere",
+            duration::format(frequency)
+        );
+    }
     let mut first = true;
     loop {
         let started = Instant::now();
@@ -138,6 +148,10 @@ pub fn run(config: Config) -> Result<Exit> {
             Ok(CycleOutcome::Taken(report)) => report.failure_summary().is_some(),
             Ok(CycleOutcome::NotLeader) => false,
             Err(_) => true,
+        };
+        let stored = match &result {
+            Ok(CycleOutcome::Taken(report)) if !failed => Some(report.name),
+            _ => None,
         };
         failures = if failed {
             failures.saturating_add(1)
@@ -172,6 +186,16 @@ pub fn run(config: Config) -> Result<Exit> {
         if let (Some(endpoint), Some(last)) = (&endpoint, last) {
             endpoint.cycle_ended(started_at, last, sink.metrics(), wait);
         }
+        // A drill when one is due, after a cycle that stored everywhere, before the wait:
+        // never during a cycle, and the next cycle stays on schedule.
+        let drilled = Instant::now();
+        if let Some(name) = drill_due(&session, &sink, stored) {
+            scheduled_drill(&session, agent.storages(), &mut sink, name);
+            if let Some(endpoint) = &endpoint {
+                endpoint.metrics_changed(sink.metrics());
+            }
+        }
+        let wait = wait.saturating_sub(drilled.elapsed());
         if session.sleep(wait) {
             break;
         }
@@ -181,6 +205,74 @@ pub fn run(config: Config) -> Result<Exit> {
     }
     info!("Shutdown signal received; exiting");
     Ok(Exit::Ok)
+}
+
+/// The snapshot to drill now: `stored` (the cycle's, stored everywhere) when
+/// `drill.frequency` is set and the last drill (from the metrics, so a restart keeps the
+/// schedule) ended at least that long ago.
+fn drill_due(
+    session: &Session,
+    sink: &MetricsSink,
+    stored: Option<SnapshotName>,
+) -> Option<SnapshotName> {
+    let frequency = session.config().drill.as_ref()?.frequency?;
+    let name = stored?;
+    if session.stop_requested() {
+        return None;
+    }
+    let last = sink.metrics().agent.drill_last_timestamp;
+    let now = crate::metrics::unix_seconds(SystemTime::now());
+    (last <= 0.0 || now - last >= frequency.as_secs_f64()).then_some(name)
+}
+
+/// Drills `name` in `run`: each step logged, the result recorded in the metrics. A failed
+/// drill is an ERROR naming the step, not a failed cycle.
+///
+/// Every failure is logged and recorded; a signal ends the loop at its sleep.
+fn scheduled_drill(
+    session: &Session,
+    storages: &[crate::cycle::ConfiguredStorage],
+    sink: &mut MetricsSink,
+    name: SnapshotName,
+) {
+    info!("Restore drill of {name}");
+    let mut log_step = |step: &crate::drill::Step| {
+        info!("Drill step {}", crate::drill::step_line(step));
+    };
+    let source = super::drill::Source::In(storages, name);
+    match super::drill::drill_snapshot(session, source, &mut log_step) {
+        Ok(report) => {
+            sink.record_drill(&report);
+            match (report.failed_step, &report.error) {
+                (None, _) => info!(
+                    "Restore drill of {name} passed in {:.2}s (restored Raft index {})",
+                    report.total_seconds,
+                    report.restored_index.unwrap_or(0)
+                ),
+                (Some(step), why) => error!(
+                    "Restore drill of {name} failed at step {step}: {}",
+                    why.as_deref().unwrap_or("")
+                ),
+            }
+        }
+        Err(e) if super::stopped_by_signal(&e) => {
+            warn!("Restore drill {}: {e:#}", super::STOPPED.to_lowercase());
+        }
+        // A secret that cannot be read any more: the drill failed, `run` goes on.
+        Err(e) => {
+            error!("Restore drill of {name} failed: {e:#}");
+            sink.record_drill(&crate::drill::Report {
+                snapshot: name.to_string(),
+                result: "failed",
+                failed_step: Some("fetch"),
+                error: Some(format!("{e:#}")),
+                total_seconds: 0.0,
+                snapshot_index: None,
+                restored_index: None,
+                steps: Vec::new(),
+            });
+        }
+    }
 }
 
 /// Aborts what a killed agent left unfinished in the storages: S3's incomplete multipart

@@ -48,12 +48,28 @@ impl MetricsSink {
         }
     }
 
+    /// Records a restore drill, writes the file and pushes.
+    pub(super) fn record_drill(&mut self, report: &crate::drill::Report) {
+        self.metrics.record_drill(
+            report.passed(),
+            SystemTime::now(),
+            std::time::Duration::from_secs_f64(report.total_seconds),
+            report.restored_index,
+        );
+        self.flush();
+    }
+
     /// Records a cycle, writes the file and pushes. A failure is logged, not fatal: the
     /// snapshot matters more than its metrics.
     pub(super) fn record(&mut self, cycle: &CycleRecord, started: Instant) {
         // Recorded also when neither is configured: the endpoint serves them.
         self.metrics
             .record_cycle(cycle, SystemTime::now(), started.elapsed());
+        self.flush();
+    }
+
+    /// Writes the file and pushes.
+    fn flush(&self) {
         if let Some(Err(e)) = self.path.as_ref().map(|path| self.metrics.write(path)) {
             error!("{e:#}");
         }

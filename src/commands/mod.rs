@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod cycle;
+pub mod drill;
 pub mod fetch;
 pub mod generate;
 pub mod inspect;
@@ -75,6 +76,16 @@ pub fn dispatch(cli: Cli) -> Exit {
                 fetch::fetch(c, wanted, storage.as_deref(), output)
             }),
         },
+        Command::Drill {
+            snapshot,
+            storage,
+            json,
+            config,
+        } => load(cli.config_path(config)).and_then(|c| {
+            // After the load: another agent's name is one only once the config says so.
+            let wanted = Wanted::parse(snapshot)?;
+            drill::drill(c, wanted, storage.as_deref(), *json)
+        }),
         Command::Inspect { file, depth, json } => {
             inspect::inspect(file, usize::from(*depth), *json)
         }

@@ -173,7 +173,7 @@ pub fn restore(config: Config, options: RestoreOptions<'_>) -> Result<Exit> {
             "not checked: the config's auth ({}) needs a login, which the preview does not do \
              (set VAULT_TOKEN to check that token, or run with --yes: it logs in and checks \
              before sending)",
-            auth_name(&session.config().auth)
+            session.config().auth.name()
         )),
         (None, false) => session
             .agent_token()
@@ -282,22 +282,6 @@ fn taken(name: Option<SnapshotName>, now: SystemTime) -> String {
 
 fn needs_login(auth: &AuthMethod) -> bool {
     !matches!(auth, AuthMethod::TokenFile(_) | AuthMethod::StaticToken(_))
-}
-
-fn auth_name(auth: &AuthMethod) -> &'static str {
-    match auth {
-        AuthMethod::TokenFile(_) => "token file",
-        AuthMethod::StaticToken(_) => "VAULT_TOKEN",
-        AuthMethod::AppRole { .. } => "AppRole",
-        AuthMethod::Kubernetes { .. } => "Kubernetes",
-        AuthMethod::Gcp { .. } => "GCP",
-        AuthMethod::Azure { .. } => "Azure",
-        AuthMethod::Userpass { .. } => "userpass",
-        AuthMethod::Ldap { .. } => "LDAP",
-        AuthMethod::Jwt { .. } => "JWT",
-        AuthMethod::Cert { .. } => "TLS certificate",
-        AuthMethod::Aws { .. } => "AWS",
-    }
 }
 
 /// The cluster a restore would replace, from read-only calls: who leads, the Raft index it

@@ -110,6 +110,43 @@ pub enum AuthMethod {
     },
 }
 
+impl AuthMethod {
+    /// What the method is called in messages (`AppRole`, `userpass`, `token file`, ...).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuthMethod::TokenFile(_) => "token file",
+            AuthMethod::StaticToken(_) => "VAULT_TOKEN",
+            AuthMethod::AppRole { .. } => "AppRole",
+            AuthMethod::Kubernetes { .. } => "Kubernetes",
+            AuthMethod::Gcp { .. } => "GCP",
+            AuthMethod::Azure { .. } => "Azure",
+            AuthMethod::Userpass { .. } => "userpass",
+            AuthMethod::Ldap { .. } => "LDAP",
+            AuthMethod::Jwt { .. } => "JWT",
+            AuthMethod::Cert { .. } => "TLS certificate",
+            AuthMethod::Aws { .. } => "AWS",
+        }
+    }
+
+    /// The auth mount a login goes to; `None` for a token given as it is.
+    #[must_use]
+    pub fn mount(&self) -> Option<&str> {
+        match self {
+            AuthMethod::TokenFile(_) | AuthMethod::StaticToken(_) => None,
+            AuthMethod::AppRole { mount, .. }
+            | AuthMethod::Kubernetes { mount, .. }
+            | AuthMethod::Gcp { mount, .. }
+            | AuthMethod::Azure { mount, .. }
+            | AuthMethod::Userpass { mount, .. }
+            | AuthMethod::Ldap { mount, .. }
+            | AuthMethod::Jwt { mount, .. }
+            | AuthMethod::Cert { mount, .. }
+            | AuthMethod::Aws { mount, .. } => Some(mount),
+        }
+    }
+}
+
 /// The authentication keys as written in the file.
 #[derive(Default)]
 pub(super) struct RawAuth {

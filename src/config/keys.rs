@@ -24,11 +24,13 @@ pub enum Section {
     Azure,
     /// Keys every storage object takes.
     AnyStorage,
+    /// The `drill` object.
+    Drill,
 }
 
 impl Section {
     /// Every section, in the order the documentation shows them.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Vault,
         Section::Auth,
         Section::Agent,
@@ -37,6 +39,7 @@ impl Section {
         Section::Gcs,
         Section::Azure,
         Section::AnyStorage,
+        Section::Drill,
     ];
 
     /// The name of its table in README (`<!-- keys:NAME -->`).
@@ -51,6 +54,7 @@ impl Section {
             Section::Gcs => "google_storage",
             Section::Azure => "azure_storage",
             Section::AnyStorage => "any_storage",
+            Section::Drill => "drill",
         }
     }
 }
@@ -639,6 +643,55 @@ pub const KEYS: &[KeyDoc] = &[
         default: "the top-level policy",
         env: "",
         doc: "Any storage object may set its own retention; one that sets any retain key uses its own retain keys only (it replaces the top-level policy, it does not merge with it).",
+    },
+    KeyDoc {
+        section: Section::Drill,
+        key: "drill.server",
+        default: "",
+        env: "",
+        doc: "Absolute path of the vault or bao binary the drill runs its scratch server with (127.0.0.1, a free port, Raft storage in a private directory under temp_dir, removed afterwards). Setting the drill object enables the drill command.",
+    },
+    KeyDoc {
+        section: Section::Drill,
+        key: "drill.unseal_keys",
+        default: "",
+        env: "",
+        doc: "The source cluster's Shamir unseal keys (a list; each a secret: file:///path or env://NAME), sent to the scratch server over its API, never on a command line or in a file. Excludes drill.seal.",
+    },
+    KeyDoc {
+        section: Section::Drill,
+        key: "drill.seal",
+        default: "",
+        env: "",
+        doc: "The source cluster's auto-unseal stanza, e.g. seal \"awskms\" { kms_key_id = \"...\" }, written into the scratch server's config file (put no secret in it: give the KMS credentials through the environment). Excludes drill.unseal_keys.",
+    },
+    KeyDoc {
+        section: Section::Drill,
+        key: "drill.token",
+        default: "",
+        env: "",
+        doc: "A token of the source cluster to read drill.expect with (a secret: also file:// or env://). Without it the drill logs in as the agent does (its auth method lives in the restored data).",
+    },
+    KeyDoc {
+        section: Section::Drill,
+        key: "drill.expect",
+        default: "",
+        env: "",
+        doc: "API paths that must answer 200 in the restored server, e.g. [\"secret/data/canary\"].",
+    },
+    KeyDoc {
+        section: Section::Drill,
+        key: "drill.timeout",
+        default: "10m",
+        env: "",
+        doc: "Limit on the whole drill, as a Go duration; the scratch server is stopped and its directory removed when it is reached.",
+    },
+    KeyDoc {
+        section: Section::Drill,
+        key: "drill.frequency",
+        default: "off",
+        env: "",
+        doc: "How often run drills the snapshot it just stored (after a successful cycle, never during one), as a Go duration, e.g. 24h; off by default.",
     },
 ];
 

@@ -75,6 +75,7 @@ pub(super) struct RawConfig {
     idle_timeout: Option<String>,
     other_snapshot_names: Option<serde_json::Value>,
     metrics_vrsa_names: Option<bool>,
+    drill: Option<serde_json::Value>,
 }
 
 /// The shortest `frequency`: anything shorter would snapshot Vault continuously.
@@ -302,6 +303,7 @@ impl Validator<'_> {
             aws_header_value: raw.aws_auth_header_value,
             aws_region: raw.aws_auth_region,
         })?;
+        let drill = self.drill(raw.drill)?;
         let leader_check = self.leader_check(raw.leader_check)?;
         let metrics_push_url = non_empty(raw.metrics_push_url)
             .map(|url| self.push_url(&url))
@@ -339,6 +341,7 @@ impl Validator<'_> {
             log_format,
             other_snapshot_names,
             metrics_vrsa_names,
+            drill,
             warnings: self.warnings.take(),
         })
     }

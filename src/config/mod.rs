@@ -32,6 +32,7 @@ use crate::logging::LogFormat;
 use crate::retention::RetentionPolicy;
 
 mod auth;
+mod drill;
 mod keys;
 mod load;
 mod other_names;
@@ -45,6 +46,7 @@ mod validator;
 mod vault;
 
 pub use auth::{AuthMethod, read_token_file};
+pub use drill::{DEFAULT_DRILL_TIMEOUT, DrillConfig, DrillUnseal};
 pub use keys::{KEYS, KeyDoc, Section};
 pub use storage::{
     AzureConfig, GcsConfig, GoogleCredentials, S3Config, StorageConfig, StorageKind, select_storage,
@@ -167,6 +169,8 @@ pub struct Config {
     pub metrics_listen: Option<String>,
     /// Text or JSON log lines.
     pub log_format: LogFormat,
+    /// The restore drill (`drill`), if configured.
+    pub drill: Option<DrillConfig>,
     /// What is legal but probably a mistake; logged as warnings at start.
     pub warnings: Vec<String>,
     /// Other agents' snapshot names to recognise (`other_snapshot_names`).

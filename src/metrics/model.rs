@@ -22,6 +22,14 @@ pub struct AgentMetrics {
     /// Why the last cycle failed, while it is the last one (`None` after a success, a
     /// standby's cycle, or in a file written before reasons were): see [`reason`].
     pub last_error_reason: Option<String>,
+    /// When the last restore drill ended (Unix seconds; 0: no drill yet).
+    pub drill_last_timestamp: f64,
+    /// Whether it passed.
+    pub drill_success: bool,
+    /// How long it took (the measured restore time).
+    pub drill_duration_seconds: f64,
+    /// The Raft index the scratch server held after it (0 when it did not get that far).
+    pub drill_restored_index: u64,
 }
 
 /// Which storage a series is about: its labels.
@@ -233,6 +241,21 @@ pub struct StorageRecord {
 }
 
 impl Metrics {
+    /// Records a restore drill that ended at `ended` after `duration`.
+    pub fn record_drill(
+        &mut self,
+        passed: bool,
+        ended: SystemTime,
+        duration: Duration,
+        restored_index: Option<u64>,
+    ) {
+        let a = &mut self.agent;
+        a.drill_last_timestamp = unix_seconds(ended);
+        a.drill_success = passed;
+        a.drill_duration_seconds = duration.as_secs_f64();
+        a.drill_restored_index = restored_index.unwrap_or(0);
+    }
+
     /// Updates the metrics with one cycle that ended at `ended` after `duration`.
     pub fn record_cycle(&mut self, cycle: &CycleRecord, ended: SystemTime, duration: Duration) {
         let now = unix_seconds(ended);
@@ -312,6 +335,7 @@ pub(super) fn sample() -> Metrics {
             snapshot_bytes: 12_345,
             raft_index: 1234,
             last_error_reason: None,
+            ..AgentMetrics::default()
         },
         storages: Vec::new(),
     };

@@ -77,6 +77,10 @@ impl Metrics {
                 "consecutive_failures" => a.consecutive_failures = whole,
                 "snapshot_bytes" => a.snapshot_bytes = whole,
                 "raft_index" => a.raft_index = whole,
+                "drill_last_timestamp_seconds" => a.drill_last_timestamp = value,
+                "drill_success" => a.drill_success = value != 0.0,
+                "drill_duration_seconds" => a.drill_duration_seconds = value,
+                "drill_restored_raft_index" => a.drill_restored_index = whole,
                 // Bounded and made printable again: the file may have been edited.
                 "last_error_info" if value != 0.0 => {
                     a.last_error_reason = Some(reason(&label("reason")));
@@ -260,6 +264,28 @@ mod tests {
             Metrics::parse(edge).unwrap().agent.last_cycle_timestamp,
             1e15
         );
+    }
+
+    #[test]
+    fn a_drill_is_rendered_once_there_was_one_and_reads_back() {
+        let mut metrics = sample();
+        assert!(!metrics.render().contains("drill"));
+        let ended = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        metrics.record_drill(false, ended, std::time::Duration::from_millis(12_500), None);
+        let text = metrics.render();
+        for line in [
+            "vault_raft_snapshot_drill_last_timestamp_seconds 1800000000",
+            "vault_raft_snapshot_drill_success 0",
+            "vault_raft_snapshot_drill_duration_seconds 12.5",
+            "vault_raft_snapshot_drill_restored_raft_index 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert_eq!(Metrics::parse(&text).unwrap(), metrics);
+        metrics.record_drill(true, ended, std::time::Duration::from_secs(3), Some(97));
+        let read = Metrics::parse(&metrics.render_pushed()).unwrap();
+        assert!(read.agent.drill_success);
+        assert_eq!(read.agent.drill_restored_index, 97);
     }
 
     #[test]

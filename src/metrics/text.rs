@@ -85,6 +85,36 @@ impl Metrics {
                 "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} {kind}\n{PREFIX}_{name} {value}"
             );
         }
+        if a.drill_last_timestamp > 0.0 {
+            let drill_rows: [(&str, &str, f64); 4] = [
+                (
+                    "drill_last_timestamp_seconds",
+                    "When the last restore drill ended.",
+                    a.drill_last_timestamp,
+                ),
+                (
+                    "drill_success",
+                    "1 if the last restore drill passed, 0 if a step failed.",
+                    f64::from(u8::from(a.drill_success)),
+                ),
+                (
+                    "drill_duration_seconds",
+                    "How long the last restore drill took: the measured restore time.",
+                    a.drill_duration_seconds,
+                ),
+                (
+                    "drill_restored_raft_index",
+                    "Raft index of the scratch server after the last restore drill (0: not reached).",
+                    a.drill_restored_index as f64,
+                ),
+            ];
+            for (name, help, value) in drill_rows {
+                let _ = writeln!(
+                    out,
+                    "# HELP {PREFIX}_{name} {help}\n# TYPE {PREFIX}_{name} gauge\n{PREFIX}_{name} {value}"
+                );
+            }
+        }
         let (reason, value) = match &a.last_error_reason {
             Some(reason) => (reason.as_str(), 1),
             None => ("", 0),

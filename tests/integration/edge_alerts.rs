@@ -19,12 +19,13 @@ use crate::env::{TestEnv, valid_archive};
 use crate::vault_stand_in::{Mode, VaultStandIn};
 
 /// The alerts the issue asks for, each with a README runbook section.
-const ALERTS: [&str; 5] = [
+const ALERTS: [&str; 6] = [
     "VaultRaftSnapshotStale",
     "VaultRaftSnapshotFailing",
     "VaultRaftSnapshotStorageFailing",
     "VaultRaftSnapshotNoLeaderAgent",
     "VaultRaftSnapshotShrank",
+    "VaultRaftSnapshotDrillFailing",
 ];
 
 fn repo(path: &str) -> PathBuf {

@@ -684,7 +684,8 @@ fn the_prometheus_rule_is_the_rule_file_with_thresholds_from_values() {
             "VaultRaftSnapshotFailing",
             "VaultRaftSnapshotStorageFailing",
             "VaultRaftSnapshotNoLeaderAgent",
-            "VaultRaftSnapshotShrank"
+            "VaultRaftSnapshotShrank",
+            "VaultRaftSnapshotDrillFailing"
         ]
     );
     let text = |rule: &Value, field: &str| -> String {

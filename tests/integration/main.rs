@@ -33,6 +33,7 @@ mod aws_identity;
 mod check;
 mod cli;
 mod cycle;
+mod drill;
 mod edge_alerts;
 mod edge_endpoint;
 mod edge_helm;
