@@ -49,6 +49,12 @@ fn the_charts_schema_takes_every_config_key_the_agent_takes() {
                         missing.push(key.to_string());
                     }
                 }
+                // An object that is not a storage (`drill`): its own properties.
+                Some((object, name)) if !object.ends_with("storage") && object != "<storage>" => {
+                    if config[object]["properties"].get(name).is_none() {
+                        missing.push(key.to_string());
+                    }
+                }
                 Some((storage, name)) => {
                     let kinds: Vec<&str> = if storage == "<storage>" {
                         storages.to_vec()
