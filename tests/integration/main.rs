@@ -54,6 +54,7 @@ mod ops;
 mod progress;
 mod recover;
 mod retention;
+mod s3_parallel;
 mod s3_static_name;
 mod secret_refs;
 mod session;

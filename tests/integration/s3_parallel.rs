@@ -1,0 +1,150 @@
+//! S3 multipart uploads with parts in parallel (`s3_upload_concurrency`), against moto
+//! through the fault proxy: the parts really overlap, a part that fails twice is sent again on
+//! its own and the upload lands whole, and a part that fails for good aborts the upload,
+//! leaving nothing listed and no unfinished upload.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use vault_raft_snapshot::archive::build::pseudo_random_bytes;
+use vault_raft_snapshot::shutdown::StopFlag;
+use vault_raft_snapshot::snapshot_name::SnapshotName;
+use vault_raft_snapshot::storage::Storage;
+use vault_raft_snapshot::storage::s3::S3Storage;
+
+use crate::conformance::{S3Fixture, raw_s3_bucket, s3_config, unique_prefix};
+use crate::fault_proxy::{Action, FaultProxy, Request};
+
+/// The part number of an `UploadPart` request, if it is one.
+fn part_number(r: &Request) -> Option<u32> {
+    if r.method != "PUT" {
+        return None;
+    }
+    let query = r.target.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("partNumber="))
+        .and_then(|n| n.parse().ok())
+}
+
+/// A storage through `proxy` with 5 MiB parts, `concurrency` at a time, under a new prefix.
+fn storage(proxy: &FaultProxy, concurrency: usize) -> (S3Storage, String) {
+    let prefix = unique_prefix();
+    let mut config = s3_config(&prefix);
+    config.endpoint = Some(proxy.url());
+    config.upload_concurrency = concurrency;
+    let storage = S3Storage::new(config).with_part_size(5 << 20);
+    (storage, prefix)
+}
+
+fn unfinished_uploads(prefix: &str) -> usize {
+    raw_s3_bucket()
+        .list_multiparts_uploads(Some(&format!("{prefix}/")), None)
+        .unwrap()
+        .iter()
+        .map(|page| page.uploads.len())
+        .sum()
+}
+
+#[test]
+fn parts_go_in_parallel_and_a_part_failing_twice_is_resent_alone() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(0u32));
+    let (flight, peak, failed) = (in_flight.clone(), most.clone(), failures.clone());
+    let proxy = FaultProxy::start("127.0.0.1:5055", move |r: &Request| {
+        let Some(number) = part_number(r) else {
+            return Action::Forward;
+        };
+        // Each part is held a moment, so parts sent in parallel overlap here.
+        let now = flight.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        flight.fetch_sub(1, Ordering::SeqCst);
+        let mut failed = failed.lock().unwrap();
+        if number == 3 && *failed < 2 {
+            *failed += 1;
+            return Action::Fail(503);
+        }
+        Action::Forward
+    });
+    let (storage, prefix) = storage(&proxy, 4);
+    let work = tempfile::tempdir().unwrap();
+    // Six parts: five of 5 MiB and the rest.
+    let bytes = pseudo_random_bytes((25 << 20) + 12_345, 7);
+    let staged = work.path().join("staged");
+    std::fs::write(&staged, &bytes).unwrap();
+    let name = SnapshotName::at(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    storage.upload(&staged, &name, &StopFlag::never()).unwrap();
+
+    let key = format!("{prefix}/{name}");
+    let landed = raw_s3_bucket().get_object(&key).unwrap();
+    assert!(
+        landed.bytes() == bytes.as_slice(),
+        "the object is not what was sent"
+    );
+    assert!(
+        most.load(Ordering::SeqCst) >= 2,
+        "the parts went one at a time (at most {} in flight)",
+        most.load(Ordering::SeqCst)
+    );
+    let mut sent: HashMap<u32, usize> = HashMap::new();
+    for request in proxy.requests() {
+        if let Some(number) = part_number(&request) {
+            *sent.entry(number).or_default() += 1;
+            assert!(
+                request.headers.iter().any(|h| h == "content-md5"),
+                "part {number} was sent without Content-MD5"
+            );
+        }
+    }
+    let mut counts: Vec<(u32, usize)> = sent.into_iter().collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        [(1, 1), (2, 1), (3, 3), (4, 1), (5, 1), (6, 1)],
+        "only the failing part is sent again"
+    );
+    assert_eq!(unfinished_uploads(&prefix), 0);
+}
+
+#[test]
+fn a_part_failing_for_good_aborts_the_parallel_upload() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let proxy = FaultProxy::start("127.0.0.1:5055", |r: &Request| match part_number(r) {
+        Some(2) => Action::Fail(500),
+        _ => Action::Forward,
+    });
+    let (storage, prefix) = storage(&proxy, 3);
+    let work = tempfile::tempdir().unwrap();
+    let staged = work.path().join("staged");
+    std::fs::write(&staged, pseudo_random_bytes(40 << 20, 8)).unwrap();
+    let name = SnapshotName::at(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_001));
+    let error = storage
+        .upload(&staged, &name, &StopFlag::never())
+        .unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains("UploadPart 2"), "{text}");
+    assert!(storage.list().unwrap().is_empty(), "a snapshot is listed");
+    assert_eq!(unfinished_uploads(&prefix), 0, "the upload was not aborted");
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "DELETE" && r.target.contains("uploadId=")),
+        "no AbortMultipartUpload was sent"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.method == "POST" && r.target.contains("uploadId=")),
+        "the upload was completed"
+    );
+}
