@@ -148,3 +148,97 @@ fn a_part_failing_for_good_aborts_the_parallel_upload() {
         "the upload was completed"
     );
 }
+
+/// Over https the parts go through our own signer without hashing their bytes
+/// (UNSIGNED-PAYLOAD) and through the agent's trust store: moto behind a private CA, trusted
+/// through `SSL_CERT_FILE`, takes a snapshot of three parts sent in parallel.
+#[test]
+fn a_parallel_upload_over_tls_with_a_private_ca_lands_and_is_checked() {
+    use crate::env::{TestEnv, valid_archive};
+    use crate::vault_stand_in::VaultStandIn;
+    use serde_json::json;
+
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let moto =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers/venv/bin/moto_server");
+    assert!(moto.exists(), "{} is missing", moto.display());
+    let pki = crate::tls::pki();
+    let env = TestEnv::new();
+    let (ca, cert, key) = (
+        env.root.path().join("ca.pem"),
+        env.root.path().join("cert.pem"),
+        env.root.path().join("key.pem"),
+    );
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    std::fs::write(&cert, &pki.server_pem).unwrap();
+    std::fs::write(&key, &pki.server_key_pem).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(&moto)
+        .current_dir(env.root.path())
+        .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
+        .arg(&cert)
+        .arg("-k")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let trusting = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(
+                    ureq::tls::parse_pem(pki.ca_pem.as_bytes())
+                        .filter_map(|i| match i.unwrap() {
+                            ureq::tls::PemItem::Certificate(c) => Some(c),
+                            _ => None,
+                        })
+                        .collect(),
+                )))
+                .build(),
+        )
+        .build()
+        .new_agent();
+    let started = std::time::Instant::now();
+    while trusting
+        .put(&format!("{endpoint}/tls-parts"))
+        .send_empty()
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "moto with TLS did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let vault = VaultStandIn::start(valid_archive(12 << 20));
+    env.write_config(
+        &vault,
+        json!({"local_storage": null, "aws_storage": {"access_key_id": "a", "secret_access_key": "b",
+               "s3_endpoint": endpoint, "s3_force_path_style": true, "s3_bucket": "tls-parts",
+               "s3_part_size": "5MiB", "s3_upload_concurrency": 3}}),
+    );
+    let out = env
+        .command(&["once"])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_contains!(
+        stderr,
+        "in 3 parts of 5 MiB, 3 at a time (at most 15 MiB of parts in memory)"
+    );
+    assert_contains!(
+        stderr,
+        "Successfully created aws snapshot to s3://tls-parts/"
+    );
+}

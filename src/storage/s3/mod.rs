@@ -352,6 +352,13 @@ impl S3Storage {
             .timeout_per_read(self.request_timeout)
             .timeout_per_write(self.request_timeout)
             .max_idle_connections_per_host(plan.in_flight)
+            // What the OS trusts, with SSL_CERT_FILE / SSL_CERT_DIR: a private CA of an
+            // S3-compatible endpoint, as for rust-s3's requests and Vault.
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
             .build();
         let agent = crate::http::agent(config, give_up.clone());
