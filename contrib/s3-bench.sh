@@ -2,7 +2,7 @@
 # S3 benchmark: `once` to an S3 server against curl (download from the Vault stand-in, then one
 # `curl --aws-sigv4` PUT of the same bytes with UNSIGNED-PAYLOAD), and the upload alone against
 # `aws s3 cp` (the aws CLI's defaults), for moto and for s3s-fs (which checks SigV4
-# signatures), over plain HTTP. Prints wall time, the ratio, peak RSS and CPU seconds per GiB.
+# signatures) over plain HTTP, and moto over TLS (s3s-fs has no TLS listener). Prints wall time, the ratio, peak RSS and CPU seconds per GiB.
 #
 #   contrib/s3-bench.sh [--size 1G] [--runs 3] [--concurrency N] [--part-size 8MiB]
 #
@@ -26,8 +26,11 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# The test servers' moto (contrib/test-servers.sh) when there is one: rust-s3 0.38 refuses
+# the <CompleteMultipartUploadResponse> answer of some other moto releases.
+[ -x .test-servers/venv/bin/moto_server ] && PATH=$PWD/.test-servers/venv/bin:$PATH
 S3S_FS=${S3S_FS:-$(command -v s3s-fs || true)}
-for tool in moto_server aws curl /usr/bin/time "$S3S_FS"; do
+for tool in moto_server aws curl openssl /usr/bin/time "$S3S_FS"; do
   command -v "$tool" > /dev/null || { echo "missing $tool (see --help)" >&2; exit 2; }
 done
 
@@ -35,7 +38,7 @@ cargo build --quiet --release --bin vault-raft-snapshot --example vault-stand-in
 AGENT=${AGENT:-$PWD/target/release/vault-raft-snapshot}
 STANDIN=$PWD/target/release/examples/vault-stand-in
 TOKEN=bench-token
-VPORT=18411 MOTO_PORT=18412 S3S_PORT=18413
+VPORT=18411 MOTO_PORT=18412 S3S_PORT=18413 TLS_PORT=18414
 export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_DEFAULT_REGION=us-east-1
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vrs-s3-bench.XXXXXX")
 PIDS=()
@@ -57,10 +60,24 @@ PIDS+=($!)
 "$S3S_FS" --host 127.0.0.1 --port "$S3S_PORT" --access-key "$AWS_ACCESS_KEY_ID" \
   --secret-key "$AWS_SECRET_ACCESS_KEY" "$WORK/s3s" > "$WORK/s3s.log" 2>&1 &
 PIDS+=($!)
+# moto again over TLS, with a certificate of a throw-away CA that the agent trusts through
+# SSL_CERT_FILE (curl through --cacert, aws through --ca-bundle).
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench-ca -keyout "$WORK/ca.key" \
+  -out "$WORK/ca.pem" 2> /dev/null
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$WORK/tls.key" \
+  -out "$WORK/tls.csr" 2> /dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$WORK/tls.ext"
+openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
+  -days 1 -extfile "$WORK/tls.ext" -out "$WORK/tls.pem" 2> /dev/null
+(cd "$WORK" && exec moto_server -p "$TLS_PORT" -c "$WORK/tls.pem" -k "$WORK/tls.key") > "$WORK/moto-tls.log" 2>&1 &
+PIDS+=($!)
+export SSL_CERT_FILE=$WORK/ca.pem AWS_CA_BUNDLE=$WORK/ca.pem CURL_CA_BUNDLE=$WORK/ca.pem
 wait_for "$WORK/standin.log" listening
 wait_for "$WORK/moto.log" Running
 sleep 1
 aws --endpoint-url "http://127.0.0.1:$MOTO_PORT" s3 mb s3://bench > /dev/null
+wait_for "$WORK/moto-tls.log" Running
+aws --endpoint-url "https://127.0.0.1:$TLS_PORT" s3 mb s3://bench > /dev/null
 
 measure() { # label command...
   local label=$1; shift
@@ -94,10 +111,11 @@ JSON
 
 echo "== S3 benchmark: $(nproc) cores, $SIZE, $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ)," \
   "concurrency ${CONCURRENCY:-default}, part size ${PART_SIZE:-default}"
-for server in moto s3s-fs; do
+for server in moto s3s-fs moto-tls; do
   case $server in
     moto) endpoint=http://127.0.0.1:$MOTO_PORT ;;
     s3s-fs) endpoint=http://127.0.0.1:$S3S_PORT ;;
+    moto-tls) endpoint=https://127.0.0.1:$TLS_PORT ;;
   esac
   config "$endpoint"
   : > "$WORK/results"
@@ -108,7 +126,7 @@ for server in moto s3s-fs; do
     rm -f "$WORK/download.snap"
     VAULT_TOKEN=$TOKEN measure once "$AGENT" --config "$WORK/config.json" once
   done
-  echo "-- $server ($endpoint, HTTP)"
+  echo "-- $server ($endpoint)"
   python3 - "$WORK/results" "$SIZE" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
