@@ -1,21 +1,30 @@
-//! S3 and S3-compatible services, with the synchronous rust-s3 client.
+//! S3 and S3-compatible services: rust-s3's synchronous client for every request but
+//! `UploadPart`, which this module sends itself (see below).
 //!
-//! Uploads stream from the staged file: one `PutObject` up to one part's size, else a
-//! multipart upload in parts of `part_size` read from disk one at a time (memory stays at
-//! about one part), aborted on any failure so no partial object or orphaned parts remain.
+//! Uploads stream from the staged file: one `PutObject` up to one part's size
+//! (`s3_part_size`), else a multipart upload whose parts go `s3_upload_concurrency` at a time
+//! ([`parts`] plans them): each sender thread owns one part buffer and takes the next part
+//! from the file when its last one is stored, so memory stays at `concurrency x part size`
+//! plus a constant. The upload is aborted on any failure or stop, so no partial object or
+//! orphaned parts remain; the first part that fails for good ends the others at their next
+//! request or wait.
+//!
+//! Parts are signed by [`sigv4`] and sent over ureq, with `Content-MD5` (the store refuses a
+//! part whose bytes changed on the way) and, over https, `x-amz-content-sha256:
+//! UNSIGNED-PAYLOAD`: the bytes are hashed once (MD5) instead of SHA-256 twice and MD5 once as
+//! rust-s3 does. Over plain http the SHA-256 of the part is signed, as S3 requires there. No
+//! `aws-chunked` encoding or trailing checksums are used (several S3-compatible stores reject
+//! or mis-store them). Each part must come back with its MD5 as ETag (unless SSE-KMS).
 //!
 //! Server-side encryption headers go on `PutObject` and `CreateMultipartUpload` only: real
 //! AWS rejects them on `UploadPart` and `CompleteMultipartUpload`. rust-s3 can only add headers
 //! to every request of a bucket, so two bucket handles are kept: one with the SSE (and
 //! storage-class) headers for those two calls, one without for everything else.
 //!
-//! rust-s3 sends `Content-MD5` with every PutObject and UploadPart, so S3 refuses a part
-//! whose bytes changed on the way, and each part's ETag is the MD5 of what it stored. After
-//! an upload, `HeadObject` must report the staged file's size and (unless SSE-KMS, where
-//! ETags are not MD5s) the ETag those parts imply: the MD5 of the bytes for a single PUT, or
-//! for a multipart upload the MD5 of the parts' MD5s with `-<parts>`. The parts are not hashed
-//! a second time here: MD5 was half the CPU of an upload when they were. An object that fails
-//! the check is deleted.
+//! After an upload, `HeadObject` must report the staged file's size and (unless SSE-KMS, where
+//! ETags are not MD5s) the ETag the bytes imply: their MD5 for a single PUT, or for a
+//! multipart upload the MD5 of the parts' MD5s with `-<parts>`. An object that fails the
+//! check is deleted.
 //!
 //! With `s3_static_snapshot_name`, the previous snapshot sits under the one fixed name, so
 //! nothing may be written there until the new one is known good: the upload goes to a
@@ -25,8 +34,8 @@
 //! unverified upload thus never removes or replaces the last good object.
 //!
 //! Each request is retried on its own when it fails in a way S3 documents as transient (503
-//! `SlowDown`, 500, a reset connection: [`crate::retry`]), one part at a time, so a failed part
-//! is sent again and the parts before it are not. rust-s3's own retry (one retry of reads and
+//! `SlowDown`, 500, a reset connection: [`crate::retry`]), each part on its own, so a failed
+//! part is sent again and the others are not. rust-s3's own retry (one retry of reads and
 //! parts, after a sleep no stop request can end) is switched off, so the one policy applies.
 //!
 //! Cleanup removes only what this upload wrote: the parts of its own multipart upload, the
