@@ -4,7 +4,10 @@
 use std::time::SystemTime;
 
 use anyhow::{Result, anyhow};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
 use aws_sigv4::sign::v4;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -36,11 +39,65 @@ pub fn sign_headers(
     credentials: &Credentials,
     time: SystemTime,
 ) -> Result<Vec<(String, Secret)>> {
+    let body = SignableBody::Bytes(request.body);
+    signed(
+        request,
+        body,
+        SigningSettings::default(),
+        service,
+        region,
+        credentials,
+        time,
+    )
+}
+
+/// How an S3 request's payload is signed.
+#[derive(Debug, Clone, Copy)]
+pub enum S3Payload<'a> {
+    /// Its SHA-256 is signed (plain HTTP).
+    Signed(&'a [u8]),
+    /// `UNSIGNED-PAYLOAD` (over TLS, which protects the bytes; `Content-MD5` checks them).
+    Unsigned,
+}
+
+/// The headers SigV4 adds to an S3 request: S3's rules (the path encoded once and not
+/// normalised) and the payload's hash, or `UNSIGNED-PAYLOAD`, in `x-amz-content-sha256`.
+/// `request.body` is not used: `payload` says what is signed.
+///
+/// # Errors
+/// When the URL cannot be parsed or signing fails (the error names neither key).
+pub fn sign_s3(
+    request: &Request<'_>,
+    payload: S3Payload<'_>,
+    region: &str,
+    credentials: &Credentials,
+    time: SystemTime,
+) -> Result<Vec<(String, Secret)>> {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let body = match payload {
+        S3Payload::Signed(bytes) => SignableBody::Bytes(bytes),
+        S3Payload::Unsigned => SignableBody::UnsignedPayload,
+    };
+    signed(request, body, settings, "s3", region, credentials, time)
+}
+
+fn signed(
+    request: &Request<'_>,
+    body: SignableBody<'_>,
+    settings: SigningSettings,
+    service: &str,
+    region: &str,
+    credentials: &Credentials,
+    time: SystemTime,
+) -> Result<Vec<(String, Secret)>> {
     let Request {
         method,
         url,
         headers,
-        body,
+        ..
     } = *request;
     let identity = aws_credential_types::Credentials::new(
         credentials.access_key_id.clone(),
@@ -58,17 +115,12 @@ pub fn sign_headers(
         .region(region)
         .name(service)
         .time(time)
-        .settings(SigningSettings::default())
+        .settings(settings)
         .build()
         .map_err(|e| anyhow!("cannot sign the {service} request: {e}"))?
         .into();
-    let request = SignableRequest::new(
-        method,
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| anyhow!("cannot sign the {service} request to {url}: {e}"))?;
+    let request = SignableRequest::new(method, url, headers.iter().copied(), body)
+        .map_err(|e| anyhow!("cannot sign the {service} request to {url}: {e}"))?;
     let (instructions, _signature) = sign(request, &params)
         .map_err(|e| anyhow!("cannot sign the {service} request to {url}: {e}"))?
         .into_parts();

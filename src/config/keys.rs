@@ -110,7 +110,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "idle_timeout",
         default: "5m",
         env: "",
-        doc: "The longest wait for the next byte from Vault or a storage, in either direction, as a Go duration. A peer silent for longer fails that download or that storage; the temporary file is removed. (S3: each request, one part of 8 MiB at most, must finish within it.)",
+        doc: "The longest wait for the next byte from Vault or a storage, in either direction, as a Go duration. A peer silent for longer fails that download or that storage; the temporary file is removed. (S3: each request, one part of s3_part_size at most, must finish within it.)",
     },
     KeyDoc {
         section: Section::Vault,
@@ -559,6 +559,20 @@ pub const KEYS: &[KeyDoc] = &[
         default: "",
         env: "",
         doc: "Write every snapshot to this one object name (overwritten each time); no retention then.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_part_size",
+        default: "8MiB",
+        env: "",
+        doc: "Bytes per part of a multipart upload: a number, or text with a unit (B, KiB, MiB, GiB) such as \"16MiB\"; 5MiB to 5GiB. A snapshot no larger than one part goes in one PutObject; one that would need more than 10000 parts gets larger parts. Each part carries Content-MD5 and must come back with that MD5 as its ETag.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_upload_concurrency",
+        default: "4",
+        env: "",
+        doc: "Parts sent at the same time, 1 to 64, each retried on its own; the first that fails for good aborts the upload. An upload holds at most s3_upload_concurrency x s3_part_size bytes of parts in memory (32 MiB by default), logged when it starts. Over https parts are signed without hashing their bytes (UNSIGNED-PAYLOAD); over http their SHA-256 is signed.",
     },
     KeyDoc {
         section: Section::Gcs,

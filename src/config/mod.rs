@@ -49,7 +49,9 @@ pub use auth::{AuthMethod, read_token_file};
 pub use drill::{DEFAULT_DRILL_TIMEOUT, DrillConfig, DrillUnseal};
 pub use keys::{KEYS, KeyDoc, Section};
 pub use storage::{
-    AzureConfig, GcsConfig, GoogleCredentials, S3Config, StorageConfig, StorageKind, select_storage,
+    AzureConfig, GcsConfig, GoogleCredentials, S3_DEFAULT_PART_SIZE, S3_DEFAULT_UPLOAD_CONCURRENCY,
+    S3_MAX_UPLOAD_CONCURRENCY, S3_PART_SIZE_RANGE, S3Config, StorageConfig, StorageKind,
+    select_storage,
 };
 pub use vault::{CaSource, ClientIdentity, NamedPath, TlsSettings, VaultSettings};
 

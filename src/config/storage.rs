@@ -141,6 +141,44 @@ pub struct S3Config {
     pub static_snapshot_name: Option<String>,
     /// `x-amz-storage-class`.
     pub storage_class: Option<String>,
+    /// `s3_part_size`: bytes per part of a multipart upload (5 MiB to 5 GiB).
+    pub part_size: u64,
+    /// `s3_upload_concurrency`: parts sent at the same time (1 to 64).
+    pub upload_concurrency: usize,
+}
+
+/// `s3_part_size` by default: 8 MiB (contrib/bench-results.md, "S3 parallel parts").
+pub const S3_DEFAULT_PART_SIZE: u64 = 8 << 20;
+/// `s3_upload_concurrency` by default (contrib/bench-results.md, "S3 parallel parts").
+pub const S3_DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
+/// S3's smallest part (all but the last) and largest part.
+pub const S3_PART_SIZE_RANGE: std::ops::RangeInclusive<u64> = (5 << 20)..=(5 << 30);
+/// The most parts in flight `s3_upload_concurrency` accepts.
+pub const S3_MAX_UPLOAD_CONCURRENCY: usize = 64;
+
+/// A size in bytes: a JSON number, or text with a unit (`16MiB`, `1GiB`, `8388608`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+/// Bytes in `text`: digits, optionally followed by `B`, `KiB`, `MiB` or `GiB` (spaces
+/// allowed between); `None` when it is not that or overflows.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(scale)
 }
 
 /// `google_storage`.
@@ -209,6 +247,8 @@ struct RawS3 {
     s3_kms_key_id: Option<String>,
     s3_static_snapshot_name: Option<String>,
     s3_storage_class: Option<String>,
+    s3_part_size: Option<RawSize>,
+    s3_upload_concurrency: Option<u64>,
 }
 
 impl RawS3 {
@@ -231,6 +271,8 @@ impl RawS3 {
                 .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
             || self.s3_force_path_style.is_some()
             || self.s3_server_side_encryption.is_some()
+            || self.s3_part_size.is_some()
+            || self.s3_upload_concurrency.is_some()
     }
 }
 
@@ -506,7 +548,45 @@ impl Validator<'_> {
                 "must be a plain object name (no '/', not starting with '.'); the prefix is s3_key_prefix",
             ));
         }
+        let part_size = match raw.s3_part_size {
+            None => S3_DEFAULT_PART_SIZE,
+            Some(size) => {
+                let bytes = match size {
+                    RawSize::Bytes(n) => Some(n),
+                    RawSize::Text(text) => parse_size(&text),
+                };
+                match bytes {
+                    Some(n) if S3_PART_SIZE_RANGE.contains(&n) => n,
+                    Some(n) => {
+                        return Err(self.err(
+                            &format!("{path}.s3_part_size"),
+                            format!(
+                                "{n} bytes is outside S3's part sizes, 5MiB to 5GiB (e.g. \"16MiB\")"
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(self.err(
+                            &format!("{path}.s3_part_size"),
+                            "must be a number of bytes or a size such as \"16MiB\" (units B, KiB, MiB, GiB)",
+                        ));
+                    }
+                }
+            }
+        };
+        let upload_concurrency = match raw.s3_upload_concurrency {
+            None => S3_DEFAULT_UPLOAD_CONCURRENCY,
+            Some(n @ 1..=64) => usize::try_from(n).unwrap_or(S3_MAX_UPLOAD_CONCURRENCY),
+            Some(n) => {
+                return Err(self.err(
+                    &format!("{path}.s3_upload_concurrency"),
+                    format!("{n} parts at a time: must be 1 to {S3_MAX_UPLOAD_CONCURRENCY}"),
+                ));
+            }
+        };
         Ok(S3Config {
+            part_size,
+            upload_concurrency,
             access_key_id: access,
             secret_access_key: secret,
             endpoint,
@@ -869,7 +949,69 @@ mod tests {
                 r#""aws_storage": {"s3_bucket": "b", "secret_access_key": "env://", "access_key_id": "a"}"#,
                 "key \"aws_storage.secret_access_key\": \"env://\" names no environment variable",
             ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_part_size": "4MiB"}"#,
+                "key \"aws_storage.s3_part_size\": 4194304 bytes is outside S3's part sizes, 5MiB to 5GiB",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_part_size": 6442450944}"#,
+                "key \"aws_storage.s3_part_size\": 6442450944 bytes is outside",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_part_size": "16 MB"}"#,
+                "key \"aws_storage.s3_part_size\": must be a number of bytes or a size such as",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_upload_concurrency": 0}"#,
+                "key \"aws_storage.s3_upload_concurrency\": 0 parts at a time: must be 1 to 64",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_upload_concurrency": 65}"#,
+                "key \"aws_storage.s3_upload_concurrency\": 65 parts at a time",
+            ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_upload_concurrency": "4"}"#,
+                "key \"aws_storage.s3_upload_concurrency\": invalid type",
+            ),
         ]);
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn s3_part_size_and_concurrency_are_read_with_units() {
+        use super::StorageKind;
+        for (raw, part_size, concurrency) in [
+            (r#"{"s3_bucket": "b"}"#, 8 << 20, 4),
+            (
+                r#"{"s3_bucket": "b", "s3_part_size": "16MiB", "s3_upload_concurrency": 8}"#,
+                16 << 20,
+                8,
+            ),
+            (
+                r#"{"s3_bucket": "b", "s3_part_size": 5242880, "s3_upload_concurrency": 1}"#,
+                5 << 20,
+                1,
+            ),
+            (r#"{"s3_bucket": "b", "s3_part_size": "5 GiB"}"#, 5 << 30, 4),
+            (
+                r#"{"s3_bucket": "b", "s3_part_size": "6144 KiB"}"#,
+                6 << 20,
+                4,
+            ),
+        ] {
+            let config = accepted(&format!(r#""aws_storage": {raw}"#), &[]);
+            let Some(s3) = config.storages.iter().find_map(|s| match &s.kind {
+                StorageKind::S3(s3) => Some(s3),
+                _ => None,
+            }) else {
+                panic!("no S3 storage: {raw}");
+            };
+            assert_eq!(
+                (s3.part_size, s3.upload_concurrency),
+                (part_size, concurrency),
+                "{raw}"
+            );
+        }
     }
 
     #[cfg(feature = "gcs")]

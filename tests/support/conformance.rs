@@ -343,6 +343,8 @@ pub fn s3_config(prefix: &str) -> S3Config {
         kms_key_id: None,
         static_snapshot_name: None,
         storage_class: None,
+        part_size: 8 << 20,
+        upload_concurrency: 4,
     }
 }
 

@@ -1,21 +1,30 @@
-//! S3 and S3-compatible services, with the synchronous rust-s3 client.
+//! S3 and S3-compatible services: rust-s3's synchronous client for every request but
+//! `UploadPart`, which this module sends itself (see below).
 //!
-//! Uploads stream from the staged file: one `PutObject` up to one part's size, else a
-//! multipart upload in parts of `part_size` read from disk one at a time (memory stays at
-//! about one part), aborted on any failure so no partial object or orphaned parts remain.
+//! Uploads stream from the staged file: one `PutObject` up to one part's size
+//! (`s3_part_size`), else a multipart upload whose parts go `s3_upload_concurrency` at a time
+//! ([`parts`] plans them): each sender thread owns one part buffer and takes the next part
+//! from the file when its last one is stored, so memory stays at `concurrency x part size`
+//! plus a constant. The upload is aborted on any failure or stop, so no partial object or
+//! orphaned parts remain; the first part that fails for good ends the others at their next
+//! request or wait.
+//!
+//! Parts are signed with `aws-sigv4` ([`crate::aws::sign::sign_s3`]) and sent over ureq, with `Content-MD5` (the store refuses a
+//! part whose bytes changed on the way) and, over https, `x-amz-content-sha256:
+//! UNSIGNED-PAYLOAD`: the bytes are hashed once (MD5) instead of SHA-256 twice and MD5 once as
+//! rust-s3 does. Over plain http the SHA-256 of the part is signed, as S3 requires there. No
+//! `aws-chunked` encoding or trailing checksums are used (several S3-compatible stores reject
+//! or mis-store them). Each part must come back with its MD5 as ETag (unless SSE-KMS).
 //!
 //! Server-side encryption headers go on `PutObject` and `CreateMultipartUpload` only: real
 //! AWS rejects them on `UploadPart` and `CompleteMultipartUpload`. rust-s3 can only add headers
 //! to every request of a bucket, so two bucket handles are kept: one with the SSE (and
 //! storage-class) headers for those two calls, one without for everything else.
 //!
-//! rust-s3 sends `Content-MD5` with every PutObject and UploadPart, so S3 refuses a part
-//! whose bytes changed on the way, and each part's ETag is the MD5 of what it stored. After
-//! an upload, `HeadObject` must report the staged file's size and (unless SSE-KMS, where
-//! ETags are not MD5s) the ETag those parts imply: the MD5 of the bytes for a single PUT, or
-//! for a multipart upload the MD5 of the parts' MD5s with `-<parts>`. The parts are not hashed
-//! a second time here: MD5 was half the CPU of an upload when they were. An object that fails
-//! the check is deleted.
+//! After an upload, `HeadObject` must report the staged file's size and (unless SSE-KMS, where
+//! ETags are not MD5s) the ETag the bytes imply: their MD5 for a single PUT, or for a
+//! multipart upload the MD5 of the parts' MD5s with `-<parts>`. An object that fails the
+//! check is deleted.
 //!
 //! With `s3_static_snapshot_name`, the previous snapshot sits under the one fixed name, so
 //! nothing may be written there until the new one is known good: the upload goes to a
@@ -25,21 +34,25 @@
 //! unverified upload thus never removes or replaces the last good object.
 //!
 //! Each request is retried on its own when it fails in a way S3 documents as transient (503
-//! `SlowDown`, 500, a reset connection: [`crate::retry`]), one part at a time, so a failed part
-//! is sent again and the parts before it are not. rust-s3's own retry (one retry of reads and
+//! `SlowDown`, 500, a reset connection: [`crate::retry`]), each part on its own, so a failed
+//! part is sent again and the others are not. rust-s3's own retry (one retry of reads and
 //! parts, after a sleep no stop request can end) is switched off, so the one policy applies.
 //!
 //! Cleanup removes only what this upload wrote: the parts of its own multipart upload, the
 //! object it completed, or its temporary key. A `PutObject` that failed left nothing, so
 //! nothing is deleted then (an object of the same name from before stays).
 
+mod parts;
+
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use log::debug;
+use log::{debug, info};
 use md5::{Digest, Md5};
 use s3::bucket::Bucket;
 use s3::creds::Credentials;
@@ -51,12 +64,12 @@ use super::{Storage, clean_up_on_failure, read_full};
 use crate::archive::hex;
 use crate::config::S3Config;
 use crate::progress::{Progress, Reading, Show, Writing};
-use crate::retry;
+use crate::retry::{self, HttpStatus};
+use crate::secret::Secret;
 use crate::shutdown::StopFlag;
 use crate::snapshot_name::{SnapshotEntry, SnapshotName};
 
-/// The default part size: 8 MiB (S3's minimum is 5 MiB, except for the last part).
-pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+pub use parts::{MAX_CONCURRENCY, MAX_PART_SIZE, MIN_PART_SIZE};
 const CONTENT_TYPE: &str = "application/gzip";
 
 /// Snapshots under a key prefix in one bucket.
@@ -64,6 +77,8 @@ pub struct S3Storage {
     config: S3Config,
     keys: ObjectKeys,
     part_size: usize,
+    /// Parts in flight at once.
+    concurrency: usize,
     page_size: Option<usize>,
     buckets: RefCell<Option<Buckets>>,
     /// `idle_timeout`, applied to each request.
@@ -99,7 +114,8 @@ impl S3Storage {
     pub fn new(config: S3Config) -> Self {
         Self {
             keys: ObjectKeys::new(&config.key_prefix),
-            part_size: DEFAULT_PART_SIZE,
+            part_size: usize::try_from(config.part_size).unwrap_or(usize::MAX),
+            concurrency: config.upload_concurrency,
             page_size: None,
             buckets: RefCell::new(None),
             request_timeout: None,
@@ -126,6 +142,13 @@ impl S3Storage {
     #[must_use]
     pub fn with_part_size(mut self, bytes: usize) -> Self {
         self.part_size = bytes.max(5 << 20);
+        self
+    }
+
+    /// Sends up to `parts` parts at once (1 to [`MAX_CONCURRENCY`]).
+    #[must_use]
+    pub fn with_upload_concurrency(mut self, parts: usize) -> Self {
+        self.concurrency = parts.clamp(1, MAX_CONCURRENCY);
         self
     }
 
@@ -253,7 +276,7 @@ impl S3Storage {
                 Some(size),
                 Show::Log,
             );
-            self.put_multipart(buckets, &mut Reading::new(file, shown), key, stop)?
+            self.put_multipart(buckets, Reading::new(file, shown), size, key, stop)?
         };
         clean_up_on_failure(
             self.check_landed(buckets, key, size, Some(&expected_etag)),
@@ -279,10 +302,22 @@ impl S3Storage {
     fn put_multipart(
         &self,
         buckets: &Buckets,
-        file: &mut impl Read,
+        file: impl Read + Send,
+        size: u64,
         key: &str,
         stop: &StopFlag,
     ) -> Result<String> {
+        let plan = parts::plan(size, self.part_size as u64, self.concurrency)?;
+        info!(
+            "uploading {} in {} parts of {} MiB, {} at a time (at most {} MiB of parts in memory)",
+            self.url(key),
+            plan.parts,
+            plan.part_size >> 20,
+            plan.in_flight,
+            plan.memory() >> 20
+        );
+        // Before the upload starts: a credential that cannot be read leaves nothing behind.
+        let target = PartTarget::new(buckets, key)?;
         let upload = self.retried(
             format_args!("CreateMultipartUpload {}", self.url(key)),
             stop,
@@ -295,43 +330,16 @@ impl S3Storage {
         )?;
         let id = upload.upload_id;
         let sent = (|| -> Result<String> {
-            let mut parts = Vec::new();
-            let mut buffer = vec![0u8; self.part_size];
-            loop {
-                stop.check()?;
-                let filled = read_full(file, &mut buffer)?;
-                if filled == 0 {
-                    break;
-                }
-                let chunk = &buffer[..filled];
-                let number = u32::try_from(parts.len() + 1)?;
-                // Only this part is sent again on a transient failure.
-                let part = self.retried(
-                    format_args!("UploadPart {number} of {}", self.url(key)),
-                    stop,
-                    || {
-                        buckets
-                            .plain
-                            .put_multipart_chunk(chunk, key, number, &id, CONTENT_TYPE)
-                            .with_context(|| format!("UploadPart {number} failed"))
-                    },
-                )?;
-                parts.push(part);
-                if filled < buffer.len() {
-                    break;
-                }
-            }
-            let count = parts.len();
-            let mut digests = Vec::with_capacity(count * 16);
-            for part in &parts {
-                digests.extend(unhex(part.etag.trim_matches('"')).ok_or_else(|| {
-                    anyhow!(
-                        "part {} came back with ETag {:?}, not an MD5",
-                        part.part_number,
-                        part.etag
-                    )
-                })?);
-            }
+            let digests = self.send_parts(&target, &id, file, &plan, key, stop)?;
+            let count = digests.len();
+            let parts: Vec<s3::serde_types::Part> = digests
+                .iter()
+                .zip(1..)
+                .map(|(md5, part_number)| s3::serde_types::Part {
+                    part_number,
+                    etag: format!("\"{}\"", hex(md5)),
+                })
+                .collect();
             stop.check()?;
             self.retried(
                 format_args!("CompleteMultipartUpload {}", self.url(key)),
@@ -343,7 +351,7 @@ impl S3Storage {
                         .context("CompleteMultipartUpload failed")
                 },
             )?;
-            Ok(format!("{}-{count}", hex(&Md5::digest(&digests))))
+            Ok(format!("{}-{count}", hex(&Md5::digest(digests.concat()))))
         })();
         clean_up_on_failure(
             sent,
@@ -361,6 +369,135 @@ impl S3Storage {
                 )
             },
         )
+    }
+
+    /// Sends the parts of `file`, `plan.in_flight` at a time, each retried on its own; returns
+    /// the MD5 of each part in order. Each sender thread owns one buffer of a part and takes
+    /// the next part from the file when its previous one is stored. The first failure (or a
+    /// stop) ends the others at their next request or wait, so the caller can abort at once.
+    fn send_parts(
+        &self,
+        target: &PartTarget,
+        id: &str,
+        file: impl Read + Send,
+        plan: &parts::Plan,
+        key: &str,
+        stop: &StopFlag,
+    ) -> Result<Vec<[u8; 16]>> {
+        let part_size = usize::try_from(plan.part_size)?;
+        // Raised by the caller's stop (through the watcher below) or by the first failure.
+        let give_up = StopFlag::never();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(std::time::Duration::from_secs(10)))
+            .timeout_per_read(self.request_timeout)
+            .timeout_per_write(self.request_timeout)
+            .max_idle_connections_per_host(plan.in_flight)
+            // What the OS trusts, with SSL_CERT_FILE / SSL_CERT_DIR: a private CA of an
+            // S3-compatible endpoint, as for rust-s3's requests and Vault.
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            .user_agent(concat!("vault-raft-snapshot/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let agent = crate::http::agent(config, give_up.clone());
+        let source = Mutex::new((file, 0u32, false));
+        let digests = Mutex::new(Vec::new());
+        let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+        let finished = AtomicBool::new(false);
+        let check_etag = self.config.kms_key_id.is_none();
+        let url = self.url(key);
+        let url = url.as_str();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !finished.load(Ordering::SeqCst) {
+                    if stop.requested() {
+                        give_up.raise();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            });
+            let senders: Vec<_> = (0..plan.in_flight)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let sent = (|| -> Result<()> {
+                            let mut buffer = Vec::new();
+                            loop {
+                                give_up.check()?;
+                                let (number, filled) = {
+                                    let mut guard = source
+                                        .lock()
+                                        .map_err(|_| anyhow!("a part sender panicked"))?;
+                                    let (reader, next, done) = &mut *guard;
+                                    if *done {
+                                        return Ok(());
+                                    }
+                                    if buffer.is_empty() {
+                                        buffer = vec![0u8; part_size];
+                                    }
+                                    let filled = read_full(reader, &mut buffer)?;
+                                    *done = filled < part_size;
+                                    if filled == 0 {
+                                        return Ok(());
+                                    }
+                                    *next += 1;
+                                    (*next, filled)
+                                };
+                                let chunk = &buffer[..filled];
+                                let md5: [u8; 16] = Md5::digest(chunk).into();
+                                retry::POLICY.run(
+                                    &format_args!("UploadPart {number} of {url}"),
+                                    &give_up,
+                                    || target.send(&agent, id, number, chunk, &md5, check_etag),
+                                )?;
+                                digests
+                                    .lock()
+                                    .map_err(|_| anyhow!("a part sender panicked"))?
+                                    .push((number, md5));
+                            }
+                        })();
+                        if let Err(e) = sent {
+                            if let Ok(mut first) = first_error.lock() {
+                                first.get_or_insert(e);
+                            }
+                            give_up.raise();
+                        }
+                    })
+                })
+                .collect();
+            for sender in senders {
+                if sender.join().is_err() {
+                    give_up.raise();
+                    if let Ok(mut first) = first_error.lock() {
+                        first.get_or_insert_with(|| anyhow!("a part sender panicked"));
+                    }
+                }
+            }
+            finished.store(true, Ordering::SeqCst);
+        });
+        // A stop is reported as a stop, not as the part it interrupted.
+        stop.check()?;
+        if let Some(e) = first_error
+            .into_inner()
+            .map_err(|_| anyhow!("a part sender panicked"))?
+        {
+            return Err(e);
+        }
+        let mut digests = digests
+            .into_inner()
+            .map_err(|_| anyhow!("a part sender panicked"))?;
+        digests.sort_by_key(|(number, _)| *number);
+        ensure!(
+            digests.len() as u64 == plan.parts,
+            "sent {} parts, expected {} for {} bytes: the staged file changed size",
+            digests.len(),
+            plan.parts,
+            plan.part_size
+        );
+        Ok(digests.into_iter().map(|(_, md5)| md5).collect())
     }
 
     /// Uploads to a temporary key beside the fixed name, checks it there, then copies it
@@ -455,6 +592,135 @@ impl S3Storage {
     }
 }
 
+/// Where and as whom the parts of one upload are sent.
+struct PartTarget {
+    /// `https://host/bucket/key` or `https://bucket.host/key`, key URI-encoded.
+    object_url: String,
+    region: String,
+    /// Over TLS the payload is not hashed (`UNSIGNED-PAYLOAD`); over plain HTTP it is.
+    https: bool,
+    credentials: crate::aws::Credentials,
+}
+
+impl PartTarget {
+    fn new(buckets: &Buckets, key: &str) -> Result<Self> {
+        let bucket = &buckets.plain;
+        let object_url = format!("{}/{}", bucket.url(), s3::signing::uri_encode(key, false));
+        let (scheme, _) = object_url
+            .split_once("://")
+            .ok_or_else(|| anyhow!("the S3 endpoint has no scheme"))?;
+        let missing = || anyhow!("no AWS credentials to sign the upload's parts with");
+        let token = match bucket.security_token()? {
+            Some(token) => Some(token),
+            None => bucket.session_token()?,
+        };
+        Ok(Self {
+            https: scheme.eq_ignore_ascii_case("https"),
+            region: bucket.region().to_string(),
+            credentials: crate::aws::Credentials {
+                access_key_id: bucket.access_key()?.ok_or_else(missing)?,
+                secret_access_key: Secret::new(bucket.secret_key()?.ok_or_else(missing)?),
+                session_token: token.map(Secret::new),
+                expires: None,
+            },
+            object_url,
+        })
+    }
+
+    /// Sends one part (`UploadPart`) with its `Content-MD5`, so the store refuses bytes that
+    /// changed on the way; checks that the ETag it answers is that MD5 (not with SSE-KMS,
+    /// where ETags are not MD5s).
+    fn send(
+        &self,
+        agent: &ureq::Agent,
+        upload_id: &str,
+        number: u32,
+        body: &[u8],
+        md5: &[u8; 16],
+        check_etag: bool,
+    ) -> Result<()> {
+        use crate::aws::sign::{Request, S3Payload, sign_s3};
+        use base64::Engine as _;
+        let url = format!(
+            "{}?partNumber={number}&uploadId={}",
+            self.object_url,
+            s3::signing::uri_encode(upload_id, true)
+        );
+        let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
+        let headers = [("content-md5", content_md5.as_str())];
+        let payload = if self.https {
+            S3Payload::Unsigned
+        } else {
+            S3Payload::Signed(body)
+        };
+        let request = Request {
+            method: "PUT",
+            url: &url,
+            headers: &headers,
+            body: &[],
+        };
+        let signed = sign_s3(
+            &request,
+            payload,
+            &self.region,
+            &self.credentials,
+            std::time::SystemTime::now(),
+        )
+        .with_context(|| format!("cannot sign UploadPart {number}"))?;
+        let mut request = agent.put(&url).header("content-md5", &content_md5);
+        for (name, value) in &signed {
+            request = request.header(name.as_str(), value.expose());
+        }
+        let mut response = request
+            .send(body)
+            .with_context(|| format!("UploadPart {number} failed"))?;
+        let status = response.status().as_u16();
+        let answer = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 10)
+            .read_to_string()
+            .unwrap_or_default();
+        if status != 200 {
+            return Err(anyhow::Error::new(HttpStatus {
+                status,
+                message: format!(
+                    "UploadPart {number} answered {status}{}",
+                    s3_error_code(&answer)
+                ),
+            }));
+        }
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_ascii_lowercase();
+        if check_etag {
+            ensure!(
+                etag == hex(md5),
+                "UploadPart {number} came back with ETag {:?}, not the MD5 of the bytes sent",
+                crate::text::escape(&etag)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// ` (<Code>)` from an S3 error document, when it is a plain code; nothing else of what the
+/// server sent is quoted.
+fn s3_error_code(body: &str) -> String {
+    body.split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code)
+        .filter(|code| {
+            !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+        .map(|code| format!(" ({code})"))
+        .unwrap_or_default()
+}
+
 /// An incomplete multipart upload, as `ListMultipartUploads` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Incomplete {
@@ -521,17 +787,6 @@ fn parse_utc(text: &str) -> Option<std::time::SystemTime> {
     let seconds =
         days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
     Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(seconds).ok()?))
-}
-
-/// The bytes of a 32-digit hex MD5, or `None` if `text` is not one.
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 32 {
-        return None;
-    }
-    (0..32)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 impl S3Storage {
@@ -721,7 +976,7 @@ impl Storage for S3Storage {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::{Incomplete, parse_utc, stale_uploads, unhex};
+    use super::{Incomplete, parse_utc, s3_error_code, stale_uploads};
 
     #[test]
     fn parses_s3_times_in_utc_only() {
@@ -781,12 +1036,10 @@ mod tests {
     }
 
     #[test]
-    fn unhex_reads_md5s_only() {
-        assert_eq!(
-            unhex("00ff10a0000000000000000000000001"),
-            Some(vec![0, 255, 16, 160, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
-        );
-        assert_eq!(unhex("abc"), None);
-        assert_eq!(unhex("zz000000000000000000000000000000"), None);
+    fn only_a_plain_error_code_is_quoted_from_a_server() {
+        let doc = "<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>";
+        assert_eq!(s3_error_code(doc), " (SlowDown)");
+        assert_eq!(s3_error_code("<Code>\u{1b}[31mred</Code>"), "");
+        assert_eq!(s3_error_code("not xml"), "");
     }
 }
