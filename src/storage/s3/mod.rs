@@ -743,50 +743,11 @@ fn stale_uploads(
         .iter()
         .filter(|u| ours(&u.key))
         .filter_map(|u| {
-            let started = parse_utc(&u.initiated)?;
+            let started = crate::aws::parse_utc(&u.initiated)?;
             let age = now.duration_since(started).unwrap_or_default();
             (age >= older_than).then_some((u, age))
         })
         .collect()
-}
-
-/// A UTC time as S3 writes it: `2024-05-01T12:34:56.000Z` (fraction and `Z` or `+00:00`).
-fn parse_utc(text: &str) -> Option<std::time::SystemTime> {
-    let (date, time) = text.split_once('T')?;
-    let time = time
-        .strip_suffix('Z')
-        .or_else(|| time.strip_suffix("+00:00"))?;
-    let number = |s: &str| -> Option<u32> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let mut ymd = date.splitn(3, '-');
-    let (year, month, day) = (
-        number(ymd.next()?)?,
-        number(ymd.next()?)?,
-        number(ymd.next()?)?,
-    );
-    let (time, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut hms = time.splitn(3, ':');
-    let (hour, minute, second) = (
-        number(hms.next()?)?,
-        number(hms.next()?)?,
-        number(hms.next()?)?,
-    );
-    let valid = (1..=12).contains(&month)
-        && (1..=31).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 61
-        && (fraction.is_empty() || number(fraction).is_some());
-    if !valid {
-        return None;
-    }
-    let days = crate::calendar::days_from_civil(i64::from(year), month, day);
-    let seconds =
-        days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
-    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(seconds).ok()?))
 }
 
 impl S3Storage {
@@ -976,7 +937,8 @@ impl Storage for S3Storage {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::{Incomplete, parse_utc, s3_error_code, stale_uploads};
+    use super::{Incomplete, s3_error_code, stale_uploads};
+    use crate::aws::parse_utc;
 
     #[test]
     fn parses_s3_times_in_utc_only() {
