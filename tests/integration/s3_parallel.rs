@@ -242,3 +242,55 @@ fn a_parallel_upload_over_tls_with_a_private_ca_lands_and_is_checked() {
         "Successfully created aws snapshot to s3://tls-parts/"
     );
 }
+
+/// An answer to CompleteMultipartUpload that rust-s3 cannot read (some stores' XML root,
+/// or garbled on the way), after the store did complete the upload.
+fn garble_complete(response: Vec<u8>) -> Vec<u8> {
+    let response = crate::fault_proxy::replace_once(
+        response,
+        b"<CompleteMultipartUploadResult",
+        b"<CompleteMultipartUploadXXXXXX",
+    );
+    crate::fault_proxy::replace_once(
+        response,
+        b"</CompleteMultipartUploadResult>",
+        b"</CompleteMultipartUploadXXXXXX>",
+    )
+}
+
+#[test]
+fn an_unreadable_answer_to_a_complete_that_landed_is_checked_not_taken_for_a_failure() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let proxy = FaultProxy::start("127.0.0.1:5055", |r: &Request| {
+        let completes = r.method == "POST" && r.target.contains("uploadId=");
+        if completes {
+            Action::Rewrite(garble_complete)
+        } else {
+            Action::Forward
+        }
+    });
+    let (storage, prefix) = storage(&proxy, 2);
+    let work = tempfile::tempdir().unwrap();
+    let bytes = pseudo_random_bytes((10 << 20) + 999, 11);
+    let staged = work.path().join("staged");
+    std::fs::write(&staged, &bytes).unwrap();
+    let name = SnapshotName::at(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_100));
+    storage.upload(&staged, &name, &StopFlag::never()).unwrap();
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.target.contains("uploadId=")),
+        "no CompleteMultipartUpload went through the proxy"
+    );
+    let landed = raw_s3_bucket()
+        .get_object(format!("{prefix}/{name}"))
+        .unwrap();
+    assert!(
+        landed.bytes() == bytes.as_slice(),
+        "the object is not what was sent"
+    );
+    assert_eq!(unfinished_uploads(&prefix), 0);
+}

@@ -52,7 +52,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use log::{debug, info};
+use log::{debug, info, warn};
 use md5::{Digest, Md5};
 use s3::bucket::Bucket;
 use s3::creds::Credentials;
@@ -341,7 +341,8 @@ impl S3Storage {
                 })
                 .collect();
             stop.check()?;
-            self.retried(
+            let etag = format!("{}-{count}", hex(&Md5::digest(digests.concat())));
+            let completed = self.retried(
                 format_args!("CompleteMultipartUpload {}", self.url(key)),
                 stop,
                 || {
@@ -350,8 +351,20 @@ impl S3Storage {
                         .complete_multipart_upload(key, &id, parts.clone())
                         .context("CompleteMultipartUpload failed")
                 },
-            )?;
-            Ok(format!("{}-{count}", hex(&Md5::digest(digests.concat()))))
+            );
+            if let Err(e) = completed {
+                // The store may have completed the upload and only its answer was lost or
+                // not understood (rust-s3 0.38 refuses some stores' XML root): then the
+                // object is there, and only its size and ETag can say it is whole.
+                self.check_landed(buckets, key, size, Some(&etag))
+                    .map_err(|_| e)?;
+                warn!(
+                    "the answer to CompleteMultipartUpload {} could not be used, but the \
+                     object is there with the size and ETag of every byte sent",
+                    self.url(key)
+                );
+            }
+            Ok(etag)
         })();
         clean_up_on_failure(
             sent,
