@@ -38,7 +38,8 @@ cargo build --quiet --release --bin vault-raft-snapshot --example vault-stand-in
 AGENT=${AGENT:-$PWD/target/release/vault-raft-snapshot}
 STANDIN=$PWD/target/release/examples/vault-stand-in
 TOKEN=bench-token
-VPORT=18411 MOTO_PORT=18412 S3S_PORT=18413 TLS_PORT=18414
+# Overridable so that a second bench (contrib/s3-bench-object-store.sh) can run beside this one.
+VPORT=${VPORT:-18411} MOTO_PORT=${MOTO_PORT:-18412} S3S_PORT=${S3S_PORT:-18413} TLS_PORT=${TLS_PORT:-18414}
 export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_DEFAULT_REGION=us-east-1
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/vrs-s3-bench.XXXXXX")
 PIDS=()
@@ -108,6 +109,10 @@ config() { # endpoint
    "s3_key_prefix": "once"$extra}}
 JSON
 }
+
+# contrib/s3-bench-object-store.sh sources this file for the servers, the stand-in and
+# measure(), and runs its own measurements.
+[ -n "${S3_BENCH_SETUP_ONLY:-}" ] && return 0
 
 echo "== S3 benchmark: $(nproc) cores, $SIZE, $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ)," \
   "concurrency ${CONCURRENCY:-default}, part size ${PART_SIZE:-default}"
