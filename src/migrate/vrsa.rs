@@ -161,7 +161,11 @@ fn set(root: &mut Value, key: &str, value: Value) {
                 object.insert((*part).to_string(), Value::Object(Map::new()));
             }
         }
-        current = current.get_mut(*part).expect("just inserted");
+        // Only a mapping takes keys; anything else (not a config of theirs) is left alone.
+        let Some(next) = current.get_mut(*part) else {
+            return;
+        };
+        current = next;
     }
     if let Some(object) = current.as_object_mut() {
         object.insert(parts[parts.len() - 1].to_string(), value);
