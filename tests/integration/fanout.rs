@@ -261,11 +261,13 @@ fn sse_headers_go_only_on_put_object_and_create_multipart_upload() {
     );
 }
 
-#[test]
-fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file() {
-    if S3Fixture::new().is_none() {
-        return;
-    }
+/// moto over https with a server certificate of a private CA (files in `env`'s directory),
+/// with `bucket` created: the server (the caller stops it by its PID), its endpoint and the
+/// CA's file.
+pub(crate) fn moto_over_tls(
+    env: &TestEnv,
+    bucket: &str,
+) -> (std::process::Child, String, std::path::PathBuf) {
     let moto =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers/venv/bin/moto_server");
     assert!(
@@ -274,7 +276,6 @@ fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file(
         moto.display()
     );
     let pki = crate::tls::pki();
-    let env = TestEnv::new();
     let (ca, cert, key) = (
         env.root.path().join("ca.pem"),
         env.root.path().join("cert.pem"),
@@ -288,7 +289,7 @@ fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file(
         .local_addr()
         .unwrap()
         .port();
-    let mut server = std::process::Command::new(&moto)
+    let server = std::process::Command::new(&moto)
         .current_dir(env.root.path())
         .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
         .arg(&cert)
@@ -316,7 +317,7 @@ fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file(
         .new_agent();
     let started = std::time::Instant::now();
     while trusting
-        .put(&format!("{endpoint}/tls-bucket"))
+        .put(&format!("{endpoint}/{bucket}"))
         .send_empty()
         .is_err()
     {
@@ -326,6 +327,16 @@ fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    (server, endpoint, ca)
+}
+
+#[test]
+fn an_s3_compatible_endpoint_with_a_private_ca_is_trusted_through_ssl_cert_file() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let env = TestEnv::new();
+    let (mut server, endpoint, ca) = moto_over_tls(&env, "tls-bucket");
     let vault = VaultStandIn::start(valid_archive(1000));
     env.write_config(
         &vault,

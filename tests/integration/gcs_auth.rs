@@ -15,7 +15,8 @@ use vault_raft_snapshot::storage::gcs::auth::{Authenticator, SCOPE};
 
 use crate::http_stub::{HttpStub, Response};
 
-fn form(body: &str) -> HashMap<String, String> {
+/// `application/x-www-form-urlencoded` into pairs.
+pub(crate) fn form(body: &str) -> HashMap<String, String> {
     body.split('&')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_string(), decode(v)))

@@ -26,42 +26,12 @@ use crate::conformance::{
 };
 use crate::env::{Outcome, TestEnv, assert_code, finish, valid_archive};
 use crate::fault_proxy::read_head;
+use crate::gcs_auth::form;
 use crate::http_stub::{HttpStub, Request, Response};
 use crate::tls::{Pki, pki};
 use crate::vault_stand_in::VaultStandIn;
 
 // ---------------------------------------------------------------- helpers
-
-/// `application/x-www-form-urlencoded` into pairs.
-fn form(body: &str) -> std::collections::HashMap<String, String> {
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_string(), decode(v)))
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
 
 fn write(env: &TestEnv, name: &str, text: &str) -> PathBuf {
     let path = env.root.path().join(name);

@@ -4,12 +4,12 @@
 //! last with LDAP auth in the server) beside Debian's `slapd`, started here on a free port.
 
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use rcgen::KeyPair;
 use serde_json::{Value, json};
 
 use crate::env::{Outcome, TestEnv, assert_code, finish};
@@ -17,19 +17,7 @@ use crate::openbao::{Cluster, Options, bao_26_binary, wait_for};
 
 /// An agent of `addr` storing into its own local directory, with the `auth` keys.
 fn agent(addr: &str, auth: &Value) -> TestEnv {
-    let env = TestEnv::new();
-    let mut config = json!({
-        "addr": addr,
-        "local_storage": {"path": env.snaps},
-        "temp_dir": env.tmp,
-        "frequency": "1s",
-        "retain": 1000,
-    });
-    for (k, v) in auth.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    env.write_config_json(&config);
-    env
+    crate::openbao_cluster::agent_of(addr, auth.clone())
 }
 
 /// `once` with every log level on (ours at trace, other crates' capped at debug).
@@ -263,26 +251,13 @@ fn stop(child: Child) -> Outcome {
 /// A private CA, a server certificate for 127.0.0.1 and a client certificate, written into
 /// `dir`: (ca, server cert, server key, client cert, client key).
 fn certificates(dir: &Path) -> [PathBuf; 5] {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let mut server_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    server_params
-        .subject_alt_names
-        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
-    let client_key = KeyPair::generate().unwrap();
-    let client_params = CertificateParams::new(vec!["snapshot-agent".to_string()]).unwrap();
-    let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
+    let pki = crate::tls::pki();
     let files = [
-        ("ca.pem", ca_cert.pem()),
-        ("server.pem", server_cert.pem()),
-        ("server-key.pem", server_key.serialize_pem()),
-        ("client.pem", client_cert.pem()),
-        ("client-key.pem", client_key.serialize_pem()),
+        ("ca.pem", pki.ca_pem),
+        ("server.pem", pki.server_pem),
+        ("server-key.pem", pki.server_key_pem),
+        ("client.pem", pki.client_pem),
+        ("client-key.pem", pki.client_key_pem),
     ];
     files.map(|(name, pem)| {
         let path = dir.join(name);

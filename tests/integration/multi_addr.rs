@@ -13,19 +13,7 @@ use vault_raft_snapshot::cycle::NOT_LEADER_MESSAGE;
 
 /// An agent with `addr` listing `nodes`, storing into its own directory.
 fn agent_of(nodes: &[String], auth: &Value) -> TestEnv {
-    let env = TestEnv::new();
-    let mut config = json!({
-        "addr": nodes,
-        "local_storage": {"path": env.snaps},
-        "temp_dir": env.tmp,
-        "frequency": "1s",
-        "retain": 1000,
-    });
-    for (k, v) in auth.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    env.write_config_json(&config);
-    env
+    crate::openbao_cluster::agent_of(nodes, auth.clone())
 }
 
 fn approle(cluster: &Cluster) -> Value {

@@ -11,8 +11,9 @@ use crate::env::{Outcome, TestEnv, assert_code, finish};
 use crate::openbao::Cluster;
 use vault_raft_snapshot::cycle::NOT_LEADER_MESSAGE;
 
-/// An agent of node `addr` storing into its own local directory, with `auth` keys.
-fn agent_of(addr: &str, auth: Value) -> TestEnv {
+/// An agent of `addr` (one node's URL, or a list of them) storing into its own local
+/// directory, with `auth` keys.
+pub(crate) fn agent_of(addr: impl serde::Serialize, auth: Value) -> TestEnv {
     let env = TestEnv::new();
     let mut config = json!({
         "addr": addr,

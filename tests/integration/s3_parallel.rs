@@ -161,62 +161,8 @@ fn a_parallel_upload_over_tls_with_a_private_ca_lands_and_is_checked() {
     if S3Fixture::new().is_none() {
         return;
     }
-    let moto =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers/venv/bin/moto_server");
-    assert!(moto.exists(), "{} is missing", moto.display());
-    let pki = crate::tls::pki();
     let env = TestEnv::new();
-    let (ca, cert, key) = (
-        env.root.path().join("ca.pem"),
-        env.root.path().join("cert.pem"),
-        env.root.path().join("key.pem"),
-    );
-    std::fs::write(&ca, &pki.ca_pem).unwrap();
-    std::fs::write(&cert, &pki.server_pem).unwrap();
-    std::fs::write(&key, &pki.server_key_pem).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(&moto)
-        .current_dir(env.root.path())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
-        .arg(&cert)
-        .arg("-k")
-        .arg(&key)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("https://127.0.0.1:{port}");
-    let trusting = ureq::Agent::config_builder()
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(
-                    ureq::tls::parse_pem(pki.ca_pem.as_bytes())
-                        .filter_map(|i| match i.unwrap() {
-                            ureq::tls::PemItem::Certificate(c) => Some(c),
-                            _ => None,
-                        })
-                        .collect(),
-                )))
-                .build(),
-        )
-        .build()
-        .new_agent();
-    let started = std::time::Instant::now();
-    while trusting
-        .put(&format!("{endpoint}/tls-parts"))
-        .send_empty()
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "moto with TLS did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut server, endpoint, ca) = crate::fanout::moto_over_tls(&env, "tls-parts");
     let vault = VaultStandIn::start(valid_archive(12 << 20));
     env.write_config(
         &vault,

@@ -19,8 +19,8 @@ pub struct Pki {
     pub ca_pem: String,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
-    client_pem: String,
-    client_key_pem: String,
+    pub client_pem: String,
+    pub client_key_pem: String,
     ca_der: CertificateDer<'static>,
     /// The server certificate and its key, in PEM, for servers started as programs.
     pub server_pem: String,
