@@ -13,7 +13,7 @@ use vault_raft_snapshot::cycle::NOT_LEADER_MESSAGE;
 
 /// An agent of `addr` (one node's URL, or a list of them) storing into its own local
 /// directory, with `auth` keys.
-pub(crate) fn agent_of(addr: impl serde::Serialize, auth: Value) -> TestEnv {
+pub(crate) fn agent_of(addr: &(impl serde::Serialize + ?Sized), auth: Value) -> TestEnv {
     let env = TestEnv::new();
     let mut config = json!({
         "addr": addr,
