@@ -64,6 +64,7 @@ mod progress;
 mod recover;
 mod restore_wait;
 mod retention;
+mod s3_integrity;
 mod s3_parallel;
 mod s3_static_name;
 mod secret_refs;

@@ -24,6 +24,9 @@ pub struct Request {
     pub target: String,
     /// The header names, lower case.
     pub headers: Vec<String>,
+    /// The body as sent by the client, when it is at most 64 KiB (larger ones, the parts of
+    /// an upload, are not kept).
+    pub body: Vec<u8>,
 }
 
 /// What to do with one request.
@@ -41,6 +44,12 @@ pub enum Action {
     /// then send nothing more while holding the connection open (until the client goes or
     /// the proxy is dropped): a download that stalls half-way.
     StallAfter(usize),
+    /// Send it upstream with one byte of its body changed (the middle one, inverted), the
+    /// head as it was: bytes damaged on the way, which a store that checks nothing stores.
+    CorruptBody,
+    /// Send it upstream with its body as this function rewrites it (`Content-Length`
+    /// adjusted), and pass the answer back.
+    RewriteBody(fn(Vec<u8>) -> Vec<u8>),
 }
 
 type Rule = dyn Fn(&Request) -> Action + Send + Sync;
@@ -196,6 +205,11 @@ fn serve(
             .filter_map(|l| l.split_once(':'))
             .map(|(k, _)| k.trim().to_ascii_lowercase())
             .collect(),
+        body: if body.len() <= 64 << 10 {
+            body.clone()
+        } else {
+            Vec::new()
+        },
     };
     seen.lock().unwrap().push(request.clone());
     let mut client = client;
@@ -213,8 +227,34 @@ fn serve(
             crate::vault_stand_in::reset(&client);
             return Ok(());
         }
-        Action::Forward | Action::StallAfter(_) => None,
+        Action::Forward | Action::StallAfter(_) | Action::CorruptBody | Action::RewriteBody(_) => {
+            None
+        }
         Action::Rewrite(f) => Some(f),
+    };
+    let (head, body) = match rule(&request) {
+        Action::CorruptBody => {
+            let mut body = body;
+            if let Some(middle) = body.len().checked_sub(1).map(|last| last / 2) {
+                body[middle] ^= 0xff;
+            }
+            (head, body)
+        }
+        Action::RewriteBody(f) => {
+            let body = f(body);
+            let head: Vec<String> = head
+                .into_iter()
+                .map(|line| {
+                    if line.to_ascii_lowercase().starts_with("content-length:") {
+                        format!("Content-Length: {}", body.len())
+                    } else {
+                        line
+                    }
+                })
+                .collect();
+            (head, body)
+        }
+        _ => (head, body),
     };
     let stall_after = match rule(&request) {
         Action::StallAfter(bytes) => Some(bytes),

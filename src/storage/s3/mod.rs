@@ -330,18 +330,21 @@ impl S3Storage {
         )?;
         let id = upload.upload_id;
         let sent = (|| -> Result<String> {
-            let digests = self.send_parts(&target, &id, file, &plan, key, stop)?;
-            let count = digests.len();
-            let parts: Vec<s3::serde_types::Part> = digests
+            let sent = self.send_parts(&target, &id, file, &plan, key, stop)?;
+            let count = sent.len();
+            // Each part as the store named it: with SSE-KMS its ETag is not the MD5, and S3
+            // refuses a completion that lists anything but the ETags UploadPart returned.
+            let parts: Vec<s3::serde_types::Part> = sent
                 .iter()
                 .zip(1..)
-                .map(|(md5, part_number)| s3::serde_types::Part {
+                .map(|(part, part_number)| s3::serde_types::Part {
                     part_number,
-                    etag: format!("\"{}\"", hex(md5)),
+                    etag: format!("\"{}\"", part.etag),
                 })
                 .collect();
             stop.check()?;
-            let etag = format!("{}-{count}", hex(&Md5::digest(digests.concat())));
+            let md5s: Vec<[u8; 16]> = sent.iter().map(|part| part.md5).collect();
+            let etag = format!("{}-{count}", hex(&Md5::digest(md5s.concat())));
             let completed = self.retried(
                 format_args!("CompleteMultipartUpload {}", self.url(key)),
                 stop,
@@ -385,7 +388,7 @@ impl S3Storage {
     }
 
     /// Sends the parts of `file`, `plan.in_flight` at a time, each retried on its own; returns
-    /// the MD5 of each part in order. Each sender thread owns one buffer of a part and takes
+    /// each part's MD5 and the ETag the store answered, in order. Each sender thread owns one buffer of a part and takes
     /// the next part from the file when its previous one is stored. The first failure (or a
     /// stop) ends the others at their next request or wait, so the caller can abort at once.
     fn send_parts(
@@ -396,7 +399,7 @@ impl S3Storage {
         plan: &parts::Plan,
         key: &str,
         stop: &StopFlag,
-    ) -> Result<Vec<[u8; 16]>> {
+    ) -> Result<Vec<SentPart>> {
         let part_size = usize::try_from(plan.part_size)?;
         // Raised by the caller's stop (through the watcher below) or by the first failure.
         let give_up = StopFlag::never();
@@ -461,7 +464,7 @@ impl S3Storage {
                                 };
                                 let chunk = &buffer[..filled];
                                 let md5: [u8; 16] = Md5::digest(chunk).into();
-                                retry::POLICY.run(
+                                let etag = retry::POLICY.run(
                                     &format_args!("UploadPart {number} of {url}"),
                                     &give_up,
                                     || target.send(&agent, id, number, chunk, &md5, check_etag),
@@ -469,7 +472,7 @@ impl S3Storage {
                                 digests
                                     .lock()
                                     .map_err(|_| anyhow!("a part sender panicked"))?
-                                    .push((number, md5));
+                                    .push((number, SentPart { md5, etag }));
                             }
                         })();
                         if let Err(e) = sent {
@@ -510,7 +513,7 @@ impl S3Storage {
             plan.parts,
             plan.part_size
         );
-        Ok(digests.into_iter().map(|(_, md5)| md5).collect())
+        Ok(digests.into_iter().map(|(_, part)| part).collect())
     }
 
     /// Uploads to a temporary key beside the fixed name, checks it there, then copies it
@@ -605,6 +608,15 @@ impl S3Storage {
     }
 }
 
+/// One part as sent and stored.
+struct SentPart {
+    /// The MD5 of its bytes (its `Content-MD5`).
+    md5: [u8; 16],
+    /// The ETag the store answered, without quotes: the MD5 in hex (checked), or with SSE-KMS
+    /// an opaque tag (not checked) that `CompleteMultipartUpload` must list.
+    etag: String,
+}
+
 /// Where and as whom the parts of one upload are sent.
 struct PartTarget {
     /// `https://host/bucket/key` or `https://bucket.host/key`, key URI-encoded.
@@ -642,7 +654,7 @@ impl PartTarget {
 
     /// Sends one part (`UploadPart`) with its `Content-MD5`, so the store refuses bytes that
     /// changed on the way; checks that the ETag it answers is that MD5 (not with SSE-KMS,
-    /// where ETags are not MD5s).
+    /// where ETags are not MD5s) and returns that ETag.
     fn send(
         &self,
         agent: &ureq::Agent,
@@ -651,7 +663,7 @@ impl PartTarget {
         body: &[u8],
         md5: &[u8; 16],
         check_etag: bool,
-    ) -> Result<()> {
+    ) -> Result<String> {
         use crate::aws::sign::{Request, S3Payload, sign_s3};
         use base64::Engine as _;
         let url = format!(
@@ -709,16 +721,32 @@ impl PartTarget {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .trim_matches('"')
-            .to_ascii_lowercase();
+            .to_string();
         if check_etag {
             ensure!(
-                etag == hex(md5),
+                etag.to_ascii_lowercase() == hex(md5),
                 "UploadPart {number} came back with ETag {:?}, not the MD5 of the bytes sent",
                 crate::text::escape(&etag)
             );
+            return Ok(hex(md5));
         }
-        Ok(())
+        ensure!(
+            is_plain_etag(&etag),
+            "UploadPart {number} came back without a usable ETag ({:?})",
+            crate::text::escape(&etag)
+        );
+        Ok(etag)
     }
+}
+
+/// Whether a part's ETag (quotes removed) can be listed back in `CompleteMultipartUpload`:
+/// not empty, at most 1024 visible ASCII characters, none that XML would read as markup.
+fn is_plain_etag(etag: &str) -> bool {
+    !etag.is_empty()
+        && etag.len() <= 1024
+        && etag
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'&'))
 }
 
 /// ` (<Code>)` from an S3 error document, when it is a plain code; nothing else of what the
@@ -950,7 +978,7 @@ impl Storage for S3Storage {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::{Incomplete, s3_error_code, stale_uploads};
+    use super::{Incomplete, is_plain_etag, s3_error_code, stale_uploads};
     use crate::aws::parse_utc;
 
     #[test]
@@ -1016,5 +1044,17 @@ mod tests {
         assert_eq!(s3_error_code(doc), " (SlowDown)");
         assert_eq!(s3_error_code("<Code>\u{1b}[31mred</Code>"), "");
         assert_eq!(s3_error_code("not xml"), "");
+    }
+
+    #[test]
+    fn only_a_plain_etag_is_listed_back_to_the_store() {
+        assert!(is_plain_etag("9b2cf535f27731c974343645a3985328"));
+        assert!(is_plain_etag("kms-3f1c:v2/opaque"));
+        assert!(!is_plain_etag(""));
+        assert!(!is_plain_etag("a</ETag><PartNumber>9"));
+        assert!(!is_plain_etag("a&amp;b"));
+        assert!(!is_plain_etag("with space"));
+        assert!(!is_plain_etag("\u{1b}[31m"));
+        assert!(!is_plain_etag(&"e".repeat(1025)));
     }
 }
