@@ -388,9 +388,10 @@ impl S3Storage {
     }
 
     /// Sends the parts of `file`, `plan.in_flight` at a time, each retried on its own; returns
-    /// each part's MD5 and the ETag the store answered, in order. Each sender thread owns one buffer of a part and takes
-    /// the next part from the file when its previous one is stored. The first failure (or a
-    /// stop) ends the others at their next request or wait, so the caller can abort at once.
+    /// each part's MD5 and the ETag the store answered, in order. Each sender thread owns one
+    /// buffer of a part and takes the next part from the file when its previous one is
+    /// stored. The first failure (or a stop) ends the others at their next request or wait,
+    /// so the caller can abort at once.
     fn send_parts(
         &self,
         target: &PartTarget,
