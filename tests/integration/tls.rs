@@ -61,7 +61,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn server_config(pki: &Pki, require_client_cert: bool) -> TlsServerConfig {
+pub fn server_config(pki: &Pki, require_client_cert: bool) -> TlsServerConfig {
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap();

@@ -24,9 +24,21 @@ pub struct Request {
     pub target: String,
     /// The header names, lower case.
     pub headers: Vec<String>,
+    /// The headers as `(name in lower case, value trimmed)`.
+    pub values: Vec<(String, String)>,
     /// The body as sent by the client, when it is at most 64 KiB (larger ones, the parts of
     /// an upload, are not kept).
     pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of the header `name` (any case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// What to do with one request.
@@ -57,6 +69,8 @@ type Rule = dyn Fn(&Request) -> Action + Send + Sync;
 /// A running proxy.
 pub struct FaultProxy {
     addr: SocketAddr,
+    /// `https` when it terminates TLS.
+    scheme: &'static str,
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<Vec<Request>>>,
     accept: Option<JoinHandle<()>>,
@@ -68,6 +82,25 @@ impl FaultProxy {
         upstream: &str,
         rule: impl Fn(&Request) -> Action + Send + Sync + 'static,
     ) -> Self {
+        Self::start_with(upstream, None, rule)
+    }
+
+    /// Starts a proxy that takes https (with this server configuration) and sends plain
+    /// http upstream: what a store behind TLS receives, seen and rewritten in between.
+    pub fn start_tls(
+        upstream: &str,
+        tls: crate::vault_stand_in::TlsServerConfig,
+        rule: impl Fn(&Request) -> Action + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_with(upstream, Some(tls), rule)
+    }
+
+    fn start_with(
+        upstream: &str,
+        tls: Option<crate::vault_stand_in::TlsServerConfig>,
+        rule: impl Fn(&Request) -> Action + Send + Sync + 'static,
+    ) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -84,23 +117,40 @@ impl FaultProxy {
                     let Ok(client) = client else { continue };
                     let (rule, seen, upstream) =
                         (Arc::clone(&rule), Arc::clone(&seen), upstream.clone());
+                    let tls = tls.clone();
                     std::thread::spawn(move || {
-                        let _ = serve(client, &upstream, rule.as_ref(), &seen);
+                        if client
+                            .set_read_timeout(Some(Duration::from_secs(30)))
+                            .is_err()
+                        {
+                            return;
+                        }
+                        let _ = match tls {
+                            None => serve(client, &upstream, rule.as_ref(), &seen),
+                            Some(config) => {
+                                let Ok(connection) = rustls::ServerConnection::new(config) else {
+                                    return;
+                                };
+                                let client = rustls::StreamOwned::new(connection, client);
+                                serve(client, &upstream, rule.as_ref(), &seen)
+                            }
+                        };
                     });
                 }
             })
         };
         Self {
             addr,
+            scheme,
             stop,
             seen,
             accept: Some(accept),
         }
     }
 
-    /// `http://127.0.0.1:port`.
+    /// `http://127.0.0.1:port` (`https://` for [`FaultProxy::start_tls`]).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Every request seen so far.
@@ -184,18 +234,51 @@ fn head_bytes(head: &[String]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A client connection, plain or TLS.
+trait Client: Read + Write {
+    /// Ends the connection after the answer.
+    fn close(&mut self) -> std::io::Result<()>;
+    /// Resets it (RST) without an answer.
+    fn reset(&self);
+}
+
+impl Client for TcpStream {
+    fn close(&mut self) -> std::io::Result<()> {
+        self.shutdown(Shutdown::Both)
+    }
+
+    fn reset(&self) {
+        crate::vault_stand_in::reset(self);
+    }
+}
+
+impl Client for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn close(&mut self) -> std::io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush()?;
+        self.sock.shutdown(Shutdown::Both)
+    }
+
+    fn reset(&self) {
+        crate::vault_stand_in::reset(&self.sock);
+    }
+}
+
 fn serve(
-    client: TcpStream,
+    mut client: impl Client,
     upstream: &str,
     rule: &Rule,
     seen: &Mutex<Vec<Request>>,
 ) -> std::io::Result<()> {
-    client.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(client.try_clone()?);
-    let Some(head) = read_head(&mut reader)? else {
-        return Ok(());
+    let (head, body) = {
+        // The whole request is read before anything is written back.
+        let mut reader = BufReader::new(&mut client);
+        let Some(head) = read_head(&mut reader)? else {
+            return Ok(());
+        };
+        let body = read_body(&mut reader, &head)?;
+        (head, body)
     };
-    let body = read_body(&mut reader, &head)?;
     let mut parts = head[0].split_whitespace();
     let request = Request {
         method: parts.next().unwrap_or("").to_string(),
@@ -205,6 +288,11 @@ fn serve(
             .filter_map(|l| l.split_once(':'))
             .map(|(k, _)| k.trim().to_ascii_lowercase())
             .collect(),
+        values: head[1..]
+            .iter()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect(),
         body: if body.len() <= 64 << 10 {
             body.clone()
         } else {
@@ -212,7 +300,6 @@ fn serve(
         },
     };
     seen.lock().unwrap().push(request.clone());
-    let mut client = client;
     let rewrite = match rule(&request) {
         Action::Fail(status) => {
             let body = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>";
@@ -221,10 +308,10 @@ fn serve(
                 "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )?;
-            return client.shutdown(Shutdown::Both);
+            return client.close();
         }
         Action::Reset => {
-            crate::vault_stand_in::reset(&client);
+            client.reset();
             return Ok(());
         }
         Action::Forward | Action::StallAfter(_) | Action::CorruptBody | Action::RewriteBody(_) => {
@@ -283,13 +370,13 @@ fn serve(
     }
     if let Some(bytes) = stall_after {
         client.write_all(&out[..bytes.min(out.len())])?;
-        // Hold the connection until the client closes it, or for a minute at most.
-        client.set_read_timeout(Some(Duration::from_secs(60)))?;
+        client.flush()?;
+        // Hold the connection until the client closes it (or the 30 s read timeout).
         let _ = client.read(&mut [0u8; 1]);
         return Ok(());
     }
     client.write_all(&out)?;
-    client.shutdown(Shutdown::Both)
+    client.close()
 }
 
 /// Replaces the first `from` with `to` in a response's bytes.
