@@ -572,7 +572,14 @@ pub const KEYS: &[KeyDoc] = &[
         key: "aws_storage.s3_upload_concurrency",
         default: "4",
         env: "",
-        doc: "Parts sent at the same time, 1 to 64, each retried on its own; the first that fails for good aborts the upload. An upload holds at most s3_upload_concurrency x s3_part_size bytes of parts in memory (32 MiB by default), logged when it starts. Over https parts are signed without hashing their bytes (UNSIGNED-PAYLOAD); over http their SHA-256 is signed.",
+        doc: "Parts sent at the same time, 1 to 64, each retried on its own; the first that fails for good aborts the upload. An upload holds at most s3_upload_concurrency x s3_part_size bytes of parts in memory (32 MiB by default), logged when it starts. Over https parts are signed without hashing their bytes (UNSIGNED-PAYLOAD, unless s3_sign_payload); over http their SHA-256 is signed.",
+    },
+    KeyDoc {
+        section: Section::S3,
+        key: "aws_storage.s3_sign_payload",
+        default: "false",
+        env: "",
+        doc: "true: sign each part's SHA-256 over https too, for an S3-compatible store that refuses UNSIGNED-PAYLOAD (it answers UploadPart with 403, e.g. SignatureDoesNotMatch or NotImplemented). Costs one SHA-256 of every byte; Content-MD5 stays. Over plain http the payload is always signed.",
     },
     KeyDoc {
         section: Section::Gcs,

@@ -145,6 +145,9 @@ pub struct S3Config {
     pub part_size: u64,
     /// `s3_upload_concurrency`: parts sent at the same time (1 to 64).
     pub upload_concurrency: usize,
+    /// `s3_sign_payload`: sign each part's SHA-256 over https too, for a store that refuses
+    /// `UNSIGNED-PAYLOAD` (over plain http it is always signed).
+    pub sign_payload: bool,
 }
 
 /// `s3_part_size` by default: 8 MiB (contrib/bench-results.md, "S3 parallel parts").
@@ -249,6 +252,7 @@ struct RawS3 {
     s3_storage_class: Option<String>,
     s3_part_size: Option<RawSize>,
     s3_upload_concurrency: Option<u64>,
+    s3_sign_payload: Option<bool>,
 }
 
 impl RawS3 {
@@ -273,6 +277,7 @@ impl RawS3 {
             || self.s3_server_side_encryption.is_some()
             || self.s3_part_size.is_some()
             || self.s3_upload_concurrency.is_some()
+            || self.s3_sign_payload.is_some()
     }
 }
 
@@ -587,6 +592,7 @@ impl Validator<'_> {
         Ok(S3Config {
             part_size,
             upload_concurrency,
+            sign_payload: raw.s3_sign_payload.unwrap_or(false),
             access_key_id: access,
             secret_access_key: secret,
             endpoint,
@@ -973,6 +979,10 @@ mod tests {
                 r#""aws_storage": {"s3_bucket": "b", "s3_upload_concurrency": "4"}"#,
                 "key \"aws_storage.s3_upload_concurrency\": invalid type",
             ),
+            (
+                r#""aws_storage": {"s3_bucket": "b", "s3_sign_payload": "yes"}"#,
+                "key \"aws_storage.s3_sign_payload\": invalid type",
+            ),
         ]);
     }
 
@@ -1011,7 +1021,19 @@ mod tests {
                 (part_size, concurrency),
                 "{raw}"
             );
+            assert!(!s3.sign_payload, "{raw}: the payload is signed by default");
         }
+        let config = accepted(
+            r#""aws_storage": {"s3_bucket": "b", "s3_sign_payload": true}"#,
+            &[],
+        );
+        assert!(
+            config
+                .storages
+                .iter()
+                .any(|s| matches!(&s.kind, StorageKind::S3(s3) if s3.sign_payload)),
+            "s3_sign_payload: true was not read"
+        );
     }
 
     #[cfg(feature = "gcs")]

@@ -149,26 +149,26 @@ fn a_part_failing_for_good_aborts_the_parallel_upload() {
     );
 }
 
-/// Over https the parts go through our own signer without hashing their bytes
-/// (UNSIGNED-PAYLOAD) and through the agent's trust store: moto behind a private CA, trusted
-/// through `SSL_CERT_FILE`, takes a snapshot of three parts sent in parallel.
-#[test]
-fn a_parallel_upload_over_tls_with_a_private_ca_lands_and_is_checked() {
+/// `once` over https to moto behind a private CA (trusted through `SSL_CERT_FILE`) with a
+/// snapshot of three parts sent in parallel; `extra` is added to `aws_storage`. Returns the
+/// agent's stderr.
+fn once_over_tls(bucket: &str, extra: serde_json::Value) -> String {
     use crate::env::{TestEnv, valid_archive};
     use crate::vault_stand_in::VaultStandIn;
     use serde_json::json;
 
-    if S3Fixture::new().is_none() {
-        return;
-    }
     let env = TestEnv::new();
-    let (mut server, endpoint, ca) = crate::fanout::moto_over_tls(&env, "tls-parts");
+    let (mut server, endpoint, ca) = crate::fanout::moto_over_tls(&env, bucket);
     let vault = VaultStandIn::start(valid_archive(12 << 20));
+    let mut storage = json!({"access_key_id": "a", "secret_access_key": "b",
+           "s3_endpoint": endpoint, "s3_force_path_style": true, "s3_bucket": bucket,
+           "s3_part_size": "5MiB", "s3_upload_concurrency": 3});
+    if let (Some(storage), Some(extra)) = (storage.as_object_mut(), extra.as_object()) {
+        storage.extend(extra.clone());
+    }
     env.write_config(
         &vault,
-        json!({"local_storage": null, "aws_storage": {"access_key_id": "a", "secret_access_key": "b",
-               "s3_endpoint": endpoint, "s3_force_path_style": true, "s3_bucket": "tls-parts",
-               "s3_part_size": "5MiB", "s3_upload_concurrency": 3}}),
+        json!({"local_storage": null, "aws_storage": storage}),
     );
     let out = env
         .command(&["once"])
@@ -177,7 +177,7 @@ fn a_parallel_upload_over_tls_with_a_private_ca_lands_and_is_checked() {
         .unwrap();
     let _ = server.kill();
     let _ = server.wait();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_contains!(
         stderr,
@@ -185,8 +185,34 @@ fn a_parallel_upload_over_tls_with_a_private_ca_lands_and_is_checked() {
     );
     assert_contains!(
         stderr,
-        "Successfully created aws snapshot to s3://tls-parts/"
+        format!("Successfully created aws snapshot to s3://{bucket}/")
     );
+    stderr
+}
+
+/// Over https the parts go through our own signer without hashing their bytes
+/// (UNSIGNED-PAYLOAD) and through the agent's trust store.
+#[test]
+fn a_parallel_upload_over_tls_with_a_private_ca_lands_and_is_checked() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let stderr = once_over_tls("tls-parts", serde_json::json!({}));
+    assert_contains!(stderr, "parts in memory), UNSIGNED-PAYLOAD");
+}
+
+/// `s3_sign_payload`, for a store that refuses UNSIGNED-PAYLOAD: over https too, each part's
+/// SHA-256 is signed, and moto takes it.
+#[test]
+fn s3_sign_payload_signs_each_part_over_tls() {
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let stderr = once_over_tls(
+        "tls-signed-parts",
+        serde_json::json!({"s3_sign_payload": true}),
+    );
+    assert_contains!(stderr, "parts in memory), each part's SHA-256 signed");
 }
 
 /// An answer to CompleteMultipartUpload that rust-s3 cannot read (some stores' XML root,
@@ -239,4 +265,93 @@ fn an_unreadable_answer_to_a_complete_that_landed_is_checked_not_taken_for_a_fai
         "the object is not what was sent"
     );
     assert_eq!(unfinished_uploads(&prefix), 0);
+}
+
+/// A store behind https that refuses `UNSIGNED-PAYLOAD` on UploadPart (as some S3-compatible
+/// stores do), in front of moto: `once` fails by default, with the upload aborted and nothing
+/// listed, and succeeds with `s3_sign_payload`, each part then carrying its SHA-256.
+#[test]
+fn a_store_refusing_unsigned_parts_over_tls_takes_them_with_s3_sign_payload() {
+    use crate::env::{TestEnv, valid_archive};
+    use crate::vault_stand_in::VaultStandIn;
+    use serde_json::json;
+
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let pki = crate::tls::pki();
+    let refuses_unsigned = |r: &Request| {
+        if part_number(r).is_some() && r.header("x-amz-content-sha256") == Some("UNSIGNED-PAYLOAD")
+        {
+            Action::Fail(403)
+        } else {
+            Action::Forward
+        }
+    };
+    let env = TestEnv::new();
+    let ca = env.root.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let vault = VaultStandIn::start(valid_archive(12 << 20));
+    let once = |proxy: &FaultProxy, prefix: &str, sign: bool| {
+        env.write_config(
+            &vault,
+            json!({"local_storage": null, "aws_storage": {
+                "access_key_id": "test-access-key", "secret_access_key": "test-secret-key",
+                "s3_endpoint": proxy.url(), "s3_force_path_style": true,
+                "s3_bucket": crate::conformance::BUCKET, "s3_key_prefix": prefix,
+                "s3_part_size": "5MiB", "s3_upload_concurrency": 3, "s3_sign_payload": sign}}),
+        );
+        env.command(&["once"])
+            .env("SSL_CERT_FILE", &ca)
+            .output()
+            .unwrap()
+    };
+    let listed = |prefix: &str| -> usize {
+        raw_s3_bucket()
+            .list(format!("{prefix}/"), None)
+            .unwrap()
+            .iter()
+            .map(|page| page.contents.len())
+            .sum()
+    };
+
+    let proxy = FaultProxy::start_tls(
+        "127.0.0.1:5055",
+        crate::tls::server_config(&pki, false),
+        refuses_unsigned,
+    );
+    let prefix = unique_prefix();
+    let out = once(&proxy, &prefix, false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_contains!(stderr, "UploadPart");
+    assert_contains!(stderr, "answered 403");
+    assert_eq!(listed(&prefix), 0, "a refused upload is listed");
+    assert_eq!(unfinished_uploads(&prefix), 0, "the upload was not aborted");
+
+    let proxy = FaultProxy::start_tls(
+        "127.0.0.1:5055",
+        crate::tls::server_config(&pki, false),
+        refuses_unsigned,
+    );
+    let prefix = unique_prefix();
+    let out = once(&proxy, &prefix, true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(listed(&prefix), 1, "{stderr}");
+    let parts: Vec<Request> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| part_number(r).is_some())
+        .collect();
+    assert_eq!(parts.len(), 3, "three parts were sent");
+    for part in &parts {
+        let hash = part.header("x-amz-content-sha256").unwrap_or_default();
+        assert!(
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "part {:?} was not sent with its SHA-256: {hash:?}",
+            part.target
+        );
+        assert!(part.header("content-md5").is_some(), "no Content-MD5");
+    }
 }

@@ -345,6 +345,7 @@ pub fn s3_config(prefix: &str) -> S3Config {
         storage_class: None,
         part_size: 8 << 20,
         upload_concurrency: 4,
+        sign_payload: false,
     }
 }
 

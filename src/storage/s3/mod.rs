@@ -9,12 +9,15 @@
 //! orphaned parts remain; the first part that fails for good ends the others at their next
 //! request or wait.
 //!
-//! Parts are signed with `aws-sigv4` ([`crate::aws::sign::sign_s3`]) and sent over ureq, with `Content-MD5` (the store refuses a
-//! part whose bytes changed on the way) and, over https, `x-amz-content-sha256:
-//! UNSIGNED-PAYLOAD`: the bytes are hashed once (MD5) instead of SHA-256 twice and MD5 once as
-//! rust-s3 does. Over plain http the SHA-256 of the part is signed, as S3 requires there. No
-//! `aws-chunked` encoding or trailing checksums are used (several S3-compatible stores reject
-//! or mis-store them). Each part must come back with its MD5 as ETag (unless SSE-KMS).
+//! Parts are signed with `aws-sigv4` ([`crate::aws::sign::sign_s3`]) and sent over ureq,
+//! with `Content-MD5` (the store refuses a part whose bytes changed on the way) and, over
+//! https, `x-amz-content-sha256: UNSIGNED-PAYLOAD`: the bytes are hashed once (MD5) instead
+//! of SHA-256 twice and MD5 once as rust-s3 does. Over plain http (or over https with
+//! `s3_sign_payload`, for a store that refuses `UNSIGNED-PAYLOAD`) the SHA-256 of the part is
+//! signed. No `aws-chunked` encoding or trailing checksums are used (several S3-compatible
+//! stores reject or mis-store them). Each part must come back with its MD5 as ETag (unless
+//! SSE-KMS), which the agent checks itself: it catches damaged bytes on a store that checks
+//! nothing. `CompleteMultipartUpload` lists the ETags the parts came back with.
 //!
 //! Server-side encryption headers go on `PutObject` and `CreateMultipartUpload` only: real
 //! AWS rejects them on `UploadPart` and `CompleteMultipartUpload`. rust-s3 can only add headers
@@ -308,16 +311,22 @@ impl S3Storage {
         stop: &StopFlag,
     ) -> Result<String> {
         let plan = parts::plan(size, self.part_size as u64, self.concurrency)?;
+        // Before the upload starts: a credential that cannot be read leaves nothing behind.
+        let target = PartTarget::new(buckets, key, self.config.sign_payload)?;
         info!(
-            "uploading {} in {} parts of {} MiB, {} at a time (at most {} MiB of parts in memory)",
+            "uploading {} in {} parts of {} MiB, {} at a time (at most {} MiB of parts in \
+             memory), {}",
             self.url(key),
             plan.parts,
             plan.part_size >> 20,
             plan.in_flight,
-            plan.memory() >> 20
+            plan.memory() >> 20,
+            if target.signed_payload {
+                "each part's SHA-256 signed"
+            } else {
+                "UNSIGNED-PAYLOAD"
+            }
         );
-        // Before the upload starts: a credential that cannot be read leaves nothing behind.
-        let target = PartTarget::new(buckets, key)?;
         let upload = self.retried(
             format_args!("CreateMultipartUpload {}", self.url(key)),
             stop,
@@ -623,13 +632,14 @@ struct PartTarget {
     /// `https://host/bucket/key` or `https://bucket.host/key`, key URI-encoded.
     object_url: String,
     region: String,
-    /// Over TLS the payload is not hashed (`UNSIGNED-PAYLOAD`); over plain HTTP it is.
-    https: bool,
+    /// Whether each part's SHA-256 is signed (plain http, or `s3_sign_payload`); else
+    /// `UNSIGNED-PAYLOAD`.
+    signed_payload: bool,
     credentials: crate::aws::Credentials,
 }
 
 impl PartTarget {
-    fn new(buckets: &Buckets, key: &str) -> Result<Self> {
+    fn new(buckets: &Buckets, key: &str, sign_payload: bool) -> Result<Self> {
         let bucket = &buckets.plain;
         let object_url = format!("{}/{}", bucket.url(), s3::signing::uri_encode(key, false));
         let (scheme, _) = object_url
@@ -641,7 +651,7 @@ impl PartTarget {
             None => bucket.session_token()?,
         };
         Ok(Self {
-            https: scheme.eq_ignore_ascii_case("https"),
+            signed_payload: signs_payload(scheme, sign_payload),
             region: bucket.region().to_string(),
             credentials: crate::aws::Credentials {
                 access_key_id: bucket.access_key()?.ok_or_else(missing)?,
@@ -674,10 +684,10 @@ impl PartTarget {
         );
         let content_md5 = base64::engine::general_purpose::STANDARD.encode(md5);
         let headers = [("content-md5", content_md5.as_str())];
-        let payload = if self.https {
-            S3Payload::Unsigned
-        } else {
+        let payload = if self.signed_payload {
             S3Payload::Signed(body)
+        } else {
+            S3Payload::Unsigned
         };
         let request = Request {
             method: "PUT",
@@ -738,6 +748,12 @@ impl PartTarget {
         );
         Ok(etag)
     }
+}
+
+/// Whether the parts sent to an endpoint of this scheme carry their SHA-256 in the signature:
+/// over plain http always (S3 requires it there), over https only with `s3_sign_payload`.
+fn signs_payload(scheme: &str, sign_payload: bool) -> bool {
+    sign_payload || !scheme.eq_ignore_ascii_case("https")
 }
 
 /// Whether a part's ETag (quotes removed) can be listed back in `CompleteMultipartUpload`:
@@ -979,7 +995,7 @@ impl Storage for S3Storage {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::{Incomplete, is_plain_etag, s3_error_code, stale_uploads};
+    use super::{Incomplete, is_plain_etag, s3_error_code, signs_payload, stale_uploads};
     use crate::aws::parse_utc;
 
     #[test]
@@ -1045,6 +1061,16 @@ mod tests {
         assert_eq!(s3_error_code(doc), " (SlowDown)");
         assert_eq!(s3_error_code("<Code>\u{1b}[31mred</Code>"), "");
         assert_eq!(s3_error_code("not xml"), "");
+    }
+
+    #[test]
+    fn the_payload_is_signed_over_http_and_over_https_only_when_asked() {
+        assert!(signs_payload("http", false));
+        assert!(signs_payload("HTTP", false));
+        assert!(!signs_payload("https", false));
+        assert!(!signs_payload("HTTPS", false));
+        assert!(signs_payload("https", true));
+        assert!(signs_payload("http", true));
     }
 
     #[test]
