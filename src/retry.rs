@@ -204,7 +204,11 @@ pub fn is_transient(error: &anyhow::Error) -> bool {
         if let Some(e) = cause.downcast_ref::<s3::error::S3Error>() {
             return match e {
                 s3::error::S3Error::HttpFailWithBody(status, body) => {
-                    is_retryable_status(*status) || body.contains("<Code>SlowDown</Code>")
+                    // The document as S3 sent it, or as storage/s3 shortens it ("Code: ...").
+                    is_retryable_status(*status)
+                        || body.contains("<Code>SlowDown</Code>")
+                        || body == "SlowDown"
+                        || body.starts_with("SlowDown: ")
                 }
                 s3::error::S3Error::Atto(e) => match e.kind() {
                     attohttpc::ErrorKind::Io(io) => is_retryable_io(io.kind()),
@@ -303,6 +307,12 @@ mod tests {
             )));
             assert!(!is_transient(&anyhow::Error::new(
                 S3Error::HttpFailWithBody(403, "<Code>AccessDenied</Code>".into())
+            )));
+            assert!(is_transient(&anyhow::Error::new(
+                S3Error::HttpFailWithBody(400, "SlowDown: Please reduce your request rate".into())
+            )));
+            assert!(!is_transient(&anyhow::Error::new(
+                S3Error::HttpFailWithBody(403, "AccessDenied: SlowDown".into())
             )));
         }
     }

@@ -24,6 +24,8 @@
 //! identity token.
 
 mod providers;
+#[cfg(feature = "s3")]
+pub(crate) use providers::error_summary;
 pub mod sign;
 
 use std::fmt;

@@ -203,3 +203,63 @@ fn with_sse_kms_the_completion_lists_the_etags_the_store_answered() {
         "the object is not what was sent"
     );
 }
+
+/// A 403 whose error document carries a forged log line, terminal escapes and 5000 more
+/// characters in its `<Message>`.
+fn hostile_denial(_: Vec<u8>) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>denied\n\
+         [2026-01-01T00:00:00Z INFO ] Successfully created aws snapshot\u{1b}[2J {}</Message>\
+         </Error>",
+        "x".repeat(5000)
+    );
+    format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_buckets_error_document_is_cut_to_its_code_and_a_short_message() {
+    use crate::env::{TestEnv, valid_archive};
+    use crate::vault_stand_in::VaultStandIn;
+
+    if S3Fixture::new().is_none() {
+        return;
+    }
+    let proxy = FaultProxy::start(MOTO, |r: &Request| {
+        if r.method == "GET" && r.target.contains("list-type=2") {
+            Action::Rewrite(hostile_denial)
+        } else {
+            Action::Forward
+        }
+    });
+    let env = TestEnv::new();
+    let vault = VaultStandIn::start(valid_archive(1000));
+    env.write_config(
+        &vault,
+        serde_json::json!({"local_storage": null, "aws_storage": {
+            "access_key_id": "test-access-key", "secret_access_key": "test-secret-key",
+            "s3_endpoint": proxy.url(), "s3_force_path_style": true,
+            "s3_bucket": crate::conformance::BUCKET, "s3_key_prefix": unique_prefix()}}),
+    );
+    let out = env.command(&["list"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ListObjectsV2 failed") && stderr.contains("AccessDenied: denied"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(
+        !stderr.contains("\n[2026-01-01T00:00:00Z INFO ]"),
+        "a log line was forged: {stderr}"
+    );
+    assert!(
+        !stderr.contains(&"x".repeat(400)),
+        "the error document was not cut ({} bytes): {stderr}",
+        stderr.len()
+    );
+}

@@ -59,6 +59,7 @@ use log::{debug, info, warn};
 use md5::{Digest, Md5};
 use s3::bucket::Bucket;
 use s3::creds::Credentials;
+use s3::error::S3Error;
 use s3::region::Region;
 use ureq::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -270,6 +271,7 @@ impl S3Storage {
                 buckets
                     .with_sse
                     .put_object_with_content_type(key, &body, CONTENT_TYPE)
+                    .map_err(sanitized)
                     .context("PutObject failed")
             })?;
             hex(&Md5::digest(&body))
@@ -292,6 +294,7 @@ impl S3Storage {
                         buckets
                             .plain
                             .delete_object(key)
+                            .map_err(sanitized)
                             .context("DeleteObject failed")
                     },
                 )?;
@@ -334,6 +337,7 @@ impl S3Storage {
                 buckets
                     .with_sse
                     .initiate_multipart_upload(key, CONTENT_TYPE)
+                    .map_err(sanitized)
                     .context("CreateMultipartUpload failed")
             },
         )?;
@@ -361,6 +365,7 @@ impl S3Storage {
                     buckets
                         .plain
                         .complete_multipart_upload(key, &id, parts.clone())
+                        .map_err(sanitized)
                         .context("CompleteMultipartUpload failed")
                 },
             );
@@ -389,6 +394,7 @@ impl S3Storage {
                         buckets
                             .plain
                             .abort_upload(key, &id)
+                            .map_err(sanitized)
                             .context("AbortMultipartUpload failed")
                     },
                 )
@@ -554,6 +560,7 @@ impl S3Storage {
                     buckets
                         .with_sse
                         .copy_object_internal(&temp, &key)
+                        .map_err(sanitized)
                         .with_context(|| format!("CopyObject from {} failed", self.url(&temp)))
                 },
             )?;
@@ -568,6 +575,7 @@ impl S3Storage {
                 buckets
                     .plain
                     .delete_object(&temp)
+                    .map_err(sanitized)
                     .context("DeleteObject failed")
             },
         );
@@ -595,6 +603,7 @@ impl S3Storage {
                 buckets
                     .plain
                     .head_object(key)
+                    .map_err(sanitized)
                     .context("HeadObject after the upload failed")
             },
         )?;
@@ -766,6 +775,18 @@ fn is_plain_etag(etag: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'&'))
 }
 
+/// rust-s3's error with the store's error document cut to its code and message (escaped, at
+/// most 300 characters, as for STS): a bucket cannot put a page of text or a forged log line
+/// into an error, a log line or the metrics. `SlowDown` stays recognisable to the retry.
+fn sanitized(error: S3Error) -> S3Error {
+    match error {
+        S3Error::HttpFailWithBody(status, body) => {
+            S3Error::HttpFailWithBody(status, crate::aws::error_summary(&body))
+        }
+        other => other,
+    }
+}
+
 /// ` (<Code>)` from an S3 error document, when it is a plain code; nothing else of what the
 /// server sent is quoted.
 fn s3_error_code(body: &str) -> String {
@@ -833,6 +854,7 @@ impl S3Storage {
                 buckets
                     .plain
                     .list_multiparts_uploads((!prefix.is_empty()).then_some(prefix.as_str()), None)
+                    .map_err(sanitized)
                     .context("ListMultipartUploads failed")
             },
         )?;
@@ -872,6 +894,7 @@ impl Storage for S3Storage {
                     buckets
                         .plain
                         .abort_upload(&upload.key, &upload.id)
+                        .map_err(sanitized)
                         .context("AbortMultipartUpload failed")
                 });
                 match done {
@@ -924,6 +947,7 @@ impl Storage for S3Storage {
                         buckets
                             .plain
                             .list_page(prefix.clone(), None, token.clone(), None, self.page_size)
+                            .map_err(sanitized)
                             .context("ListObjectsV2 failed")
                     },
                 )?;
@@ -963,6 +987,7 @@ impl Storage for S3Storage {
                     buckets
                         .plain
                         .get_object_to_writer(&key, &mut file)
+                        .map_err(sanitized)
                         .context("GetObject failed")
                 },
             )?;
@@ -982,6 +1007,7 @@ impl Storage for S3Storage {
                     buckets
                         .plain
                         .delete_object(&key)
+                        .map_err(sanitized)
                         .context("DeleteObject failed")
                 },
             )?;
