@@ -55,9 +55,34 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` cut to at most `max_chars` characters, the last of them `…` when it was longer:
+/// an error text from outside (a server's answer quoted by a client library) kept to a size
+/// an operator can read.
+#[must_use]
+pub fn cut(text: &str, max_chars: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => Cow::Borrowed(text),
+        Some(_) => {
+            let keep = max_chars.saturating_sub(1);
+            let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+            Cow::Owned(format!("{}…", &text[..end]))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_keeps_short_texts_and_ends_long_ones_with_an_ellipsis() {
+        assert_eq!(cut("abc", 3), "abc");
+        assert!(matches!(cut("abc", 3), Cow::Borrowed(_)));
+        assert_eq!(cut("abcd", 3), "ab…");
+        assert_eq!(cut("ééééé", 4), "ééé…");
+        assert_eq!(cut(&"x".repeat(5000), 600).chars().count(), 600);
+        assert_eq!(cut("abc", 0), "…");
+    }
 
     #[test]
     fn plain_text_is_borrowed_unchanged() {

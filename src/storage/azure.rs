@@ -196,10 +196,16 @@ impl AzureStorage {
         BlobPath::from(self.keys.snapshot(name))
     }
 
-    /// `error` from a call that was `doing` something, with its chain, and with the SAS token
-    /// removed where one is configured (see the module's header).
+    /// `error` from a call that was `doing` something, as one text: its chain, with the SAS
+    /// token removed where one is configured (see the module's header), cut to
+    /// [`ERROR_CHARS`] characters (object_store quotes the service's whole error answer, once
+    /// per level of its chain: a hostile endpoint could fill a log with it).
     fn failed(&self, doing: &str, error: object_store::Error) -> anyhow::Error {
-        scrub_sas(anyhow::Error::new(error), self.sas.as_ref()).context(doing.to_string())
+        let text = format!(
+            "{:#}",
+            scrub_sas(anyhow::Error::new(error), self.sas.as_ref())
+        );
+        anyhow!(crate::text::cut(&text, ERROR_CHARS).into_owned()).context(doing.to_string())
     }
 
     fn url(&self, blob: &BlobPath) -> String {
@@ -427,6 +433,10 @@ impl Identity {
 pub fn credential_source(config: &AzureConfig) -> String {
     Identity::resolve(config, &|name| std::env::var(name).ok()).describe(config)
 }
+
+/// The most characters of an Azure error's text (see [`AzureStorage::failed`]): the request
+/// line and the start of the service's answer, its code and message.
+const ERROR_CHARS: usize = 600;
 
 /// Removes the SAS token from the text of `error`'s whole chain, when there is one.
 ///

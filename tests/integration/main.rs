@@ -70,4 +70,5 @@ mod s3_static_name;
 mod secret_refs;
 mod session;
 mod signals;
+mod storage_error_text;
 mod tls;

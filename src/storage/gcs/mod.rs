@@ -451,7 +451,7 @@ pub fn google_error_message(body: &str) -> String {
         message: String,
     }
     if let Ok(parsed) = serde_json::from_str::<Envelope>(body) {
-        return parsed.error.message;
+        return crate::text::cut(&parsed.error.message, BODY_SHOWN).into_owned();
     }
     let trimmed = body.trim();
     match trimmed.char_indices().nth(BODY_SHOWN) {
