@@ -203,17 +203,19 @@ impl LiveRun {
     }
 
     /// Waits until a line logged after byte `from` of the log contains every one of `parts`;
-    /// returns the log's length then (the `from` of the next wait).
+    /// returns the byte just after that line (the `from` of the next wait: lines logged in
+    /// the same burst after it are still ahead of the next wait).
     #[track_caller]
     pub fn wait_for(&self, from: usize, parts: &[&str], limit: Duration) -> usize {
         let started = Instant::now();
         loop {
             let log = self.log();
-            if log[from..]
-                .lines()
-                .any(|line| parts.iter().all(|p| line.contains(p)))
-            {
-                return log.len();
+            let mut end = from;
+            for line in log[from..].split_inclusive('\n') {
+                end += line.len();
+                if parts.iter().all(|p| line.contains(p)) {
+                    return end;
+                }
             }
             assert!(
                 started.elapsed() < limit,

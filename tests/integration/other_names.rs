@@ -55,7 +55,9 @@ fn their_names_are_listed_fetched_restored_inspected_and_pruned_by_the_time_in_t
     let ours = ours_a_minute_ago();
     env.put(&ours, &valid_archive(3000));
     env.put(THEIRS_NEWER, &valid_archive(2000));
-    env.put(THEIRS_OLDER, &valid_archive(1000));
+    // Kept to compare with what is fetched: an archive's tar times are the second it is built.
+    let theirs_older = valid_archive(1000);
+    env.put(THEIRS_OLDER, &theirs_older);
     env.put("notes.txt", b"not a snapshot, whatever the config says");
 
     // Without the key, theirs are foreign names as before.
@@ -80,7 +82,7 @@ fn their_names_are_listed_fetched_restored_inspected_and_pruned_by_the_time_in_t
     let fetched = env.root.path().join("theirs.snap");
     let out = env.run(&["fetch", THEIRS_OLDER, "-o", fetched.to_str().unwrap()]);
     assert_code(&out, 0);
-    assert_eq!(std::fs::read(&fetched).unwrap(), valid_archive(1000));
+    assert_eq!(std::fs::read(&fetched).unwrap(), theirs_older);
     let out = env.run(&["inspect", fetched.to_str().unwrap()]);
     assert_code(&out, 0);
     let latest = env.root.path().join("latest-dir");
@@ -214,6 +216,8 @@ fn at_the_s3_bucket_root_their_names_and_ours_are_seen_and_nothing_else() {
     }
     let bucket = fresh_bucket();
     let ours = ours_a_minute_ago();
+    // Kept to compare with what is fetched: an archive's tar times are the second it is built.
+    let theirs_older = valid_archive(1000);
     let unrelated = [
         "notes.txt",
         "raft_snapshots/raft_snapshot-1.snap",
@@ -221,9 +225,7 @@ fn at_the_s3_bucket_root_their_names_and_ours_are_seen_and_nothing_else() {
         "raft-snapshot-2019-01-01T00-00-00Z+0000.snap.bak",
     ];
     bucket.put_object(&ours, &valid_archive(3000)).unwrap();
-    bucket
-        .put_object(THEIRS_OLDER, &valid_archive(1000))
-        .unwrap();
+    bucket.put_object(THEIRS_OLDER, &theirs_older).unwrap();
     for key in unrelated {
         bucket.put_object(key, &valid_archive(500)).unwrap();
     }
@@ -244,7 +246,7 @@ fn at_the_s3_bucket_root_their_names_and_ours_are_seen_and_nothing_else() {
     let fetched = env.root.path().join("theirs.snap");
     let out = env.run(&["fetch", THEIRS_OLDER, "-o", fetched.to_str().unwrap()]);
     assert_code(&out, 0);
-    assert_eq!(std::fs::read(&fetched).unwrap(), valid_archive(1000));
+    assert_eq!(std::fs::read(&fetched).unwrap(), theirs_older);
 
     // retain 1: theirs ages out; the unrelated objects are never touched.
     let out = env.run(&["prune"]);
