@@ -746,14 +746,14 @@ impl PartTarget {
             ensure!(
                 etag.to_ascii_lowercase() == hex(md5),
                 "UploadPart {number} came back with ETag {:?}, not the MD5 of the bytes sent",
-                crate::text::escape(&etag)
+                crate::text::escape(&crate::text::cut(&etag, 80))
             );
             return Ok(hex(md5));
         }
         ensure!(
             is_plain_etag(&etag),
             "UploadPart {number} came back without a usable ETag ({:?})",
-            crate::text::escape(&etag)
+            crate::text::escape(&crate::text::cut(&etag, 80))
         );
         Ok(etag)
     }
@@ -775,15 +775,29 @@ fn is_plain_etag(etag: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'&'))
 }
 
-/// rust-s3's error with the store's error document cut to its code and message (escaped, at
-/// most 300 characters, as for STS): a bucket cannot put a page of text or a forged log line
-/// into an error, a log line or the metrics. `SlowDown` stays recognisable to the retry.
-fn sanitized(error: S3Error) -> S3Error {
+/// rust-s3's error with what the store sent cut short: an error document to its code and
+/// message (escaped, at most 300 characters before escaping, as for STS), a body that is no
+/// error document (a gateway's HTML, a plain-text denial) to its first 200 characters, and an
+/// answer rust-s3 could not parse (its parser quotes the offending value) to 300. A bucket
+/// cannot put a page of text or a forged log line into an error, a log line or the metrics.
+/// `SlowDown` stays recognisable to the retry, and every other error keeps its type (the
+/// retry and the disk-full check look inside them).
+fn sanitized(error: S3Error) -> anyhow::Error {
     match error {
         S3Error::HttpFailWithBody(status, body) => {
-            S3Error::HttpFailWithBody(status, crate::aws::error_summary(&body))
+            let summary = crate::aws::error_summary(&body);
+            let summary = if summary.is_empty() {
+                crate::text::escape(&crate::text::cut(body.trim(), 200)).into_owned()
+            } else {
+                summary
+            };
+            anyhow::Error::new(S3Error::HttpFailWithBody(status, summary))
         }
-        other => other,
+        S3Error::SerdeXml(e) => anyhow!(
+            "the answer could not be read: {}",
+            crate::text::escape(&crate::text::cut(&e.to_string(), 300))
+        ),
+        other => anyhow::Error::new(other),
     }
 }
 
