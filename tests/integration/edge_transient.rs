@@ -21,8 +21,7 @@ fn fail_first(
     status: u16,
     matches: fn(&Request) -> bool,
 ) -> FaultProxy {
-    // The proxy asks its rule once per request it fails, twice per request it forwards: the
-    // requests it saw are counted instead.
+    // The proxy asks its rule once per request: the first `times` matching ones fail.
     let failed = Arc::new(AtomicUsize::new(0));
     FaultProxy::start(upstream, move |r: &Request| {
         if matches(r) && failed.load(Ordering::SeqCst) < times {

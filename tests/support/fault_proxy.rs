@@ -29,6 +29,8 @@ pub struct Request {
     /// The body as sent by the client, when it is at most 64 KiB (larger ones, the parts of
     /// an upload, are not kept).
     pub body: Vec<u8>,
+    /// The SHA-256 of the body as sent by the client, in lower-case hex.
+    pub body_sha256: String,
 }
 
 impl Request {
@@ -42,6 +44,7 @@ impl Request {
 }
 
 /// What to do with one request.
+#[derive(Clone, Copy)]
 pub enum Action {
     /// Send it upstream and pass the answer back.
     Forward,
@@ -293,6 +296,13 @@ fn serve(
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect(),
+        body_sha256: {
+            use sha2::Digest;
+            sha2::Sha256::digest(&body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        },
         body: if body.len() <= 64 << 10 {
             body.clone()
         } else {
@@ -300,7 +310,10 @@ fn serve(
         },
     };
     seen.lock().unwrap().push(request.clone());
-    let rewrite = match rule(&request) {
+    // Asked once per request, so a rule with state (count the failures, damage only the
+    // first) decides each request once.
+    let action = rule(&request);
+    let rewrite = match action {
         Action::Fail(status) => {
             let body = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>";
             write!(
@@ -319,7 +332,7 @@ fn serve(
         }
         Action::Rewrite(f) => Some(f),
     };
-    let (head, body) = match rule(&request) {
+    let (head, body) = match action {
         Action::CorruptBody => {
             let mut body = body;
             if let Some(middle) = body.len().checked_sub(1).map(|last| last / 2) {
@@ -343,7 +356,7 @@ fn serve(
         }
         _ => (head, body),
     };
-    let stall_after = match rule(&request) {
+    let stall_after = match action {
         Action::StallAfter(bytes) => Some(bytes),
         _ => None,
     };
