@@ -62,6 +62,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 pub fn cut(text: &str, max_chars: usize) -> Cow<'_, str> {
     match text.char_indices().nth(max_chars) {
         None => Cow::Borrowed(text),
+        Some(_) if max_chars == 0 => Cow::Borrowed(""),
         Some(_) => {
             let keep = max_chars.saturating_sub(1);
             let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
@@ -70,9 +71,44 @@ pub fn cut(text: &str, max_chars: usize) -> Cow<'_, str> {
     }
 }
 
+/// `text` cut to at most `max_chars` characters by taking out its middle (marked `…`): the
+/// start and the end of an error text both say something (what was asked, and the answer).
+#[must_use]
+pub fn cut_middle(text: &str, max_chars: usize) -> Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= max_chars {
+        return Cow::Borrowed(text);
+    }
+    if max_chars == 0 {
+        return Cow::Borrowed("");
+    }
+    let head = (max_chars - 1) / 2;
+    let tail = max_chars - 1 - head;
+    let head_end = text.char_indices().nth(head).map_or(text.len(), |(i, _)| i);
+    let tail_start = text
+        .char_indices()
+        .nth(count - tail)
+        .map_or(text.len(), |(i, _)| i);
+    Cow::Owned(format!("{}…{}", &text[..head_end], &text[tail_start..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_middle_keeps_the_start_and_the_end() {
+        assert_eq!(cut_middle("abcdef", 6), "abcdef");
+        assert_eq!(cut_middle("abcdefg", 5), "ab…fg");
+        assert_eq!(cut_middle("abcdefg", 4), "a…fg");
+        assert_eq!(cut_middle("ééééééé", 3), "é…é");
+        assert_eq!(cut_middle("abc", 1), "…");
+        assert_eq!(cut_middle("abc", 0), "");
+        let long = format!("GET /x{} 403 Forbidden", "y".repeat(5000));
+        let short = cut_middle(&long, 400);
+        assert_eq!(short.chars().count(), 400);
+        assert!(short.starts_with("GET /x") && short.ends_with("403 Forbidden"));
+    }
 
     #[test]
     fn cut_keeps_short_texts_and_ends_long_ones_with_an_ellipsis() {
@@ -81,7 +117,8 @@ mod tests {
         assert_eq!(cut("abcd", 3), "ab…");
         assert_eq!(cut("ééééé", 4), "ééé…");
         assert_eq!(cut(&"x".repeat(5000), 600).chars().count(), 600);
-        assert_eq!(cut("abc", 0), "…");
+        assert_eq!(cut("abc", 0), "");
+        assert_eq!(cut("", 0), "");
     }
 
     #[test]

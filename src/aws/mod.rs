@@ -24,7 +24,7 @@
 //! identity token.
 
 mod providers;
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", feature = "azure"))]
 pub(crate) use providers::error_summary;
 pub mod sign;
 

@@ -17,9 +17,10 @@
 //! are reached through the same client, trusting what the OS trusts (`SSL_CERT_FILE`,
 //! `SSL_CERT_DIR`), like every other HTTPS client here.
 //!
-//! Errors keep their source chain, except with a SAS token: there [`AzureStorage::failed`]
-//! flattens the chain to text and removes the token, because `object_store`'s errors can
-//! carry the request URL, and a SAS token is that URL's query string.
+//! Errors are flattened to text by [`AzureStorage::failed`]: with a SAS token, the token is
+//! removed from it, because `object_store`'s errors can carry the request URL, and a SAS
+//! token is that URL's query string; and the service's answer, which `object_store` quotes
+//! whole once per level of its chain, is cut to its code and message (see [`shorten`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -197,15 +198,15 @@ impl AzureStorage {
     }
 
     /// `error` from a call that was `doing` something, as one text: its chain, with the SAS
-    /// token removed where one is configured (see the module's header), cut to
-    /// [`ERROR_CHARS`] characters (object_store quotes the service's whole error answer, once
-    /// per level of its chain: a hostile endpoint could fill a log with it).
+    /// token removed where one is configured (see the module's header), shortened by
+    /// [`shorten`] (object_store quotes the service's whole error answer, once per level of
+    /// its chain: a hostile endpoint could fill a log with it).
     fn failed(&self, doing: &str, error: object_store::Error) -> anyhow::Error {
         let text = format!(
             "{:#}",
             scrub_sas(anyhow::Error::new(error), self.sas.as_ref())
         );
-        anyhow!(crate::text::cut(&text, ERROR_CHARS).into_owned()).context(doing.to_string())
+        anyhow!(shorten(&text)).context(doing.to_string())
     }
 
     fn url(&self, blob: &BlobPath) -> String {
@@ -434,15 +435,27 @@ pub fn credential_source(config: &AzureConfig) -> String {
     Identity::resolve(config, &|name| std::env::var(name).ok()).describe(config)
 }
 
-/// The most characters of an Azure error's text (see [`AzureStorage::failed`]): the request
-/// line and the start of the service's answer, its code and message.
-const ERROR_CHARS: usize = 600;
+/// object_store's text of an Azure error, shortened: what comes before the service's XML
+/// answer (the request and its status; at most 400 characters, keeping its start and its
+/// end, where the status is), then the answer's code and message (escaped, at most 300
+/// characters, as for S3 and STS). A text without an XML answer keeps its start and its end,
+/// 600 characters in all.
+fn shorten(text: &str) -> String {
+    match text.find("<?xml").or_else(|| text.find("<Error>")) {
+        Some(at) => format!(
+            "{}{}",
+            crate::text::cut_middle(&text[..at], 400),
+            crate::aws::error_summary(&text[at..])
+        ),
+        None => crate::text::cut_middle(text, 600).into_owned(),
+    }
+}
 
 /// Removes the SAS token from the text of `error`'s whole chain, when there is one.
 ///
-/// The result is flat text, without a source chain: the one place errors are flattened,
-/// because `object_store` can quote the request URL, and a SAS token is that URL's query
-/// string (its `sig=` value is the credential). Without a SAS token the error is unchanged.
+/// The result is flat text, without a source chain, because `object_store` can quote the
+/// request URL, and a SAS token is that URL's query string (its `sig=` value is the
+/// credential). Without a SAS token the error is unchanged.
 fn scrub_sas(error: anyhow::Error, sas: Option<&Secret>) -> anyhow::Error {
     let Some(sas) = sas.filter(|s| !s.is_empty()) else {
         return error;
@@ -562,9 +575,37 @@ impl Storage for AzureStorage {
 
 #[cfg(test)]
 mod tests {
-    use super::{Identity, scrub_sas};
+    use super::{Identity, scrub_sas, shorten};
     use crate::config::AzureConfig;
     use crate::secret::{Secret, SecretRef};
+
+    #[test]
+    fn an_error_keeps_its_request_its_status_and_the_answers_code_and_message() {
+        let answer = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code>\
+             <Message>Server failed to authenticate\n{}</Message></Error>",
+            "x".repeat(5000)
+        );
+        let text = format!(
+            "Generic MicrosoftAzure error: Error performing list request: Error performing GET \
+             https://acct.blob.core.windows.net/c?restype=container&comp=list&prefix={} in 3ms - \
+             Server returned non-2xx status code: 403 Forbidden: {answer}: {answer}",
+            "p".repeat(300)
+        );
+        let short = shorten(&text);
+        assert!(
+            short.starts_with("Generic MicrosoftAzure error: "),
+            "{short}"
+        );
+        assert!(
+            short.contains("403 Forbidden: AuthenticationFailed: Server failed to authenticate\\n"),
+            "{short}"
+        );
+        assert!(short.chars().count() <= 400 + 300 + 20, "{}", short.len());
+        let plain = format!("connection refused {}", "z".repeat(5000));
+        assert_eq!(shorten(&plain).chars().count(), 600);
+        assert_eq!(shorten("short"), "short");
+    }
 
     fn config(key: bool, sas: bool) -> AzureConfig {
         AzureConfig {

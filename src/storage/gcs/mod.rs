@@ -453,11 +453,7 @@ pub fn google_error_message(body: &str) -> String {
     if let Ok(parsed) = serde_json::from_str::<Envelope>(body) {
         return crate::text::cut(&parsed.error.message, BODY_SHOWN).into_owned();
     }
-    let trimmed = body.trim();
-    match trimmed.char_indices().nth(BODY_SHOWN) {
-        Some((cut, _)) => format!("{}...", &trimmed[..cut]),
-        None => trimmed.to_string(),
-    }
+    crate::text::cut(body.trim(), BODY_SHOWN).into_owned()
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters (so `/` is `%2F`).
@@ -620,7 +616,7 @@ impl Storage for GcsStorage {
 
 #[cfg(test)]
 mod tests {
-    use super::{encode, google_error_message};
+    use super::{BODY_SHOWN, encode, google_error_message};
 
     #[test]
     fn reads_googles_error_shape_not_vaults() {
@@ -633,7 +629,14 @@ mod tests {
             google_error_message(r#"{"errors": ["vault"]}"#),
             r#"{"errors": ["vault"]}"#
         );
-        assert_eq!(google_error_message(&"x".repeat(400)).len(), 303);
+        let cut = google_error_message(&"x".repeat(400));
+        assert_eq!(cut.chars().count(), BODY_SHOWN);
+        assert!(cut.ends_with("x…"), "{cut}");
+        let message = format!(
+            r#"{{"error": {{"code": 403, "message": "{}"}}}}"#,
+            "y".repeat(400)
+        );
+        assert_eq!(google_error_message(&message).chars().count(), BODY_SHOWN);
     }
 
     #[test]
