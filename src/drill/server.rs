@@ -130,11 +130,63 @@ fn stop_orphan(dir: &Path) {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")
-        .context("cannot find a free port on 127.0.0.1")?
-        .local_addr()?
-        .port())
+/// Two distinct free ports on 127.0.0.1 (both held while the second is found).
+fn free_ports() -> Result<(u16, u16)> {
+    let bind = || TcpListener::bind("127.0.0.1:0").context("cannot find a free port on 127.0.0.1");
+    let (first, second) = (bind()?, bind()?);
+    Ok((first.local_addr()?.port(), second.local_addr()?.port()))
+}
+
+/// How many times a scratch server that lost its port to another process is started again.
+const PORT_ATTEMPTS: u32 = 3;
+
+/// The inodes of the sockets listening on 127.0.0.1:`port` in a `/proc/net/tcp` table.
+fn listener_inodes(table: &str, port: u16) -> Vec<String> {
+    let local = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // 0A: TCP_LISTEN.
+            (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+                .then(|| fields.get(9).map(|inode| (*inode).to_string()))
+                .flatten()
+        })
+        .collect()
+}
+
+/// Whether process `pid` holds the socket that listens on 127.0.0.1:`port`: that a
+/// connection to the port succeeds says only that *something* listens there, and the port,
+/// free when it was chosen, may have been taken since by another process.
+fn owns_listener(pid: u32, port: u16) -> bool {
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let inodes = listener_inodes(&table, port);
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        fs::read_link(fd.path()).is_ok_and(|target| {
+            inodes
+                .iter()
+                .any(|inode| target.as_os_str() == format!("socket:[{inode}]").as_str())
+        })
+    })
+}
+
+/// How one start of the scratch server ended.
+enum Launch {
+    /// It listens on its API port.
+    Listening,
+    /// It exited because one of its ports had been taken since it was chosen.
+    PortTaken,
+    /// It exited for another reason (in its log).
+    Exited,
 }
 
 impl ScratchServer {
@@ -175,11 +227,36 @@ impl ScratchServer {
             child: None,
             addr: String::new(),
         };
-        let (api, cluster) = (free_port()?, free_port()?);
-        server.addr = format!("http://127.0.0.1:{api}");
-        let data = server.dir.join("data");
+        for attempt in 1..=PORT_ATTEMPTS {
+            match server.launch(binary, seal, stop)? {
+                Launch::Listening => return Ok(server),
+                Launch::PortTaken if attempt < PORT_ATTEMPTS => {
+                    debug!("the scratch server's port was taken; starting it again on others");
+                }
+                Launch::PortTaken | Launch::Exited => break,
+            }
+        }
+        let status = server
+            .exited()
+            .map_or_else(|| "not running".to_string(), |s| s.to_string());
+        bail!(
+            "the scratch server exited ({status}) before it listened: {}",
+            server.log_tail()
+        )
+    }
+
+    /// Writes the config with two free ports, starts the server in a fresh data directory
+    /// and waits until it listens on its API port, or exits (why: [`Launch`]).
+    fn launch(&mut self, binary: &Path, seal: Option<&str>, stop: &StopFlag) -> Result<Launch> {
+        let (api, cluster) = free_ports()?;
+        self.addr = format!("http://127.0.0.1:{api}");
+        let data = self.dir.join("data");
+        if data.exists() {
+            fs::remove_dir_all(&data)
+                .with_context(|| format!("cannot empty {}", data.display()))?;
+        }
         fs::create_dir(&data).with_context(|| format!("cannot create {}", data.display()))?;
-        let config = server.dir.join("server.hcl");
+        let config = self.dir.join("server.hcl");
         let text = format!(
             r#"storage "raft" {{
   path = "{data}"
@@ -200,13 +277,13 @@ ui = false
             seal = seal.unwrap_or("")
         );
         fs::write(&config, text).with_context(|| format!("cannot write {}", config.display()))?;
-        let log = File::create(&server.log)
-            .with_context(|| format!("cannot create {}", server.log.display()))?;
+        let log = File::create(&self.log)
+            .with_context(|| format!("cannot create {}", self.log.display()))?;
         let mut command = Command::new(binary);
         command
             .arg("server")
             .arg(format!("-config={}", config.display()))
-            .current_dir(&server.dir)
+            .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -224,19 +301,21 @@ ui = false
             .spawn()
             .with_context(|| format!("cannot start the scratch server {}", binary.display()))?;
         let pid = child.id();
-        server.child = Some(child);
-        fs::write(server.dir.join(PID), format!("{pid}\n"))?;
-        debug!("scratch server PID {pid} at {}", server.addr);
+        self.child = Some(child);
+        fs::write(self.dir.join(PID), format!("{pid}\n"))?;
+        debug!("scratch server PID {pid} at {}", self.addr);
         loop {
             stop.check()?;
-            if let Some(status) = server.exited() {
-                bail!(
-                    "the scratch server exited ({status}) before it listened: {}",
-                    server.log_tail()
-                );
+            if self.exited().is_some() {
+                let log = self.log_tail();
+                return Ok(if log.contains("address already in use") {
+                    Launch::PortTaken
+                } else {
+                    Launch::Exited
+                });
             }
-            if TcpStream::connect(("127.0.0.1", api)).is_ok() {
-                return Ok(server);
+            if TcpStream::connect(("127.0.0.1", api)).is_ok() && owns_listener(pid, api) {
+                return Ok(Launch::Listening);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -308,6 +387,37 @@ impl Drop for ScratchServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_listening_socket_of_a_port_in_proc_net_tcp() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4444 1 0000000000000000 100 0 0 10 0
+";
+        assert_eq!(listener_inodes(table, 8080), ["4242"]);
+        assert!(listener_inodes(table, 8081).is_empty(), "not on 127.0.0.1");
+        assert!(listener_inodes(table, 8082).is_empty());
+    }
+
+    #[test]
+    fn a_listener_is_owned_by_the_process_that_holds_it_only() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(owns_listener(std::process::id(), port));
+        // PID 1 (init, or this namespace's first process) does not hold it.
+        assert!(!owns_listener(1, port));
+        drop(listener);
+        assert!(!owns_listener(std::process::id(), port));
+    }
+
+    #[test]
+    fn two_free_ports_differ() {
+        for _ in 0..50 {
+            let (api, cluster) = free_ports().unwrap();
+            assert_ne!(api, cluster);
+        }
+    }
 
     #[test]
     fn only_scratch_directory_names_have_an_owner() {
