@@ -158,25 +158,23 @@ fn listener_inodes(table: &str, port: u16) -> Vec<String> {
 
 /// Whether process `pid` holds the socket that listens on 127.0.0.1:`port`: that a
 /// connection to the port succeeds says only that *something* listens there, and the port,
-/// free when it was chosen, may have been taken since by another process.
-fn owns_listener(pid: u32, port: u16) -> bool {
-    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
-        return false;
-    };
+/// free when it was chosen, may have been taken since by another process. `None` when this
+/// cannot be read: no `/proc/net/tcp`, or the process's descriptors are closed to us (a
+/// `vault` binary with file capabilities, as its packages install it, is not dumpable).
+fn owns_listener(pid: u32, port: u16) -> Option<bool> {
+    let table = fs::read_to_string("/proc/net/tcp").ok()?;
     let inodes = listener_inodes(&table, port);
     if inodes.is_empty() {
-        return false;
+        return Some(false);
     }
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten().any(|fd| {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(fds.flatten().any(|fd| {
         fs::read_link(fd.path()).is_ok_and(|target| {
             inodes
                 .iter()
                 .any(|inode| target.as_os_str() == format!("socket:[{inode}]").as_str())
         })
-    })
+    }))
 }
 
 /// How one start of the scratch server ended.
@@ -314,7 +312,10 @@ ui = false
                     Launch::Exited
                 });
             }
-            if TcpStream::connect(("127.0.0.1", api)).is_ok() && owns_listener(pid, api) {
+            // Where ownership cannot be read, a connection is taken as the sign, as before.
+            if TcpStream::connect(("127.0.0.1", api)).is_ok()
+                && owns_listener(pid, api) != Some(false)
+            {
                 return Ok(Launch::Listening);
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -404,11 +405,14 @@ mod tests {
     fn a_listener_is_owned_by_the_process_that_holds_it_only() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        assert!(owns_listener(std::process::id(), port));
-        // PID 1 (init, or this namespace's first process) does not hold it.
-        assert!(!owns_listener(1, port));
+        assert_eq!(owns_listener(std::process::id(), port), Some(true));
+        // PID 1 (init, or this namespace's first process) does not hold it (or its
+        // descriptors are closed to us).
+        assert_ne!(owns_listener(1, port), Some(true));
+        // A PID that does not exist: its descriptors cannot be read.
+        assert_eq!(owns_listener(u32::MAX, port), None);
         drop(listener);
-        assert!(!owns_listener(std::process::id(), port));
+        assert_eq!(owns_listener(std::process::id(), port), Some(false));
     }
 
     #[test]
