@@ -15,6 +15,7 @@ use vault_raft_snapshot::storage::s3::S3Storage;
 
 use crate::conformance::{S3Fixture, raw_s3_bucket, s3_config, unique_prefix};
 use crate::fault_proxy::{Action, FaultProxy, Request};
+use crate::s3_parallel::unfinished_uploads;
 
 const MOTO: &str = "127.0.0.1:5055";
 
@@ -31,15 +32,6 @@ fn storage_through(proxy: &FaultProxy, prefix: &str) -> S3Storage {
     config.endpoint = Some(proxy.url());
     config.upload_concurrency = 3;
     S3Storage::new(config).with_part_size(5 << 20)
-}
-
-fn unfinished_uploads(prefix: &str) -> usize {
-    raw_s3_bucket()
-        .list_multiparts_uploads(Some(&format!("{prefix}/")), None)
-        .unwrap()
-        .iter()
-        .map(|page| page.uploads.len())
-        .sum()
 }
 
 fn staged(dir: &tempfile::TempDir, bytes: &[u8]) -> std::path::PathBuf {
@@ -202,118 +194,4 @@ fn with_sse_kms_the_completion_lists_the_etags_the_store_answered() {
         landed.bytes() == bytes.as_slice(),
         "the object is not what was sent"
     );
-}
-
-/// An answer of `status` with `body`.
-fn answer(status: &str, content_type: &str, body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-const FORGED: &str =
-    "denied\n[2026-01-01T00:00:00Z INFO ] Successfully created aws snapshot\u{1b}[2J ";
-
-/// A 403 whose error document carries a forged log line, terminal escapes and 5000 more
-/// characters in its `<Message>`.
-fn hostile_denial(_: Vec<u8>) -> Vec<u8> {
-    let body = format!(
-        "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>{FORGED}{}</Message>\
-         </Error>",
-        "x".repeat(5000)
-    );
-    answer("403 Forbidden", "application/xml", &body)
-}
-
-/// A gateway's 502 page: no error document, the same text in it.
-fn hostile_gateway_page(_: Vec<u8>) -> Vec<u8> {
-    let body = format!(
-        "<html><body>Bad gateway: {FORGED}{}</body></html>",
-        "x".repeat(5000)
-    );
-    answer("502 Bad Gateway", "text/html", &body)
-}
-
-/// A listing rust-s3 cannot parse, the same text where a boolean belongs (its parser quotes
-/// the value it refuses).
-fn hostile_listing(_: Vec<u8>) -> Vec<u8> {
-    let body = format!(
-        "<?xml version=\"1.0\"?><ListBucketResult><Name>b</Name><Prefix></Prefix>\
-         <KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>{FORGED}{}</IsTruncated>\
-         </ListBucketResult>",
-        "x".repeat(5000)
-    );
-    answer("200 OK", "application/xml", &body)
-}
-
-/// `list` with ListObjectsV2's answer replaced by `rewrite`: it fails, names `expected`, and
-/// prints neither escapes, a forged line nor the padding.
-fn list_fails_plainly(rewrite: fn(Vec<u8>) -> Vec<u8>, expected: &str) {
-    use crate::env::{TestEnv, valid_archive};
-    use crate::vault_stand_in::VaultStandIn;
-
-    let proxy = FaultProxy::start(MOTO, move |r: &Request| {
-        if r.method == "GET" && r.target.contains("list-type=2") {
-            Action::Rewrite(rewrite)
-        } else {
-            Action::Forward
-        }
-    });
-    let env = TestEnv::new();
-    let vault = VaultStandIn::start(valid_archive(1000));
-    env.write_config(
-        &vault,
-        serde_json::json!({"local_storage": null, "aws_storage": {
-            "access_key_id": "test-access-key", "secret_access_key": "test-secret-key",
-            "s3_endpoint": proxy.url(), "s3_force_path_style": true,
-            "s3_bucket": crate::conformance::BUCKET, "s3_key_prefix": unique_prefix()}}),
-    );
-    let out = env.command(&["list"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("ListObjectsV2 failed") && stderr.contains(expected),
-        "{expected:?} not in: {stderr}"
-    );
-    assert!(!stderr.contains('\u{1b}'), "{stderr}");
-    assert!(
-        !stderr.contains("\n[2026-01-01T00:00:00Z INFO ]"),
-        "a log line was forged: {stderr}"
-    );
-    assert!(
-        !stderr.contains(&"x".repeat(400)),
-        "the answer was not cut ({} bytes): {stderr}",
-        stderr.len()
-    );
-}
-
-#[test]
-fn a_buckets_error_document_is_cut_to_its_code_and_a_short_message() {
-    if S3Fixture::new().is_none() {
-        return;
-    }
-    list_fails_plainly(hostile_denial, "AccessDenied: denied");
-}
-
-/// Without an error document the start of the answer is shown, not nothing.
-#[test]
-fn a_gateways_page_is_shown_cut_not_dropped() {
-    if S3Fixture::new().is_none() {
-        return;
-    }
-    list_fails_plainly(
-        hostile_gateway_page,
-        "502 with content '<html><body>Bad gateway: denied",
-    );
-}
-
-#[test]
-fn an_answer_that_cannot_be_parsed_is_quoted_cut() {
-    if S3Fixture::new().is_none() {
-        return;
-    }
-    list_fails_plainly(hostile_listing, "the answer could not be read");
 }

@@ -39,7 +39,8 @@ fn storage(proxy: &FaultProxy, concurrency: usize) -> (S3Storage, String) {
     (storage, prefix)
 }
 
-fn unfinished_uploads(prefix: &str) -> usize {
+/// How many multipart uploads under `prefix/` are begun and neither completed nor aborted.
+pub(crate) fn unfinished_uploads(prefix: &str) -> usize {
     raw_s3_bucket()
         .list_multiparts_uploads(Some(&format!("{prefix}/")), None)
         .unwrap()

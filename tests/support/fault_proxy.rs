@@ -36,11 +36,17 @@ pub struct Request {
 impl Request {
     /// The value of the header `name` (any case), if sent.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_value(&self.values, name)
     }
+}
+
+/// The value of the header `name` (any case) among `(name, value)` pairs, if there.
+/// (The HTTP stub's requests look theirs up with it too.)
+pub fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// What to do with one request.
@@ -298,10 +304,7 @@ fn serve(
             .collect(),
         body_sha256: {
             use sha2::Digest;
-            sha2::Sha256::digest(&body)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
+            vault_raft_snapshot::archive::hex(&sha2::Sha256::digest(&body))
         },
         body: if body.len() <= 64 << 10 {
             body.clone()

@@ -40,10 +40,7 @@ pub struct Request {
 impl Request {
     /// The value of the header `name` (any case), if sent.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::fault_proxy::header_value(&self.headers, name)
     }
 
     /// The body as text (invalid UTF-8 replaced).
